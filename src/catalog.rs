@@ -1,0 +1,547 @@
+//! The binary catalog: item ids, their vectors (already through the model's item tower), optional display
+//! metadata, and the SHA-256 of the model the vectors were built for.
+//!
+//! Layout of format version 1 (all integers little-endian; see `docs/model-contract.md`):
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | magic `NXCLCAT\0` |
+//! | 8 | 2 | format version (`1`) |
+//! | 10 | 1 | dtype: `0` = f32, `1` = int8 with one f32 scale per item |
+//! | 11 | 1 | flags: bit 0 = display metadata present; other bits must be 0 |
+//! | 12 | 4 | item count `n` |
+//! | 16 | 4 | dimension `d` |
+//! | 20 | 32 | SHA-256 of the model's ONNX bytes |
+//! | 52 | … | `n` ids: `u16` byte length + UTF-8 |
+//! | … | … | f32: `n·d` f32 · int8: `n` f32 scales, then `n·d` i8 |
+//! | … | … | if flag 0: `n` × (title, url, image as `u16` length + UTF-8; price as f64, NaN = unknown) |
+//! | end − 32 | 32 | SHA-256 of every byte before it |
+//!
+//! [`Catalog::from_bytes`] checks every length before allocating, so a hostile file cannot make it allocate
+//! more than the file's own size.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::contract::MAX_SUPPORTED_DIM;
+use crate::error::{Error, Result};
+
+/// Magic bytes at the start of every catalog file.
+pub const MAGIC: &[u8; 8] = b"NXCLCAT\0";
+/// Catalog format version written and read by this build.
+pub const FORMAT_VERSION: u16 = 1;
+/// Largest number of items a catalog may hold.
+pub const MAX_ITEMS: usize = 4_000_000;
+/// Longest item id, in bytes.
+pub const MAX_ID_LEN: usize = 256;
+/// Longest metadata string (title, url, image), in bytes.
+pub const MAX_META_LEN: usize = 4096;
+const HEADER_LEN: usize = 52;
+const CHECKSUM_LEN: usize = 32;
+
+/// Display metadata of one item (what the frontend shows; never seen by the model).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ItemMeta {
+    /// Product title.
+    pub title: String,
+    /// Product page URL (relative or absolute).
+    pub url: String,
+    /// Image URL.
+    pub image: String,
+    /// Price in the shop's currency, if known.
+    pub price: Option<f64>,
+}
+
+/// How the vectors are stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Vectors {
+    /// Plain f32, row-major `n × d`.
+    F32(Vec<f32>),
+    /// Symmetric int8 with one scale per item: value = `scale[i] · q[i·d + j]`.
+    Int8 {
+        /// One scale per item.
+        scales: Vec<f32>,
+        /// Row-major `n × d` quantised values.
+        data: Vec<i8>,
+    },
+}
+
+/// A validated, loaded catalog.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    ids: Vec<String>,
+    dim: usize,
+    vectors: Vectors,
+    meta: Option<Vec<ItemMeta>>,
+    model_sha256: [u8; 32],
+    index: HashMap<String, u32>,
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
+        if self.buf.len() - self.pos < n {
+            return Err(Error::CatalogTruncated { what, offset: self.pos, len: self.buf.len() });
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u16(&mut self, what: &'static str) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.take(2, what)?.try_into().expect("2 bytes")))
+    }
+    fn u32(&mut self, what: &'static str) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().expect("4 bytes")))
+    }
+    fn f32(&mut self, what: &'static str) -> Result<f32> {
+        Ok(f32::from_le_bytes(self.take(4, what)?.try_into().expect("4 bytes")))
+    }
+    fn f64(&mut self, what: &'static str) -> Result<f64> {
+        Ok(f64::from_le_bytes(self.take(8, what)?.try_into().expect("8 bytes")))
+    }
+    fn string(&mut self, what: &'static str, max: usize) -> Result<String> {
+        let len = self.u16(what)? as usize;
+        if len > max {
+            return Err(Error::CatalogInvalid { what, detail: format!("{len} bytes long (at most {max})") });
+        }
+        let bytes = self.take(len, what)?;
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| Error::CatalogInvalid { what, detail: "not valid UTF-8".into() })
+    }
+    fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+}
+
+/// Hex encoding of a SHA-256 digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// Parses a 64-character hex SHA-256.
+pub fn parse_sha256_hex(s: &str) -> Option<[u8; 32]> {
+    let s = s.trim();
+    if s.len() != 64 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+impl Catalog {
+    /// Builds a catalog from f32 vectors (row-major `ids.len() × dim`), validating it as the loader would.
+    pub fn from_f32(
+        ids: Vec<String>,
+        dim: usize,
+        vectors: Vec<f32>,
+        meta: Option<Vec<ItemMeta>>,
+        model_sha256: [u8; 32],
+    ) -> Result<Catalog> {
+        Catalog::new(ids, dim, Vectors::F32(vectors), meta, model_sha256)
+    }
+
+    fn new(
+        ids: Vec<String>,
+        dim: usize,
+        vectors: Vectors,
+        meta: Option<Vec<ItemMeta>>,
+        model_sha256: [u8; 32],
+    ) -> Result<Catalog> {
+        let n = ids.len();
+        if n == 0 || n > MAX_ITEMS {
+            return Err(Error::CatalogInvalid {
+                what: "item count",
+                detail: format!("{n} (must be 1..={MAX_ITEMS})"),
+            });
+        }
+        if dim == 0 || dim > MAX_SUPPORTED_DIM {
+            return Err(Error::CatalogInvalid {
+                what: "dimension",
+                detail: format!("{dim} (must be 1..={MAX_SUPPORTED_DIM})"),
+            });
+        }
+        let (len_ok, finite) = match &vectors {
+            Vectors::F32(v) => (v.len() == n * dim, None),
+            Vectors::Int8 { scales, data } => (scales.len() == n && data.len() == n * dim, Some(scales)),
+        };
+        if !len_ok {
+            return Err(Error::CatalogInvalid { what: "vectors", detail: "length is not items × dimension".into() });
+        }
+        if let Some(m) = &meta {
+            if m.len() != n {
+                return Err(Error::CatalogInvalid { what: "metadata", detail: "one entry per item required".into() });
+            }
+        }
+        let mut index = HashMap::with_capacity(n);
+        for (i, id) in ids.iter().enumerate() {
+            if id.is_empty() || id.len() > MAX_ID_LEN {
+                return Err(Error::CatalogInvalid {
+                    what: "item id",
+                    detail: format!("{:?} must be 1..={MAX_ID_LEN} bytes", id),
+                });
+            }
+            if index.insert(id.clone(), i as u32).is_some() {
+                return Err(Error::CatalogDuplicateId(id.clone()));
+            }
+            let bad = match (&vectors, finite) {
+                (Vectors::F32(v), _) => v[i * dim..(i + 1) * dim].iter().any(|x| !x.is_finite()),
+                (_, Some(scales)) => !scales[i].is_finite(),
+                _ => false,
+            };
+            if bad {
+                return Err(Error::CatalogNonFinite(id.clone()));
+            }
+        }
+        Ok(Catalog { ids, dim, vectors, meta, model_sha256, index })
+    }
+
+    /// Decodes and validates catalog bytes. Never panics; every class of bad input has its own error.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Catalog> {
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(Error::CatalogBadMagic);
+        }
+        if bytes.len() >= 10 {
+            let v = u16::from_le_bytes([bytes[8], bytes[9]]);
+            if v != FORMAT_VERSION {
+                return Err(Error::CatalogVersion { found: v, supported: FORMAT_VERSION });
+            }
+        }
+        if bytes.len() < HEADER_LEN + CHECKSUM_LEN {
+            return Err(Error::CatalogTruncated { what: "header", offset: bytes.len(), len: bytes.len() });
+        }
+        let (body, sum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
+        let mut r = Reader { buf: body, pos: 10 };
+        let dtype = r.take(1, "dtype")?[0];
+        let flags = r.take(1, "flags")?[0];
+        let n = r.u32("item count")? as usize;
+        let dim = r.u32("dimension")? as usize;
+        let model_sha256: [u8; 32] = r.take(32, "model sha256")?.try_into().expect("32 bytes");
+        if dtype > 1 {
+            return Err(Error::CatalogInvalid { what: "dtype", detail: format!("{dtype} (0 = f32, 1 = int8)") });
+        }
+        if flags & !1 != 0 {
+            return Err(Error::CatalogInvalid { what: "flags", detail: format!("unknown bits in {flags:#04x}") });
+        }
+        if n == 0 || n > MAX_ITEMS {
+            return Err(Error::CatalogInvalid { what: "item count", detail: format!("{n} (must be 1..={MAX_ITEMS})") });
+        }
+        if dim == 0 || dim > MAX_SUPPORTED_DIM {
+            return Err(Error::CatalogInvalid {
+                what: "dimension",
+                detail: format!("{dim} (must be 1..={MAX_SUPPORTED_DIM})"),
+            });
+        }
+        // Each id takes at least 3 bytes (length + one byte): reject counts the file cannot hold before
+        // allocating anything proportional to them.
+        let elem = if dtype == 0 { 4 } else { 1 };
+        let min_needed = n * 3 + n * dim * elem + if dtype == 1 { n * 4 } else { 0 };
+        if min_needed > r.remaining() {
+            return Err(Error::CatalogTruncated { what: "item table", offset: r.pos, len: bytes.len() });
+        }
+        if sha256(body) != sum {
+            return Err(Error::CatalogChecksum);
+        }
+        let mut ids = Vec::with_capacity(n);
+        for _ in 0..n {
+            ids.push(r.string("item id", MAX_ID_LEN)?);
+        }
+        let vectors = if dtype == 0 {
+            let raw = r.take(n * dim * 4, "vectors")?;
+            Vectors::F32(raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4"))).collect())
+        } else {
+            let mut scales = Vec::with_capacity(n);
+            for _ in 0..n {
+                scales.push(r.f32("scales")?);
+            }
+            let raw = r.take(n * dim, "vectors")?;
+            Vectors::Int8 { scales, data: raw.iter().map(|&b| b as i8).collect() }
+        };
+        let meta = if flags & 1 == 1 {
+            let mut m = Vec::with_capacity(n.min(r.remaining() / 14));
+            for _ in 0..n {
+                let title = r.string("title", MAX_META_LEN)?;
+                let url = r.string("url", MAX_META_LEN)?;
+                let image = r.string("image", MAX_META_LEN)?;
+                let price = r.f64("price")?;
+                m.push(ItemMeta { title, url, image, price: if price.is_finite() { Some(price) } else { None } });
+            }
+            Some(m)
+        } else {
+            None
+        };
+        if r.remaining() != 0 {
+            return Err(Error::CatalogInvalid {
+                what: "length",
+                detail: format!("{} unexpected bytes after the last field", r.remaining()),
+            });
+        }
+        Catalog::new(ids, dim, vectors, meta, model_sha256)
+    }
+
+    /// Encodes the catalog in format version 1.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_LEN + self.ids.len() * (self.dim * 4 + 16) + CHECKSUM_LEN);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.push(match self.vectors {
+            Vectors::F32(_) => 0,
+            Vectors::Int8 { .. } => 1,
+        });
+        out.push(u8::from(self.meta.is_some()));
+        out.extend_from_slice(&(self.ids.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.dim as u32).to_le_bytes());
+        out.extend_from_slice(&self.model_sha256);
+        let put_str = |out: &mut Vec<u8>, s: &str| {
+            out.extend_from_slice(&(s.len() as u16).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        };
+        for id in &self.ids {
+            put_str(&mut out, id);
+        }
+        match &self.vectors {
+            Vectors::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            Vectors::Int8 { scales, data } => {
+                scales.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+                out.extend(data.iter().map(|&q| q as u8));
+            }
+        }
+        if let Some(meta) = &self.meta {
+            for m in meta {
+                put_str(&mut out, truncate(&m.title, MAX_META_LEN));
+                put_str(&mut out, truncate(&m.url, MAX_META_LEN));
+                put_str(&mut out, truncate(&m.image, MAX_META_LEN));
+                out.extend_from_slice(&m.price.unwrap_or(f64::NAN).to_le_bytes());
+            }
+        }
+        let sum = sha256(&out);
+        out.extend_from_slice(&sum);
+        out
+    }
+
+    /// The same catalog with int8 vectors (symmetric, one scale per item: `max|x| / 127`).
+    pub fn quantize_int8(&self) -> Catalog {
+        let mut scales = Vec::with_capacity(self.ids.len());
+        let mut data = Vec::with_capacity(self.ids.len() * self.dim);
+        let mut row = vec![0f32; self.dim];
+        for i in 0..self.ids.len() {
+            self.copy_row(i, &mut row);
+            let max = row.iter().fold(0f32, |m, x| m.max(x.abs()));
+            let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+            scales.push(scale);
+            data.extend(row.iter().map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8));
+        }
+        Catalog { vectors: Vectors::Int8 { scales, data }, ..self.clone() }
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+    /// Always false: a catalog holds at least one item.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+    /// Vector dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+    /// Item ids in catalog order.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+    /// Id of item `i`.
+    pub fn id(&self, i: usize) -> &str {
+        &self.ids[i]
+    }
+    /// Index of an item id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.index.get(id).map(|&i| i as usize)
+    }
+    /// Display metadata of item `i`, if the catalog carries metadata.
+    pub fn meta(&self, i: usize) -> Option<&ItemMeta> {
+        self.meta.as_ref().map(|m| &m[i])
+    }
+    /// SHA-256 of the model this catalog was built for.
+    pub fn model_sha256(&self) -> &[u8; 32] {
+        &self.model_sha256
+    }
+    /// The storage of the vectors.
+    pub fn vectors(&self) -> &Vectors {
+        &self.vectors
+    }
+    /// Is the catalog int8-quantised?
+    pub fn is_int8(&self) -> bool {
+        matches!(self.vectors, Vectors::Int8 { .. })
+    }
+
+    /// Writes the (dequantised) vector of item `i` into `out` (`out.len() == dim`).
+    pub fn copy_row(&self, i: usize, out: &mut [f32]) {
+        let d = self.dim;
+        match &self.vectors {
+            Vectors::F32(v) => out.copy_from_slice(&v[i * d..(i + 1) * d]),
+            Vectors::Int8 { scales, data } => {
+                let s = scales[i];
+                for (o, &q) in out.iter_mut().zip(&data[i * d..(i + 1) * d]) {
+                    *o = s * q as f32;
+                }
+            }
+        }
+    }
+
+    /// Dot product of `query` (length `dim`) with every item vector, written into `out` (resized to `len`).
+    pub fn score_all(&self, query: &[f32], out: &mut Vec<f32>) {
+        let d = self.dim;
+        out.clear();
+        match &self.vectors {
+            Vectors::F32(v) => out.extend(v.chunks_exact(d).map(|row| dot(row, query))),
+            Vectors::Int8 { scales, data } => out.extend(
+                data.chunks_exact(d)
+                    .zip(scales)
+                    .map(|(row, s)| s * row.iter().zip(query).map(|(&q, &x)| q as f32 * x).sum::<f32>()),
+            ),
+        }
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Dot product of two equal-length slices, in four independent lanes (auto-vectorises, incl. wasm simd128).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 4];
+    let (ca, ra) = a.split_at(a.len() / 4 * 4);
+    let (cb, rb) = b.split_at(ca.len());
+    for (x, y) in ca.chunks_exact(4).zip(cb.chunks_exact(4)) {
+        for k in 0..4 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    acc[0] + acc[1] + acc[2] + acc[3] + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(n: usize, dim: usize, meta: bool) -> Catalog {
+        let ids = (0..n).map(|i| format!("sku-{i}")).collect();
+        let v = (0..n * dim).map(|k| ((k * 7919 % 1000) as f32 / 500.0) - 1.0).collect();
+        let meta = meta.then(|| {
+            (0..n)
+                .map(|i| ItemMeta {
+                    title: format!("Product {i} ✓"),
+                    url: format!("/p/{i}"),
+                    image: String::new(),
+                    price: if i % 2 == 0 { Some(9.99) } else { None },
+                })
+                .collect()
+        });
+        Catalog::from_f32(ids, dim, v, meta, [7; 32]).unwrap()
+    }
+
+    #[test]
+    fn round_trips_f32_and_int8_with_and_without_metadata() {
+        for meta in [false, true] {
+            let c = sample(13, 5, meta);
+            let back = Catalog::from_bytes(&c.to_bytes()).unwrap();
+            assert_eq!(back.ids(), c.ids());
+            assert_eq!(back.vectors(), c.vectors());
+            assert_eq!(back.meta(3), c.meta(3));
+            let q = c.quantize_int8();
+            let back = Catalog::from_bytes(&q.to_bytes()).unwrap();
+            assert!(back.is_int8());
+            assert_eq!(back.vectors(), q.vectors());
+            let mut a = vec![0.0; 5];
+            let mut b = vec![0.0; 5];
+            c.copy_row(4, &mut a);
+            back.copy_row(4, &mut b);
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() < 0.01, "{x} vs {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_a_specific_error() {
+        let bytes = sample(4, 3, true).to_bytes();
+        for cut in 0..bytes.len() {
+            let err = Catalog::from_bytes(&bytes[..cut]).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    Error::CatalogBadMagic
+                        | Error::CatalogTruncated { .. }
+                        | Error::CatalogChecksum
+                        | Error::CatalogInvalid { .. }
+                ),
+                "cut {cut}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn detects_bad_magic_version_checksum_and_content() {
+        let good = sample(4, 3, false).to_bytes();
+        let mut b = good.clone();
+        b[0] = b'X';
+        assert_eq!(Catalog::from_bytes(&b).unwrap_err(), Error::CatalogBadMagic);
+        let mut b = good.clone();
+        b[8] = 9;
+        assert!(matches!(Catalog::from_bytes(&b).unwrap_err(), Error::CatalogVersion { found: 9, .. }));
+        let mut b = good.clone();
+        let last = b.len() - 40;
+        b[last] ^= 1;
+        assert_eq!(Catalog::from_bytes(&b).unwrap_err(), Error::CatalogChecksum);
+        // A huge announced item count is refused before any allocation.
+        let mut b = good.clone();
+        b[12..16].copy_from_slice(&(3_000_000u32).to_le_bytes());
+        assert!(matches!(Catalog::from_bytes(&b).unwrap_err(), Error::CatalogTruncated { .. }));
+        let err = Catalog::from_f32(vec!["a".into(), "a".into()], 1, vec![0.0, 1.0], None, [0; 32]).unwrap_err();
+        assert_eq!(err, Error::CatalogDuplicateId("a".into()));
+        assert!(err.to_string().contains("duplicate item id"));
+        let err = Catalog::from_f32(vec!["a".into()], 2, vec![f32::NAN, 1.0], None, [0; 32]).unwrap_err();
+        assert_eq!(err, Error::CatalogNonFinite("a".into()));
+    }
+
+    #[test]
+    fn int8_scoring_ranks_like_f32() {
+        let c = sample(50, 16, false);
+        let q8 = c.quantize_int8();
+        let query: Vec<f32> = (0..16).map(|i| (i as f32 * 0.37).sin()).collect();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        c.score_all(&query, &mut a);
+        q8.score_all(&query, &mut b);
+        let best = |s: &[f32]| s.iter().enumerate().max_by(|x, y| x.1.total_cmp(y.1)).unwrap().0;
+        assert_eq!(best(&a), best(&b));
+        assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 0.05));
+    }
+
+    #[test]
+    fn sha_hex_round_trip() {
+        let h = sha256(b"abc");
+        assert_eq!(parse_sha256_hex(&hex(&h)), Some(h));
+        assert_eq!(parse_sha256_hex("zz"), None);
+    }
+}

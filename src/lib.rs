@@ -1,0 +1,18 @@
+//! # nextclick
+//!
+//! Next-click and intent prediction that runs inside the shop's web page. This crate is the pure core
+//! (event → session → features → model → head → prediction, all testable natively) plus a thin
+//! `wasm-bindgen` layer (`wasm` module, compiled only for `wasm32`). See `ARCHITECTURE.md` for the code map.
+
+#![warn(missing_docs)]
+
+pub mod catalog;
+pub mod contract;
+pub mod error;
+pub mod model;
+
+pub use catalog::Catalog;
+pub use contract::EventKind;
+pub use error::{Error, EventError, Result};
+pub use model::Encoder;
+pub mod card;

@@ -1,0 +1,7 @@
+//! Native tooling of nextclick: the ONNX writer for contract-v1 session encoders, the deterministic
+//! reference model, and (in later modules) training, export, catalogs and evaluation.
+
+#![warn(missing_docs)]
+
+pub mod encoder;
+pub mod reference;
