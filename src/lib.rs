@@ -6,13 +6,21 @@
 
 #![warn(missing_docs)]
 
+pub mod card;
 pub mod catalog;
 pub mod contract;
 pub mod error;
+pub mod event;
 pub mod model;
+pub mod predictor;
+pub mod session;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
 
 pub use catalog::Catalog;
 pub use contract::EventKind;
 pub use error::{Error, EventError, Result};
+pub use event::{Event, RawEvent};
 pub use model::Encoder;
-pub mod card;
+pub use predictor::{Options, Prediction, Predictor, TrackStatus};

@@ -4,4 +4,5 @@
 #![warn(missing_docs)]
 
 pub mod encoder;
+pub mod fixture;
 pub mod reference;

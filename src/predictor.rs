@@ -1,0 +1,409 @@
+//! The predictor: event → session → encoder → (head) → top-K over the whole catalog.
+//!
+//! This is the exact code that runs in the page (through [`crate::wasm`]) and in the evaluation harness.
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{hex, parse_sha256_hex, sha256, Catalog};
+use crate::contract::{self, EventKind};
+use crate::error::{Error, EventError, Result};
+use crate::event::{Event, RawEvent};
+use crate::model::{Encoder, EncoderInput};
+use crate::session::{Pushed, SessionConfig, SessionEvent, Sessions};
+
+/// What to do with an event whose item is not in the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownItemPolicy {
+    /// Count it (see [`Stats::unknown_items`]) and ignore it.
+    #[default]
+    Skip,
+    /// Reject it with [`EventError::UnknownItem`].
+    Reject,
+}
+
+/// Predictor options (a plain JS object in the binding; unknown keys are an error so typos are caught).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Options {
+    /// Inactivity that ends a session, in minutes.
+    pub session_timeout_minutes: f64,
+    /// Events kept of the current session (the model sees the last `L` of them).
+    pub max_session_events: usize,
+    /// Past-session summaries kept.
+    pub max_past_sessions: usize,
+    /// Window in which a repeat of the same (type, item) is dropped as double-fired, in ms.
+    pub duplicate_window_ms: f64,
+    /// Unknown-item policy.
+    pub unknown_items: UnknownItemPolicy,
+    /// Leave out items bought in the current session.
+    pub exclude_purchased: bool,
+    /// Leave out the item of the most recent event (the page the shopper is on).
+    pub exclude_current: bool,
+    /// If set, the model bytes must have this SHA-256 (hex).
+    pub model_sha256: Option<String>,
+    /// If set, the catalog bytes must have this SHA-256 (hex).
+    pub catalog_sha256: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            session_timeout_minutes: 30.0,
+            max_session_events: 200,
+            max_past_sessions: 50,
+            duplicate_window_ms: 1000.0,
+            unknown_items: UnknownItemPolicy::Skip,
+            exclude_purchased: true,
+            exclude_current: true,
+            model_sha256: None,
+            catalog_sha256: None,
+        }
+    }
+}
+
+impl Options {
+    fn validate(&self) -> Result<SessionConfig> {
+        let bad = |name, detail: String| Err(Error::InvalidOption { name, detail });
+        if !(self.session_timeout_minutes.is_finite() && self.session_timeout_minutes > 0.0) {
+            return bad("sessionTimeoutMinutes", format!("{} must be a positive number", self.session_timeout_minutes));
+        }
+        if !(1..=10_000).contains(&self.max_session_events) {
+            return bad("maxSessionEvents", format!("{} must be in 1..=10000", self.max_session_events));
+        }
+        if self.max_past_sessions > 10_000 {
+            return bad("maxPastSessions", format!("{} must be at most 10000", self.max_past_sessions));
+        }
+        if !(self.duplicate_window_ms.is_finite() && self.duplicate_window_ms >= 0.0) {
+            return bad("duplicateWindowMs", format!("{} must be a non-negative number", self.duplicate_window_ms));
+        }
+        Ok(SessionConfig {
+            timeout_ms: self.session_timeout_minutes * 60_000.0,
+            max_events: self.max_session_events,
+            max_past: self.max_past_sessions,
+            duplicate_window_ms: self.duplicate_window_ms,
+        })
+    }
+}
+
+/// One predicted item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Prediction {
+    /// Catalog item id.
+    pub item_id: String,
+    /// Model score (dot product of session and item vectors); higher is more likely.
+    pub score: f32,
+    /// Title from the catalog metadata, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// URL from the catalog metadata, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Price from the catalog metadata, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+}
+
+/// What `track` did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackStatus {
+    /// Added to the current session.
+    Accepted,
+    /// Added, and it started a new session.
+    NewSession,
+    /// Dropped: a double-fired duplicate.
+    Duplicate,
+    /// Dropped: item not in the catalog (policy `skip`).
+    UnknownItem,
+}
+
+/// Counters of what the predictor has seen (nothing here identifies an item or a shopper).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Events accepted.
+    pub accepted: u64,
+    /// Events rejected by validation.
+    pub rejected: u64,
+    /// Double-fired duplicates dropped.
+    pub duplicates: u64,
+    /// Events for items not in the catalog.
+    pub unknown_items: u64,
+    /// Sessions started.
+    pub sessions: u64,
+}
+
+/// The on-device predictor.
+#[derive(Debug)]
+pub struct Predictor {
+    encoder: Encoder,
+    catalog: Catalog,
+    options: Options,
+    sessions: Sessions,
+    stats: Stats,
+    input: EncoderInput,
+    scores: Vec<f32>,
+    cached_session_vec: Option<Vec<f32>>,
+}
+
+fn check_pin(what: &'static str, bytes: &[u8], pin: &Option<String>) -> Result<()> {
+    if let Some(expected) = pin {
+        let want = parse_sha256_hex(expected).ok_or_else(|| Error::InvalidOption {
+            name: if what == "model" { "modelSha256" } else { "catalogSha256" },
+            detail: format!("{expected:?} is not a 64-character hex SHA-256"),
+        })?;
+        let got = sha256(bytes);
+        if want != got {
+            return Err(Error::Integrity { what, expected: expected.to_lowercase(), actual: hex(&got) });
+        }
+    }
+    Ok(())
+}
+
+impl Predictor {
+    /// Loads a model and a catalog from bytes and checks that they belong together.
+    pub fn new(model_bytes: &[u8], catalog_bytes: &[u8], options: Options) -> Result<Predictor> {
+        let session_config = options.validate()?;
+        check_pin("model", model_bytes, &options.model_sha256)?;
+        check_pin("catalog", catalog_bytes, &options.catalog_sha256)?;
+        let catalog = Catalog::from_bytes(catalog_bytes)?;
+        let encoder = Encoder::from_bytes(model_bytes)?;
+        Predictor::from_parts(encoder, catalog, options, session_config)
+    }
+
+    /// Builds a predictor from an already loaded encoder and catalog.
+    pub fn from_loaded(encoder: Encoder, catalog: Catalog, options: Options) -> Result<Predictor> {
+        let session_config = options.validate()?;
+        Predictor::from_parts(encoder, catalog, options, session_config)
+    }
+
+    fn from_parts(encoder: Encoder, catalog: Catalog, options: Options, sc: SessionConfig) -> Result<Predictor> {
+        let shape = encoder.shape();
+        if catalog.dim() != shape.dim {
+            return Err(Error::DimensionMismatch { model: shape.dim, catalog: catalog.dim() });
+        }
+        if catalog.model_sha256() != encoder.sha256() {
+            return Err(Error::ModelHashMismatch {
+                model: hex(encoder.sha256()),
+                catalog: hex(catalog.model_sha256()),
+            });
+        }
+        Ok(Predictor {
+            input: EncoderInput::empty(shape),
+            scores: Vec::with_capacity(catalog.len()),
+            encoder,
+            catalog,
+            options,
+            sessions: Sessions::new(sc),
+            stats: Stats::default(),
+            cached_session_vec: None,
+        })
+    }
+
+    /// Validates and records a raw event. `now_ms` fills a missing timestamp.
+    pub fn track_raw(&mut self, raw: &RawEvent, now_ms: f64) -> Result<TrackStatus> {
+        match raw.validate(now_ms) {
+            Ok(ev) => self.track(&ev),
+            Err(e) => {
+                self.stats.rejected += 1;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Records a validated event.
+    pub fn track(&mut self, ev: &Event) -> Result<TrackStatus> {
+        let Some(item) = self.catalog.index_of(&ev.item_id) else {
+            self.stats.unknown_items += 1;
+            return match self.options.unknown_items {
+                UnknownItemPolicy::Skip => Ok(TrackStatus::UnknownItem),
+                UnknownItemPolicy::Reject => {
+                    self.stats.rejected += 1;
+                    Err(EventError::UnknownItem(ev.item_id.clone()).into())
+                }
+            };
+        };
+        let price = ev.price.or_else(|| self.catalog.meta(item).and_then(|m| m.price)).map(|p| p as f32);
+        let pushed =
+            self.sessions.push(SessionEvent { kind: ev.kind, item: item as u32, ts_ms: ev.timestamp_ms, price });
+        Ok(match pushed {
+            Pushed::Duplicate => {
+                self.stats.duplicates += 1;
+                TrackStatus::Duplicate
+            }
+            Pushed::Appended | Pushed::NewSession => {
+                self.stats.accepted += 1;
+                self.cached_session_vec = None;
+                if pushed == Pushed::NewSession {
+                    self.stats.sessions += 1;
+                    TrackStatus::NewSession
+                } else {
+                    TrackStatus::Accepted
+                }
+            }
+        })
+    }
+
+    /// Fills the encoder input from the last `L` events of the current session (right-aligned).
+    fn fill_input(&mut self) {
+        let shape = self.encoder.shape();
+        let (l, d) = (shape.max_len, shape.dim);
+        let events = self.sessions.current();
+        let n = events.len().min(l);
+        let inp = &mut self.input;
+        inp.items.iter_mut().for_each(|x| *x = 0.0);
+        inp.event_types.iter_mut().for_each(|x| *x = contract::PAD_ID);
+        inp.time_gaps.iter_mut().for_each(|x| *x = contract::PAD_ID);
+        inp.mask.iter_mut().for_each(|x| *x = 0.0);
+        let skip = events.len() - n;
+        let mut prev_ts: Option<f64> = if skip > 0 { Some(events[skip - 1].ts_ms) } else { None };
+        for (k, e) in events.iter().skip(skip).enumerate() {
+            let p = l - n + k;
+            self.catalog.copy_row(e.item as usize, &mut inp.items[p * d..(p + 1) * d]);
+            inp.event_types[p] = e.kind.id();
+            inp.time_gaps[p] = contract::gap_bucket(prev_ts.map(|t| (e.ts_ms - t) / 1000.0));
+            inp.mask[p] = 1.0;
+            prev_ts = Some(e.ts_ms);
+        }
+    }
+
+    /// The session vector of the current session (cached until the next accepted event), or `None` when
+    /// the session is empty.
+    pub fn session_vector(&mut self) -> Result<Option<&[f32]>> {
+        if self.sessions.current().is_empty() {
+            return Ok(None);
+        }
+        if self.cached_session_vec.is_none() {
+            self.fill_input();
+            self.cached_session_vec = Some(self.encoder.run(&self.input)?);
+        }
+        Ok(self.cached_session_vec.as_deref())
+    }
+
+    /// Top-`k` items for the current session, best first, without the items the rules exclude.
+    /// An empty session yields an empty list.
+    pub fn predict(&mut self, k: usize) -> Result<Vec<Prediction>> {
+        if k == 0 || self.session_vector()?.is_none() {
+            return Ok(Vec::new());
+        }
+        let q = self.cached_session_vec.as_ref().expect("computed above");
+        self.catalog.score_all(q, &mut self.scores);
+        let events = self.sessions.current();
+        if self.options.exclude_purchased {
+            for e in events.iter().filter(|e| e.kind == EventKind::Purchase) {
+                self.scores[e.item as usize] = f32::NEG_INFINITY;
+            }
+        }
+        if self.options.exclude_current {
+            if let Some(e) = events.back() {
+                self.scores[e.item as usize] = f32::NEG_INFINITY;
+            }
+        }
+        let top = top_k(&self.scores, k);
+        Ok(top
+            .into_iter()
+            .map(|(i, score)| {
+                let meta = self.catalog.meta(i);
+                Prediction {
+                    item_id: self.catalog.id(i).to_string(),
+                    score,
+                    title: meta.map(|m| m.title.clone()).filter(|t| !t.is_empty()),
+                    url: meta.map(|m| m.url.clone()).filter(|u| !u.is_empty()),
+                    price: meta.and_then(|m| m.price),
+                }
+            })
+            .collect())
+    }
+
+    /// Counts an event rejected before it reached [`Predictor::track_raw`] (e.g. undecodable in the binding).
+    pub fn note_rejected(&mut self) {
+        self.stats.rejected += 1;
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The encoder.
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    /// Session history.
+    pub fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// Erases every trace of the shopper held in memory (sessions, counters, caches).
+    pub fn forget(&mut self) {
+        self.sessions.clear();
+        self.stats = Stats::default();
+        self.cached_session_vec = None;
+    }
+}
+
+/// Indices and scores of the `k` largest finite scores, best first (ties: lower index first).
+pub fn top_k(scores: &[f32], k: usize) -> Vec<(usize, f32)> {
+    use std::cmp::Ordering;
+    use std::collections::BinaryHeap;
+    #[derive(PartialEq)]
+    struct Entry(f32, usize);
+    impl Eq for Entry {}
+    impl PartialOrd for Entry {
+        fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Entry {
+        // Reversed so that the heap's top is the worst kept entry.
+        fn cmp(&self, other: &Self) -> Ordering {
+            other.0.total_cmp(&self.0).then(self.1.cmp(&other.1))
+        }
+    }
+    let mut heap = BinaryHeap::with_capacity(k + 1);
+    for (i, &s) in scores.iter().enumerate() {
+        if !s.is_finite() {
+            continue;
+        }
+        if heap.len() < k {
+            heap.push(Entry(s, i));
+        } else if let Some(worst) = heap.peek() {
+            if s > worst.0 {
+                heap.pop();
+                heap.push(Entry(s, i));
+            }
+        }
+    }
+    let mut v: Vec<(usize, f32)> = heap.into_iter().map(|e| (e.1, e.0)).collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_is_sorted_and_skips_excluded() {
+        let s = [0.1, f32::NEG_INFINITY, 0.9, 0.5, 0.9, f32::NAN];
+        assert_eq!(top_k(&s, 3), vec![(2, 0.9), (4, 0.9), (3, 0.5)]);
+        assert_eq!(top_k(&s, 10).len(), 4);
+        assert!(top_k(&s, 0).is_empty());
+    }
+
+    #[test]
+    fn options_reject_unknown_keys_and_bad_values() {
+        let e = serde_json::from_str::<Options>(r#"{"sesionTimeoutMinutes": 5}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field"));
+        let o = Options { session_timeout_minutes: -1.0, ..Options::default() };
+        assert!(matches!(o.validate(), Err(Error::InvalidOption { name: "sessionTimeoutMinutes", .. })));
+    }
+}

@@ -1,0 +1,96 @@
+//! In-browser tests of the wasm binding (`wasm-pack test --headless --chrome` / `--firefox`): the same
+//! reference model and scenario as the native tests, compared with the recorded native outputs.
+
+#![cfg(target_arch = "wasm32")]
+
+use nextclick::wasm::JsPredictor;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const MODEL: &[u8] = include_bytes!("../models/reference.onnx");
+const CATALOG: &[u8] = include_bytes!("../models/reference.catalog");
+const EXPECTED: &str = include_str!("fixtures/reference_expected.json");
+
+#[derive(serde::Deserialize)]
+struct Step {
+    event: serde_json::Value,
+    status: String,
+    top: Vec<Top>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Top {
+    item_id: String,
+    score: f32,
+}
+
+fn js(v: &serde_json::Value) -> JsValue {
+    js_sys::JSON::parse(&v.to_string()).unwrap()
+}
+
+fn message(e: JsValue) -> String {
+    js_sys::Error::from(e).message().into()
+}
+
+#[wasm_bindgen_test]
+fn browser_matches_native_top_k_and_scores() {
+    let steps: Vec<Step> = serde_json::from_str(EXPECTED).unwrap();
+    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED).map_err(JsValue::from).unwrap();
+    assert_eq!(p.catalog_size(), 300);
+    for (i, s) in steps.iter().enumerate() {
+        let status = p.track(js(&s.event)).map_err(JsValue::from).unwrap();
+        assert_eq!(status.as_string().unwrap(), s.status, "step {i}");
+        let top: Vec<Top> = serde_wasm_bindgen::from_value(p.predict(10).map_err(JsValue::from).unwrap()).unwrap();
+        assert_eq!(top.len(), s.top.len(), "step {i}");
+        for (a, b) in top.iter().zip(&s.top) {
+            assert_eq!(a.item_id, b.item_id, "step {i}");
+            assert!((a.score - b.score).abs() < 1e-5, "step {i}: browser {} vs native {}", a.score, b.score);
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn bad_model_and_catalog_bytes_throw_readable_errors() {
+    let e = JsPredictor::create(b"nope", CATALOG, JsValue::UNDEFINED).map(|_| ()).map_err(JsValue::from).unwrap_err();
+    assert!(message(e).starts_with("nextclick: model: not a loadable ONNX model"));
+    let e = JsPredictor::create(MODEL, b"nope", JsValue::UNDEFINED).map(|_| ()).map_err(JsValue::from).unwrap_err();
+    assert_eq!(message(e), "nextclick: catalog: bad magic (not a nextclick catalog file)");
+    let mut c = CATALOG.to_vec();
+    c.truncate(100);
+    let e = JsPredictor::create(MODEL, &c, JsValue::UNDEFINED).map(|_| ()).map_err(JsValue::from).unwrap_err();
+    assert!(message(e).starts_with("nextclick: catalog: "));
+    let opts = js(&serde_json::json!({"sessionTimeout": 3}));
+    let e = JsPredictor::create(MODEL, CATALOG, opts).map(|_| ()).map_err(JsValue::from).unwrap_err();
+    assert!(message(e).contains("invalid options"), "{}", "unknown option key");
+}
+
+#[wasm_bindgen_test]
+fn malformed_events_throw_and_the_predictor_keeps_working() {
+    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED).map_err(JsValue::from).unwrap();
+    let cases = [
+        (serde_json::json!({"type": "teleport", "itemId": "ref-0001"}), "unknown event type"),
+        (serde_json::json!({"type": "view"}), "missing or empty itemId"),
+        (serde_json::json!({"type": "view", "itemId": 42}), "malformed event"),
+        (serde_json::json!({"itemId": "ref-0001"}), "malformed event"),
+        (serde_json::json!({"type": "view", "itemId": "ref-0001", "price": -3}), "price"),
+        (serde_json::json!("just a string"), "malformed event"),
+    ];
+    for (ev, want) in cases {
+        let e = p.track(js(&ev)).map_err(JsValue::from).unwrap_err();
+        let m = message(e);
+        assert!(m.contains(want), "{ev}: {m}");
+    }
+    let nan = js_sys::Object::new();
+    js_sys::Reflect::set(&nan, &"type".into(), &"view".into()).unwrap();
+    js_sys::Reflect::set(&nan, &"itemId".into(), &"ref-0001".into()).unwrap();
+    js_sys::Reflect::set(&nan, &"timestamp".into(), &f64::NAN.into()).unwrap();
+    let m = message(p.track(nan.into()).map_err(JsValue::from).unwrap_err());
+    assert!(m.contains("timestamp"), "{m}");
+    let ok = p.track(js(&serde_json::json!({"type": "view", "itemId": "ref-0001"}))).map_err(JsValue::from).unwrap();
+    assert_eq!(ok.as_string().unwrap(), "new_session");
+    let top = p.predict(5).map_err(JsValue::from).unwrap();
+    assert_eq!(js_sys::Array::from(&top).length(), 5);
+}
