@@ -49,11 +49,18 @@ impl ModelCard {
     /// Checks the card against the ONNX bytes and the shape the model declares.
     pub fn verify(&self, onnx: &[u8], shape: EncoderShape) -> Result<()> {
         if self.contract != CONTRACT_VERSION {
-            return Err(Error::ModelCard(format!("contract {} (this build implements {CONTRACT_VERSION})", self.contract)));
+            return Err(Error::ModelCard(format!(
+                "contract {} (this build implements {CONTRACT_VERSION})",
+                self.contract
+            )));
         }
         let actual = hex(&sha256(onnx));
         if !self.onnx_sha256.eq_ignore_ascii_case(&actual) {
-            return Err(Error::Integrity { what: "model", expected: self.onnx_sha256.clone(), actual });
+            return Err(Error::Integrity {
+                what: "model",
+                expected: self.onnx_sha256.clone(),
+                actual,
+            });
         }
         if self.dim != shape.dim || self.max_len != shape.max_len {
             return Err(Error::ModelCard(format!(
@@ -62,10 +69,15 @@ impl ModelCard {
             )));
         }
         if self.event_types != EventKind::ALL || self.gap_buckets != NUM_GAP_BUCKETS {
-            return Err(Error::ModelCard("event-type vocabulary or gap buckets differ from contract v1".into()));
+            return Err(Error::ModelCard(
+                "event-type vocabulary or gap buckets differ from contract v1".into(),
+            ));
         }
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            return Err(Error::ModelCard(format!("temperature {} must be a positive number", self.temperature)));
+            return Err(Error::ModelCard(format!(
+                "temperature {} must be a positive number",
+                self.temperature
+            )));
         }
         Ok(())
     }

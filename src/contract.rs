@@ -37,7 +37,9 @@ pub const MAX_SUPPORTED_LEN: usize = 512;
 pub const MAX_SUPPORTED_DIM: usize = 4096;
 
 /// Behavioural event kinds of the contract's vocabulary. The id is what the model sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// The shopper saw a product (product page or ≥50% visible tile for ≥1 s).

@@ -48,7 +48,9 @@ pub enum Error {
     #[error("catalog: non-finite value in the vector of item {0:?}")]
     CatalogNonFinite(String),
     /// The catalog's dimension is not the model's.
-    #[error("dimension mismatch: model produces {model}-d vectors, catalog holds {catalog}-d vectors")]
+    #[error(
+        "dimension mismatch: model produces {model}-d vectors, catalog holds {catalog}-d vectors"
+    )]
     DimensionMismatch {
         /// Model dimension.
         model: usize,

@@ -51,13 +51,19 @@ pub struct Event {
 /// (`add_to_cart`, `remove`, `order`, …). Unknown names are an error, never a silent default.
 pub fn parse_kind(name: &str) -> Result<EventKind, EventError> {
     if name.len() > MAX_TYPE_LEN {
-        return Err(EventError::TooLong { field: "type", len: name.len(), max: MAX_TYPE_LEN });
+        return Err(EventError::TooLong {
+            field: "type",
+            len: name.len(),
+            max: MAX_TYPE_LEN,
+        });
     }
     let k = match name.trim().to_ascii_lowercase().as_str() {
         "view" | "product_viewed" | "page_view" | "detail" => EventKind::View,
         "click" | "product_clicked" | "select_item" => EventKind::Click,
         "cart" | "add_to_cart" | "addtocart" | "product_added" => EventKind::Cart,
-        "remove_from_cart" | "remove" | "removefromcart" | "product_removed" => EventKind::RemoveFromCart,
+        "remove_from_cart" | "remove" | "removefromcart" | "product_removed" => {
+            EventKind::RemoveFromCart
+        }
         "purchase" | "order" | "transaction" | "order_completed" => EventKind::Purchase,
         _ => return Err(EventError::UnknownType(name.to_string())),
     };
@@ -68,14 +74,27 @@ pub fn parse_kind(name: &str) -> Result<EventKind, EventError> {
 /// far-future values are rejected.
 pub fn normalize_timestamp(ts: f64) -> Result<f64, EventError> {
     if !ts.is_finite() {
-        return Err(EventError::BadNumber { field: "timestamp", detail: "not a finite number".into() });
+        return Err(EventError::BadNumber {
+            field: "timestamp",
+            detail: "not a finite number".into(),
+        });
     }
     if ts < 0.0 {
-        return Err(EventError::BadNumber { field: "timestamp", detail: format!("{ts} is negative") });
+        return Err(EventError::BadNumber {
+            field: "timestamp",
+            detail: format!("{ts} is negative"),
+        });
     }
-    let ms = if ts < SECONDS_THRESHOLD { ts * 1000.0 } else { ts };
+    let ms = if ts < SECONDS_THRESHOLD {
+        ts * 1000.0
+    } else {
+        ts
+    };
     if ms > MAX_TIMESTAMP_MS {
-        return Err(EventError::BadNumber { field: "timestamp", detail: format!("{ts} is after the year 2200") });
+        return Err(EventError::BadNumber {
+            field: "timestamp",
+            detail: format!("{ts} is after the year 2200"),
+        });
     }
     Ok(ms)
 }
@@ -90,17 +109,29 @@ impl RawEvent {
             return Err(EventError::MissingItem);
         }
         if id.len() > MAX_ITEM_ID_LEN {
-            return Err(EventError::TooLong { field: "itemId", len: id.len(), max: MAX_ITEM_ID_LEN });
+            return Err(EventError::TooLong {
+                field: "itemId",
+                len: id.len(),
+                max: MAX_ITEM_ID_LEN,
+            });
         }
         let timestamp_ms = normalize_timestamp(self.timestamp.unwrap_or(now_ms))?;
         let price = match self.price {
             None => None,
             Some(p) if p.is_finite() && p >= 0.0 => Some(p),
             Some(p) => {
-                return Err(EventError::BadNumber { field: "price", detail: format!("{p} is not a non-negative number") })
+                return Err(EventError::BadNumber {
+                    field: "price",
+                    detail: format!("{p} is not a non-negative number"),
+                })
             }
         };
-        Ok(Event { kind, item_id: id.to_string(), timestamp_ms, price })
+        Ok(Event {
+            kind,
+            item_id: id.to_string(),
+            timestamp_ms,
+            price,
+        })
     }
 }
 
@@ -109,32 +140,79 @@ mod tests {
     use super::*;
 
     fn raw(kind: &str, id: &str) -> RawEvent {
-        RawEvent { kind: kind.into(), item_id: id.into(), timestamp: Some(1_700_000_000_000.0), price: None }
+        RawEvent {
+            kind: kind.into(),
+            item_id: id.into(),
+            timestamp: Some(1_700_000_000_000.0),
+            price: None,
+        }
     }
 
     #[test]
     fn accepts_canonical_names_and_aliases() {
-        assert_eq!(raw("view", "a").validate(0.0).unwrap().kind, EventKind::View);
-        assert_eq!(raw("Add_To_Cart", "a").validate(0.0).unwrap().kind, EventKind::Cart);
-        assert_eq!(raw("order", "a").validate(0.0).unwrap().kind, EventKind::Purchase);
+        assert_eq!(
+            raw("view", "a").validate(0.0).unwrap().kind,
+            EventKind::View
+        );
+        assert_eq!(
+            raw("Add_To_Cart", "a").validate(0.0).unwrap().kind,
+            EventKind::Cart
+        );
+        assert_eq!(
+            raw("order", "a").validate(0.0).unwrap().kind,
+            EventKind::Purchase
+        );
     }
 
     #[test]
     fn rejects_bad_events_with_specific_errors() {
-        assert_eq!(raw("hover", "a").validate(0.0), Err(EventError::UnknownType("hover".into())));
-        assert_eq!(raw("view", "  ").validate(0.0), Err(EventError::MissingItem));
+        assert_eq!(
+            raw("hover", "a").validate(0.0),
+            Err(EventError::UnknownType("hover".into()))
+        );
+        assert_eq!(
+            raw("view", "  ").validate(0.0),
+            Err(EventError::MissingItem)
+        );
         let long = "x".repeat(300);
-        assert!(matches!(raw("view", &long).validate(0.0), Err(EventError::TooLong { field: "itemId", .. })));
+        assert!(matches!(
+            raw("view", &long).validate(0.0),
+            Err(EventError::TooLong {
+                field: "itemId",
+                ..
+            })
+        ));
         let mut e = raw("view", "a");
         e.timestamp = Some(f64::NAN);
-        assert!(matches!(e.validate(0.0), Err(EventError::BadNumber { field: "timestamp", .. })));
+        assert!(matches!(
+            e.validate(0.0),
+            Err(EventError::BadNumber {
+                field: "timestamp",
+                ..
+            })
+        ));
         e.timestamp = Some(-1.0);
-        assert!(matches!(e.validate(0.0), Err(EventError::BadNumber { field: "timestamp", .. })));
+        assert!(matches!(
+            e.validate(0.0),
+            Err(EventError::BadNumber {
+                field: "timestamp",
+                ..
+            })
+        ));
         e.timestamp = Some(1e15);
-        assert!(matches!(e.validate(0.0), Err(EventError::BadNumber { field: "timestamp", .. })));
+        assert!(matches!(
+            e.validate(0.0),
+            Err(EventError::BadNumber {
+                field: "timestamp",
+                ..
+            })
+        ));
         let mut e = raw("view", "a");
         e.price = Some(f64::INFINITY);
-        assert!(matches!(e.validate(0.0), Err(EventError::BadNumber { field: "price", .. })));
+        assert!(matches!(
+            e.validate(0.0),
+            Err(EventError::BadNumber { field: "price", .. })
+        ));
     }
 
     #[test]
@@ -143,6 +221,9 @@ mod tests {
         e.timestamp = Some(1_700_000_000.0);
         assert_eq!(e.validate(0.0).unwrap().timestamp_ms, 1_700_000_000_000.0);
         e.timestamp = None;
-        assert_eq!(e.validate(1_234_567_890_123.0).unwrap().timestamp_ms, 1_234_567_890_123.0);
+        assert_eq!(
+            e.validate(1_234_567_890_123.0).unwrap().timestamp_ms,
+            1_234_567_890_123.0
+        );
     }
 }

@@ -11,9 +11,12 @@ pub mod catalog;
 pub mod contract;
 pub mod error;
 pub mod event;
+pub mod features;
+pub mod head;
 pub mod model;
 pub mod predictor;
 pub mod session;
+pub mod state;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
@@ -23,4 +26,5 @@ pub use contract::EventKind;
 pub use error::{Error, EventError, Result};
 pub use event::{Event, RawEvent};
 pub use model::Encoder;
-pub use predictor::{Options, Prediction, Predictor, TrackStatus};
+pub use predictor::{Intent, Options, Prediction, Predictor, TrackStatus};
+pub use state::ShopperState;

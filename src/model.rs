@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 /// Largest model file accepted, in bytes (a browser-sized model is well under 10 MB).
 pub const MAX_MODEL_BYTES: usize = 64 << 20;
 
+/// ONNX metadata key that carries the score temperature of a model (optional; default 1).
+pub const META_TEMPERATURE: &str = "nextclick.temperature";
+
 /// The shape facts a contract-v1 model declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EncoderShape {
@@ -55,11 +58,15 @@ pub struct Encoder {
     plan: Plan,
     shape: EncoderShape,
     sha256: [u8; 32],
+    temperature: f32,
 }
 
 impl std::fmt::Debug for Encoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Encoder").field("shape", &self.shape).field("sha256", &hex(&self.sha256)).finish()
+        f.debug_struct("Encoder")
+            .field("shape", &self.shape)
+            .field("sha256", &hex(&self.sha256))
+            .finish()
     }
 }
 
@@ -91,14 +98,31 @@ const ONNX_INT64: i32 = 7;
 
 /// Checks the graph interface of ONNX bytes against contract v1 and returns the declared shape.
 pub fn check_contract(bytes: &[u8]) -> Result<EncoderShape> {
+    check_contract_meta(bytes).map(|(shape, _)| shape)
+}
+
+/// [`check_contract`], plus the score temperature from the ONNX metadata ([`META_TEMPERATURE`], default 1).
+pub fn check_contract_meta(bytes: &[u8]) -> Result<(EncoderShape, f32)> {
     if bytes.len() > MAX_MODEL_BYTES {
-        return Err(Error::ModelLoad(format!("{} bytes is larger than the {} byte limit", bytes.len(), MAX_MODEL_BYTES)));
+        return Err(Error::ModelLoad(format!(
+            "{} bytes is larger than the {} byte limit",
+            bytes.len(),
+            MAX_MODEL_BYTES
+        )));
     }
-    let proto = pb::ModelProto::decode(bytes).map_err(|e| Error::ModelLoad(format!("not an ONNX protobuf: {e}")))?;
-    let graph = proto.graph.as_ref().ok_or_else(|| Error::ModelLoad("ONNX file has no graph".into()))?;
-    let initializers: std::collections::HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let inputs: Vec<&pb::ValueInfoProto> =
-        graph.input.iter().filter(|i| !initializers.contains(i.name.as_str())).collect();
+    let proto = pb::ModelProto::decode(bytes)
+        .map_err(|e| Error::ModelLoad(format!("not an ONNX protobuf: {e}")))?;
+    let graph = proto
+        .graph
+        .as_ref()
+        .ok_or_else(|| Error::ModelLoad("ONNX file has no graph".into()))?;
+    let initializers: std::collections::HashSet<&str> =
+        graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let inputs: Vec<&pb::ValueInfoProto> = graph
+        .input
+        .iter()
+        .filter(|i| !initializers.contains(i.name.as_str()))
+        .collect();
     let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
     if names != contract::INPUT_NAMES {
         return Err(Error::ModelContract(format!(
@@ -108,14 +132,21 @@ pub fn check_contract(bytes: &[u8]) -> Result<EncoderShape> {
     }
     let (items_ty, items_dims) = tensor_sig(inputs[0])?;
     if items_ty != ONNX_FLOAT || items_dims.len() != 3 {
-        return Err(Error::ModelContract("input `items` must be float32 [N, L, D]".into()));
+        return Err(Error::ModelContract(
+            "input `items` must be float32 [N, L, D]".into(),
+        ));
     }
     let (Some(l), Some(d)) = (items_dims[1], items_dims[2]) else {
-        return Err(Error::ModelContract("input `items` must have static L and D".into()));
+        return Err(Error::ModelContract(
+            "input `items` must have static L and D".into(),
+        ));
     };
     let (max_len, dim) = (l as usize, d as usize);
-    if !(1..=MAX_SUPPORTED_LEN as i64).contains(&l) || !(1..=MAX_SUPPORTED_DIM as i64).contains(&d) {
-        return Err(Error::ModelContract(format!("L = {l} or D = {d} out of the supported range")));
+    if !(1..=MAX_SUPPORTED_LEN as i64).contains(&l) || !(1..=MAX_SUPPORTED_DIM as i64).contains(&d)
+    {
+        return Err(Error::ModelContract(format!(
+            "L = {l} or D = {d} out of the supported range"
+        )));
     }
     for (vi, ty, what) in [
         (inputs[1], ONNX_INT64, "int64 [N, L]"),
@@ -124,18 +155,44 @@ pub fn check_contract(bytes: &[u8]) -> Result<EncoderShape> {
     ] {
         let (t, dims) = tensor_sig(vi)?;
         if t != ty || dims.len() != 2 || dims[1] != Some(l) {
-            return Err(Error::ModelContract(format!("input `{}` must be {what} with L = {l}", vi.name)));
+            return Err(Error::ModelContract(format!(
+                "input `{}` must be {what} with L = {l}",
+                vi.name
+            )));
         }
     }
     if graph.output.len() != 1 || graph.output[0].name != contract::OUTPUT_SESSION {
         let outs: Vec<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
-        return Err(Error::ModelContract(format!("outputs are {outs:?}, expected [\"session\"]")));
+        return Err(Error::ModelContract(format!(
+            "outputs are {outs:?}, expected [\"session\"]"
+        )));
     }
     let (t, dims) = tensor_sig(&graph.output[0])?;
     if t != ONNX_FLOAT || dims.len() != 2 || dims[1] != Some(d) {
-        return Err(Error::ModelContract(format!("output `session` must be float32 [N, {d}]")));
+        return Err(Error::ModelContract(format!(
+            "output `session` must be float32 [N, {d}]"
+        )));
     }
-    Ok(EncoderShape { max_len, dim })
+    let mut temperature = 1.0f32;
+    if let Some(m) = proto
+        .metadata_props
+        .iter()
+        .find(|m| m.key == META_TEMPERATURE)
+    {
+        temperature = m
+            .value
+            .trim()
+            .parse::<f32>()
+            .ok()
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .ok_or_else(|| {
+                Error::ModelContract(format!(
+                    "{META_TEMPERATURE} = {:?} is not a positive number",
+                    m.value
+                ))
+            })?;
+    }
+    Ok((EncoderShape { max_len, dim }, temperature))
 }
 
 fn load_err(e: impl std::fmt::Display) -> Error {
@@ -145,7 +202,7 @@ fn load_err(e: impl std::fmt::Display) -> Error {
 impl Encoder {
     /// Loads ONNX bytes: contract check, then tract parse, typing for batch 1, optimisation, planning.
     pub fn from_bytes(bytes: &[u8]) -> Result<Encoder> {
-        let shape = check_contract(bytes)?;
+        let (shape, temperature) = check_contract_meta(bytes)?;
         let (l, d) = (shape.max_len, shape.dim);
         let model = tract_onnx::onnx()
             .model_for_read(&mut &bytes[..])
@@ -155,8 +212,17 @@ impl Encoder {
             .and_then(|m| m.with_input_fact(2, i64::fact([1, l]).into()))
             .and_then(|m| m.with_input_fact(3, f32::fact([1, l]).into()))
             .map_err(load_err)?;
-        let plan = model.into_optimized().map_err(load_err)?.into_runnable().map_err(load_err)?;
-        let enc = Encoder { plan, shape, sha256: sha256(bytes) };
+        let plan = model
+            .into_optimized()
+            .map_err(load_err)?
+            .into_runnable()
+            .map_err(load_err)?;
+        let enc = Encoder {
+            plan,
+            shape,
+            sha256: sha256(bytes),
+            temperature,
+        };
         // A model that loads but cannot run on an all-padding-but-one input is refused now, not on the
         // shopper's first click.
         let mut probe = EncoderInput::empty(shape);
@@ -165,7 +231,9 @@ impl Encoder {
         probe.time_gaps[l - 1] = contract::GAP_FIRST_OR_UNKNOWN;
         let out = enc.run(&probe)?;
         if out.iter().any(|x| !x.is_finite()) {
-            return Err(Error::ModelContract("the model outputs non-finite values on a one-event session".into()));
+            return Err(Error::ModelContract(
+                "the model outputs non-finite values on a one-event session".into(),
+            ));
         }
         Ok(enc)
     }
@@ -173,7 +241,10 @@ impl Encoder {
     /// Runs the encoder on one session and returns the `D`-dim session vector.
     pub fn run(&self, input: &EncoderInput) -> Result<Vec<f32>> {
         let (l, d) = (self.shape.max_len, self.shape.dim);
-        if input.items.len() != l * d || input.event_types.len() != l || input.time_gaps.len() != l || input.mask.len() != l
+        if input.items.len() != l * d
+            || input.event_types.len() != l
+            || input.time_gaps.len() != l
+            || input.mask.len() != l
         {
             return Err(Error::ModelRun("encoder input has the wrong length".into()));
         }
@@ -189,7 +260,10 @@ impl Encoder {
         let view = out[0].try_as_plain_ram().map_err(run_err)?;
         let v = view.as_slice::<f32>().map_err(run_err)?;
         if v.len() != d {
-            return Err(Error::ModelRun(format!("output has {} values, expected {d}", v.len())));
+            return Err(Error::ModelRun(format!(
+                "output has {} values, expected {d}",
+                v.len()
+            )));
         }
         Ok(v.to_vec())
     }
@@ -202,5 +276,10 @@ impl Encoder {
     /// SHA-256 of the ONNX bytes.
     pub fn sha256(&self) -> &[u8; 32] {
         &self.sha256
+    }
+
+    /// Score temperature the model was trained with (from its ONNX metadata; 1 if absent).
+    pub fn temperature(&self) -> f32 {
+        self.temperature
     }
 }

@@ -8,8 +8,11 @@ use crate::catalog::{hex, parse_sha256_hex, sha256, Catalog};
 use crate::contract::{self, EventKind};
 use crate::error::{Error, EventError, Result};
 use crate::event::{Event, RawEvent};
+use crate::features::{SessionFeatures, NUM_FEATURES};
+use crate::head::HeadOptions;
 use crate::model::{Encoder, EncoderInput};
 use crate::session::{Pushed, SessionConfig, SessionEvent, Sessions};
+use crate::state::ShopperState;
 
 /// What to do with an event whose item is not in the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -44,6 +47,8 @@ pub struct Options {
     pub model_sha256: Option<String>,
     /// If set, the catalog bytes must have this SHA-256 (hex).
     pub catalog_sha256: Option<String>,
+    /// On-device heads.
+    pub head: HeadOptions,
 }
 
 impl Default for Options {
@@ -58,6 +63,7 @@ impl Default for Options {
             exclude_current: true,
             model_sha256: None,
             catalog_sha256: None,
+            head: HeadOptions::default(),
         }
     }
 }
@@ -66,16 +72,31 @@ impl Options {
     fn validate(&self) -> Result<SessionConfig> {
         let bad = |name, detail: String| Err(Error::InvalidOption { name, detail });
         if !(self.session_timeout_minutes.is_finite() && self.session_timeout_minutes > 0.0) {
-            return bad("sessionTimeoutMinutes", format!("{} must be a positive number", self.session_timeout_minutes));
+            return bad(
+                "sessionTimeoutMinutes",
+                format!("{} must be a positive number", self.session_timeout_minutes),
+            );
         }
         if !(1..=10_000).contains(&self.max_session_events) {
-            return bad("maxSessionEvents", format!("{} must be in 1..=10000", self.max_session_events));
+            return bad(
+                "maxSessionEvents",
+                format!("{} must be in 1..=10000", self.max_session_events),
+            );
         }
         if self.max_past_sessions > 10_000 {
-            return bad("maxPastSessions", format!("{} must be at most 10000", self.max_past_sessions));
+            return bad(
+                "maxPastSessions",
+                format!("{} must be at most 10000", self.max_past_sessions),
+            );
         }
         if !(self.duplicate_window_ms.is_finite() && self.duplicate_window_ms >= 0.0) {
-            return bad("duplicateWindowMs", format!("{} must be a non-negative number", self.duplicate_window_ms));
+            return bad(
+                "duplicateWindowMs",
+                format!("{} must be a non-negative number", self.duplicate_window_ms),
+            );
+        }
+        if let Err((name, detail)) = self.head.validate() {
+            return bad(name, detail);
         }
         Ok(SessionConfig {
             timeout_ms: self.session_timeout_minutes * 60_000.0,
@@ -135,28 +156,48 @@ pub struct Stats {
     pub sessions: u64,
 }
 
-/// The on-device predictor.
+/// Intent scores of the current session.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Intent {
+    /// Probability that this session ends with a purchase.
+    pub purchase: f32,
+    /// Probability that the most recent event is the session's last (the shopper is about to leave).
+    pub exit: f32,
+}
+
+/// The on-device predictor: a model and catalog (shared by every shopper) plus one shopper's state.
 #[derive(Debug)]
 pub struct Predictor {
     encoder: Encoder,
     catalog: Catalog,
     options: Options,
-    sessions: Sessions,
-    stats: Stats,
+    state: ShopperState,
+    learning: bool,
+    temperature: f32,
     input: EncoderInput,
     scores: Vec<f32>,
+    /// Raw (source-model) session vector of the current session state, until the next accepted event.
     cached_session_vec: Option<Vec<f32>>,
 }
 
 fn check_pin(what: &'static str, bytes: &[u8], pin: &Option<String>) -> Result<()> {
     if let Some(expected) = pin {
         let want = parse_sha256_hex(expected).ok_or_else(|| Error::InvalidOption {
-            name: if what == "model" { "modelSha256" } else { "catalogSha256" },
+            name: if what == "model" {
+                "modelSha256"
+            } else {
+                "catalogSha256"
+            },
             detail: format!("{expected:?} is not a 64-character hex SHA-256"),
         })?;
         let got = sha256(bytes);
         if want != got {
-            return Err(Error::Integrity { what, expected: expected.to_lowercase(), actual: hex(&got) });
+            return Err(Error::Integrity {
+                what,
+                expected: expected.to_lowercase(),
+                actual: hex(&got),
+            });
         }
     }
     Ok(())
@@ -179,10 +220,18 @@ impl Predictor {
         Predictor::from_parts(encoder, catalog, options, session_config)
     }
 
-    fn from_parts(encoder: Encoder, catalog: Catalog, options: Options, sc: SessionConfig) -> Result<Predictor> {
+    fn from_parts(
+        encoder: Encoder,
+        catalog: Catalog,
+        options: Options,
+        sc: SessionConfig,
+    ) -> Result<Predictor> {
         let shape = encoder.shape();
         if catalog.dim() != shape.dim {
-            return Err(Error::DimensionMismatch { model: shape.dim, catalog: catalog.dim() });
+            return Err(Error::DimensionMismatch {
+                model: shape.dim,
+                catalog: catalog.dim(),
+            });
         }
         if catalog.model_sha256() != encoder.sha256() {
             return Err(Error::ModelHashMismatch {
@@ -190,16 +239,61 @@ impl Predictor {
                 catalog: hex(catalog.model_sha256()),
             });
         }
+        let temperature = options.head.temperature.unwrap_or(encoder.temperature());
         Ok(Predictor {
             input: EncoderInput::empty(shape),
             scores: Vec::with_capacity(catalog.len()),
+            state: ShopperState::new(sc, shape.dim),
+            learning: options.head.enabled,
+            temperature,
             encoder,
             catalog,
             options,
-            sessions: Sessions::new(sc),
-            stats: Stats::default(),
             cached_session_vec: None,
         })
+    }
+
+    /// A fresh shopper state for this predictor's model and options (for replaying many shoppers).
+    pub fn new_state(&self) -> ShopperState {
+        ShopperState::new(self.state.sessions.config(), self.encoder.shape().dim)
+    }
+
+    /// Takes the current shopper's state out, leaving a fresh one.
+    pub fn take_state(&mut self) -> ShopperState {
+        self.cached_session_vec = None;
+        let fresh = self.new_state();
+        std::mem::replace(&mut self.state, fresh)
+    }
+
+    /// Puts a shopper's state in (replacing the current one, which is dropped).
+    pub fn put_state(&mut self, mut state: ShopperState) -> Result<()> {
+        state.check(self.encoder.shape().dim)?;
+        state.sessions.set_config(self.state.sessions.config());
+        self.cached_session_vec = None;
+        self.state = state;
+        Ok(())
+    }
+
+    /// Serialises the shopper's state (versioned, bound to this model, checksummed).
+    pub fn export_state(&self) -> Vec<u8> {
+        self.state.to_bytes(self.encoder.sha256())
+    }
+
+    /// Restores a shopper's state from [`Predictor::export_state`] bytes. Corrupted, foreign (another
+    /// model) or incompatible state is refused with [`Error::State`] and the current state is kept.
+    pub fn import_state(&mut self, bytes: &[u8]) -> Result<()> {
+        let state = ShopperState::from_bytes(bytes, self.encoder.sha256())?;
+        self.put_state(state)
+    }
+
+    /// Turns on-device learning on or off (off: nothing is learned; predictions still work).
+    pub fn set_learning(&mut self, on: bool) {
+        self.learning = on;
+    }
+
+    /// Is on-device learning on?
+    pub fn learning(&self) -> bool {
+        self.learning
     }
 
     /// Validates and records a raw event. `now_ms` fills a missing timestamp.
@@ -207,7 +301,7 @@ impl Predictor {
         match raw.validate(now_ms) {
             Ok(ev) => self.track(&ev),
             Err(e) => {
-                self.stats.rejected += 1;
+                self.state.stats.rejected += 1;
                 Err(e.into())
             }
         }
@@ -216,52 +310,110 @@ impl Predictor {
     /// Records a validated event.
     pub fn track(&mut self, ev: &Event) -> Result<TrackStatus> {
         let Some(item) = self.catalog.index_of(&ev.item_id) else {
-            self.stats.unknown_items += 1;
+            self.state.stats.unknown_items += 1;
             return match self.options.unknown_items {
                 UnknownItemPolicy::Skip => Ok(TrackStatus::UnknownItem),
                 UnknownItemPolicy::Reject => {
-                    self.stats.rejected += 1;
+                    self.state.stats.rejected += 1;
                     Err(EventError::UnknownItem(ev.item_id.clone()).into())
                 }
             };
         };
-        let price = ev.price.or_else(|| self.catalog.meta(item).and_then(|m| m.price)).map(|p| p as f32);
-        let pushed =
-            self.sessions.push(SessionEvent { kind: ev.kind, item: item as u32, ts_ms: ev.timestamp_ms, price });
-        Ok(match pushed {
-            Pushed::Duplicate => {
-                self.stats.duplicates += 1;
-                TrackStatus::Duplicate
-            }
-            Pushed::Appended | Pushed::NewSession => {
-                self.stats.accepted += 1;
-                self.cached_session_vec = None;
-                if pushed == Pushed::NewSession {
-                    self.stats.sessions += 1;
-                    TrackStatus::NewSession
-                } else {
-                    TrackStatus::Accepted
+        let price = ev
+            .price
+            .or_else(|| self.catalog.meta(item).and_then(|m| m.price))
+            .map(|p| p as f32);
+        let sev = SessionEvent {
+            kind: ev.kind,
+            item: item as u32,
+            ts_ms: ev.timestamp_ms,
+            price,
+        };
+        if self.state.sessions.is_duplicate(&sev) {
+            self.state.stats.duplicates += 1;
+            return Ok(TrackStatus::Duplicate);
+        }
+        let new_session = self.state.sessions.is_new_session(sev.ts_ms);
+        if new_session {
+            self.finish_session_labels();
+        } else if self.learning {
+            // The event is the observed next item of the session state before it: learn from it.
+            if let Some(ctx) = self.raw_session_vector()? {
+                let ctx = ctx.to_vec();
+                let (opts, t) = (&self.options.head, self.temperature);
+                self.state.adapter.learn(&ctx, item, &self.catalog, opts, t);
+                let lr = opts.intent_learning_rate;
+                if let Some(x) = self.state.pending_exit.take() {
+                    self.state.exit_head.update(&x, false, lr);
                 }
             }
+        }
+        let pushed = self.state.sessions.push(sev);
+        self.cached_session_vec = None;
+        self.state.stats.accepted += 1;
+        if ev.kind == EventKind::Purchase && self.learning {
+            let lr = self.options.head.intent_learning_rate;
+            for x in self.state.pending_purchase.drain(..) {
+                self.state.purchase_head.update(&x, true, lr);
+            }
+        }
+        Ok(if pushed == Pushed::NewSession {
+            self.state.stats.sessions += 1;
+            TrackStatus::NewSession
+        } else {
+            TrackStatus::Accepted
         })
+    }
+
+    /// Labels of a session that has ended: its last snapshot was an exit; its snapshots after the last
+    /// purchase did not lead to one.
+    fn finish_session_labels(&mut self) {
+        let lr = self.options.head.intent_learning_rate;
+        let learn = self.learning;
+        let st = &mut self.state;
+        if let Some(x) = st.pending_exit.take() {
+            if learn {
+                st.exit_head.update(&x, true, lr);
+            }
+        }
+        for x in st.pending_purchase.drain(..) {
+            if learn {
+                st.purchase_head.update(&x, false, lr);
+            }
+        }
+    }
+
+    /// Ends the current session now (e.g. the shopper left; the harness at the end of a user's log):
+    /// applies the end-of-session labels to the intent heads and archives the session.
+    pub fn end_session(&mut self) {
+        self.finish_session_labels();
+        self.state.sessions.close_current();
+        self.cached_session_vec = None;
     }
 
     /// Fills the encoder input from the last `L` events of the current session (right-aligned).
     fn fill_input(&mut self) {
         let shape = self.encoder.shape();
         let (l, d) = (shape.max_len, shape.dim);
-        let events = self.sessions.current();
+        let events = self.state.sessions.current();
         let n = events.len().min(l);
         let inp = &mut self.input;
         inp.items.iter_mut().for_each(|x| *x = 0.0);
-        inp.event_types.iter_mut().for_each(|x| *x = contract::PAD_ID);
+        inp.event_types
+            .iter_mut()
+            .for_each(|x| *x = contract::PAD_ID);
         inp.time_gaps.iter_mut().for_each(|x| *x = contract::PAD_ID);
         inp.mask.iter_mut().for_each(|x| *x = 0.0);
         let skip = events.len() - n;
-        let mut prev_ts: Option<f64> = if skip > 0 { Some(events[skip - 1].ts_ms) } else { None };
+        let mut prev_ts: Option<f64> = if skip > 0 {
+            Some(events[skip - 1].ts_ms)
+        } else {
+            None
+        };
         for (k, e) in events.iter().skip(skip).enumerate() {
             let p = l - n + k;
-            self.catalog.copy_row(e.item as usize, &mut inp.items[p * d..(p + 1) * d]);
+            self.catalog
+                .copy_row(e.item as usize, &mut inp.items[p * d..(p + 1) * d]);
             inp.event_types[p] = e.kind.id();
             inp.time_gaps[p] = contract::gap_bucket(prev_ts.map(|t| (e.ts_ms - t) / 1000.0));
             inp.mask[p] = 1.0;
@@ -269,28 +421,83 @@ impl Predictor {
         }
     }
 
-    /// The session vector of the current session (cached until the next accepted event), or `None` when
-    /// the session is empty.
-    pub fn session_vector(&mut self) -> Result<Option<&[f32]>> {
-        if self.sessions.current().is_empty() {
+    /// The source model's session vector of the current session (cached until the next accepted event),
+    /// or `None` when the session is empty. Computing it records an intent snapshot for later labels.
+    pub fn raw_session_vector(&mut self) -> Result<Option<&[f32]>> {
+        if self.state.sessions.current().is_empty() {
             return Ok(None);
         }
         if self.cached_session_vec.is_none() {
             self.fill_input();
-            self.cached_session_vec = Some(self.encoder.run(&self.input)?);
+            let s = self.encoder.run(&self.input)?;
+            let x = self.intent_input(&s);
+            self.state.pending_exit = Some(x.clone());
+            if self.state.pending_purchase.len() == crate::state::MAX_PENDING {
+                self.state.pending_purchase.remove(0);
+            }
+            self.state.pending_purchase.push(x);
+            self.cached_session_vec = Some(s);
         }
         Ok(self.cached_session_vec.as_deref())
     }
 
-    /// Top-`k` items for the current session, best first, without the items the rules exclude.
-    /// An empty session yields an empty list.
-    pub fn predict(&mut self, k: usize) -> Result<Vec<Prediction>> {
-        if k == 0 || self.session_vector()?.is_none() {
+    /// The served session vector: the source vector through the on-device adapter.
+    pub fn session_vector(&mut self) -> Result<Option<Vec<f32>>> {
+        let alpha = self.state.adapter.alpha(&self.options.head);
+        let Some(s) = self.raw_session_vector()? else {
+            return Ok(None);
+        };
+        let s = s.to_vec();
+        Ok(Some(self.state.adapter.apply(&s, alpha)))
+    }
+
+    /// The blending weight `α` of the adapter in force.
+    pub fn alpha(&self) -> f32 {
+        self.state.adapter.alpha(&self.options.head)
+    }
+
+    /// Hand-made features of the current session, at the time of its last event.
+    pub fn features(&self) -> SessionFeatures {
+        let now = self
+            .state
+            .sessions
+            .current()
+            .back()
+            .map(|e| e.ts_ms)
+            .unwrap_or(0.0);
+        SessionFeatures::compute(&self.state.sessions, &self.catalog, now)
+    }
+
+    fn intent_input(&self, s: &[f32]) -> Vec<f32> {
+        let mut x = Vec::with_capacity(NUM_FEATURES + s.len());
+        x.extend_from_slice(&self.features().to_vec());
+        x.extend_from_slice(s);
+        x
+    }
+
+    /// Purchase propensity and exit risk of the current session (`None` for an empty session).
+    pub fn intent(&mut self) -> Result<Option<Intent>> {
+        let Some(s) = self.raw_session_vector()?.map(<[f32]>::to_vec) else {
+            return Ok(None);
+        };
+        let x = self.intent_input(&s);
+        Ok(Some(Intent {
+            purchase: self.state.purchase_head.predict(&x),
+            exit: self.state.exit_head.predict(&x),
+        }))
+    }
+
+    /// Catalog indices and scores of the top-`k` items (what [`Predictor::predict`] returns, without
+    /// the metadata): the evaluation harness's entry point.
+    pub fn predict_indices(&mut self, k: usize) -> Result<Vec<(usize, f32)>> {
+        let Some(q) = self.session_vector()? else {
+            return Ok(Vec::new());
+        };
+        if k == 0 {
             return Ok(Vec::new());
         }
-        let q = self.cached_session_vec.as_ref().expect("computed above");
-        self.catalog.score_all(q, &mut self.scores);
-        let events = self.sessions.current();
+        self.catalog.score_all(&q, &mut self.scores);
+        let events = self.state.sessions.current();
         if self.options.exclude_purchased {
             for e in events.iter().filter(|e| e.kind == EventKind::Purchase) {
                 self.scores[e.item as usize] = f32::NEG_INFINITY;
@@ -301,7 +508,13 @@ impl Predictor {
                 self.scores[e.item as usize] = f32::NEG_INFINITY;
             }
         }
-        let top = top_k(&self.scores, k);
+        Ok(top_k(&self.scores, k))
+    }
+
+    /// Top-`k` items for the current session, best first, without the items the rules exclude.
+    /// An empty session yields an empty list.
+    pub fn predict(&mut self, k: usize) -> Result<Vec<Prediction>> {
+        let top = self.predict_indices(k)?;
         Ok(top
             .into_iter()
             .map(|(i, score)| {
@@ -319,12 +532,12 @@ impl Predictor {
 
     /// Counts an event rejected before it reached [`Predictor::track_raw`] (e.g. undecodable in the binding).
     pub fn note_rejected(&mut self) {
-        self.stats.rejected += 1;
+        self.state.stats.rejected += 1;
     }
 
     /// Counters.
     pub fn stats(&self) -> &Stats {
-        &self.stats
+        &self.state.stats
     }
 
     /// The catalog.
@@ -339,13 +552,17 @@ impl Predictor {
 
     /// Session history.
     pub fn sessions(&self) -> &Sessions {
-        &self.sessions
+        &self.state.sessions
     }
 
-    /// Erases every trace of the shopper held in memory (sessions, counters, caches).
+    /// The shopper's state.
+    pub fn state(&self) -> &ShopperState {
+        &self.state
+    }
+
+    /// Erases every trace of the shopper held in memory: sessions, counters, learned heads, caches.
     pub fn forget(&mut self) {
-        self.sessions.clear();
-        self.stats = Stats::default();
+        self.state = self.new_state();
         self.cached_session_vec = None;
     }
 }
@@ -403,7 +620,16 @@ mod tests {
     fn options_reject_unknown_keys_and_bad_values() {
         let e = serde_json::from_str::<Options>(r#"{"sesionTimeoutMinutes": 5}"#).unwrap_err();
         assert!(e.to_string().contains("unknown field"));
-        let o = Options { session_timeout_minutes: -1.0, ..Options::default() };
-        assert!(matches!(o.validate(), Err(Error::InvalidOption { name: "sessionTimeoutMinutes", .. })));
+        let o = Options {
+            session_timeout_minutes: -1.0,
+            ..Options::default()
+        };
+        assert!(matches!(
+            o.validate(),
+            Err(Error::InvalidOption {
+                name: "sessionTimeoutMinutes",
+                ..
+            })
+        ));
     }
 }

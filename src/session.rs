@@ -69,7 +69,12 @@ pub struct Sessions {
 }
 
 fn default_config() -> SessionConfig {
-    SessionConfig { timeout_ms: 30.0 * 60_000.0, max_events: 200, max_past: 20, duplicate_window_ms: 1000.0 }
+    SessionConfig {
+        timeout_ms: 30.0 * 60_000.0,
+        max_events: 200,
+        max_past: 20,
+        duplicate_window_ms: 1000.0,
+    }
 }
 
 impl Sessions {
@@ -108,6 +113,15 @@ impl Sessions {
         }
     }
 
+    /// Is `ev` a double-fired repeat of the previous event (same type and item within the window)?
+    pub fn is_duplicate(&self, ev: &SessionEvent) -> bool {
+        self.current.back().is_some_and(|last| {
+            last.kind == ev.kind
+                && last.item == ev.item
+                && ev.ts_ms.max(last.ts_ms) - last.ts_ms <= self.config.duplicate_window_ms
+        })
+    }
+
     /// Adds an event. Timestamps earlier than the previous event (clock skew, out-of-order delivery) are
     /// clamped to it, so that time within a session never runs backwards.
     pub fn push(&mut self, mut ev: SessionEvent) -> Pushed {
@@ -115,9 +129,9 @@ impl Sessions {
             if ev.ts_ms < last.ts_ms {
                 ev.ts_ms = last.ts_ms;
             }
-            if last.kind == ev.kind && last.item == ev.item && ev.ts_ms - last.ts_ms <= self.config.duplicate_window_ms {
-                return Pushed::Duplicate;
-            }
+        }
+        if self.is_duplicate(&ev) {
+            return Pushed::Duplicate;
         }
         let new = self.is_new_session(ev.ts_ms);
         if new {
@@ -190,11 +204,21 @@ mod tests {
     use super::*;
 
     fn ev(item: u32, ts: f64) -> SessionEvent {
-        SessionEvent { kind: EventKind::View, item, ts_ms: ts, price: None }
+        SessionEvent {
+            kind: EventKind::View,
+            item,
+            ts_ms: ts,
+            price: None,
+        }
     }
 
     fn cfg() -> SessionConfig {
-        SessionConfig { timeout_ms: 1000.0, max_events: 3, max_past: 2, duplicate_window_ms: 10.0 }
+        SessionConfig {
+            timeout_ms: 1000.0,
+            max_events: 3,
+            max_past: 2,
+            duplicate_window_ms: 10.0,
+        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ export interface PredictorOptions {
   excludeCurrent?: boolean;
   modelSha256?: string;
   catalogSha256?: string;
+  head?: HeadOptions;
 }
 /** One predicted item, best first. */
 export interface Prediction {
@@ -35,6 +36,27 @@ export interface Prediction {
   title?: string;
   url?: string;
   price?: number;
+}
+/** Intent scores of the current session. */
+export interface Intent {
+  purchase: number;
+  exit: number;
+}
+/** Hand-made session features (see ARCHITECTURE.md). */
+export interface SessionFeatures {
+  events: number; views: number; clicks: number; carts: number; removes: number; purchases: number;
+  sessionAgeS: number; sinceLastS: number; meanDwellS: number; meanPrice: number; cartValue: number;
+  distinctItemRatio: number; itemSpread: number; pastSessions: number; pastPurchaseRate: number;
+}
+/** On-device head options. */
+export interface HeadOptions {
+  enabled?: boolean;
+  alpha?: number | null;
+  alphaHalfLife?: number;
+  learningRate?: number;
+  l2?: number;
+  temperature?: number | null;
+  intentLearningRate?: number;
 }
 /** What `track` did with an event. */
 export type TrackStatus = "accepted" | "new_session" | "duplicate" | "unknown_item";
@@ -53,7 +75,9 @@ fn install_panic_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         std::panic::set_hook(Box::new(|info| {
-            web_sys::console::error_1(&format!("nextclick: internal error (please report): {info}").into());
+            web_sys::console::error_1(
+                &format!("nextclick: internal error (please report): {info}").into(),
+            );
         }));
     });
 }
@@ -63,7 +87,8 @@ fn js_err(e: impl std::fmt::Display) -> JsError {
 }
 
 fn to_js<T: serde::Serialize>(v: &T) -> Result<JsValue, JsError> {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_err)
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(js_err)
 }
 
 /// The on-device predictor.
@@ -84,9 +109,17 @@ impl JsPredictor {
         let options: Options = if options.is_undefined() || options.is_null() {
             Options::default()
         } else {
-            serde_wasm_bindgen::from_value(options).map_err(|e| js_err(format!("invalid options: {e}")))?
+            // Through JSON rather than serde-wasm-bindgen: the latter only looks up known keys, so a
+            // misspelt option would be silently ignored instead of reported.
+            let json = js_sys::JSON::stringify(&options)
+                .ok()
+                .and_then(|s| s.as_string())
+                .ok_or_else(|| js_err("invalid options: not a JSON-compatible object"))?;
+            serde_json::from_str(&json).map_err(|e| js_err(format!("invalid options: {e}")))?
         };
-        Ok(JsPredictor { inner: Predictor::new(model, catalog, options).map_err(js_err)? })
+        Ok(JsPredictor {
+            inner: Predictor::new(model, catalog, options).map_err(js_err)?,
+        })
     }
 
     /// Records one event. Throws (with the reason) when the event is rejected.
@@ -99,10 +132,15 @@ impl JsPredictor {
             Ok(r) => r,
             Err(e) => {
                 self.inner.note_rejected();
-                return Err(js_err(crate::Error::InvalidEvent(crate::EventError::Malformed(e.to_string()))));
+                return Err(js_err(crate::Error::InvalidEvent(
+                    crate::EventError::Malformed(e.to_string()),
+                )));
             }
         };
-        let status = self.inner.track_raw(&raw, js_sys::Date::now()).map_err(js_err)?;
+        let status = self
+            .inner
+            .track_raw(&raw, js_sys::Date::now())
+            .map_err(js_err)?;
         to_js(&status)
     }
 
@@ -130,7 +168,53 @@ impl JsPredictor {
         crate::catalog::hex(self.inner.encoder().sha256())
     }
 
-    /// Erases every trace of the shopper held by this predictor.
+    /// Purchase propensity and exit risk of the current session (`null` when it is empty).
+    #[wasm_bindgen(unchecked_return_type = "Intent | null")]
+    pub fn intent(&mut self) -> Result<JsValue, JsError> {
+        match self.inner.intent().map_err(js_err)? {
+            Some(i) => to_js(&i),
+            None => Ok(JsValue::NULL),
+        }
+    }
+
+    /// Hand-made features of the current session.
+    #[wasm_bindgen(unchecked_return_type = "SessionFeatures")]
+    pub fn features(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.features())
+    }
+
+    /// Turns on-device learning on (consent granted) or off (pending / denied).
+    #[wasm_bindgen(js_name = setLearning)]
+    pub fn set_learning(&mut self, on: bool) {
+        self.inner.set_learning(on);
+    }
+
+    /// The adapter's blending weight α in force.
+    #[wasm_bindgen(getter)]
+    pub fn alpha(&self) -> f32 {
+        self.inner.alpha()
+    }
+
+    /// Ends the current session now (applies its intent labels).
+    #[wasm_bindgen(js_name = endSession)]
+    pub fn end_session(&mut self) {
+        self.inner.end_session();
+    }
+
+    /// The shopper's state as bytes to persist (versioned, bound to the model, checksummed).
+    #[wasm_bindgen(js_name = exportState)]
+    pub fn export_state(&self) -> Vec<u8> {
+        self.inner.export_state()
+    }
+
+    /// Restores state from `exportState` bytes. Throws on corrupted or foreign state, keeping the
+    /// current state.
+    #[wasm_bindgen(js_name = importState)]
+    pub fn import_state(&mut self, bytes: &[u8]) -> Result<(), JsError> {
+        self.inner.import_state(bytes).map_err(js_err)
+    }
+
+    /// Erases every trace of the shopper held by this predictor (sessions, learned heads, counters).
     pub fn forget(&mut self) {
         self.inner.forget();
     }

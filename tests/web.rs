@@ -38,44 +38,85 @@ fn message(e: JsValue) -> String {
 #[wasm_bindgen_test]
 fn browser_matches_native_top_k_and_scores() {
     let steps: Vec<Step> = serde_json::from_str(EXPECTED).unwrap();
-    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED).map_err(JsValue::from).unwrap();
+    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+        .map_err(JsValue::from)
+        .unwrap();
     assert_eq!(p.catalog_size(), 300);
     for (i, s) in steps.iter().enumerate() {
         let status = p.track(js(&s.event)).map_err(JsValue::from).unwrap();
         assert_eq!(status.as_string().unwrap(), s.status, "step {i}");
-        let top: Vec<Top> = serde_wasm_bindgen::from_value(p.predict(10).map_err(JsValue::from).unwrap()).unwrap();
+        let top: Vec<Top> =
+            serde_wasm_bindgen::from_value(p.predict(10).map_err(JsValue::from).unwrap()).unwrap();
         assert_eq!(top.len(), s.top.len(), "step {i}");
         for (a, b) in top.iter().zip(&s.top) {
             assert_eq!(a.item_id, b.item_id, "step {i}");
-            assert!((a.score - b.score).abs() < 1e-5, "step {i}: browser {} vs native {}", a.score, b.score);
+            assert!(
+                (a.score - b.score).abs() < 1e-5,
+                "step {i}: browser {} vs native {}",
+                a.score,
+                b.score
+            );
         }
     }
 }
 
 #[wasm_bindgen_test]
 fn bad_model_and_catalog_bytes_throw_readable_errors() {
-    let e = JsPredictor::create(b"nope", CATALOG, JsValue::UNDEFINED).map(|_| ()).map_err(JsValue::from).unwrap_err();
+    let e = JsPredictor::create(b"nope", CATALOG, JsValue::UNDEFINED)
+        .map(|_| ())
+        .map_err(JsValue::from)
+        .unwrap_err();
     assert!(message(e).starts_with("nextclick: model: not a loadable ONNX model"));
-    let e = JsPredictor::create(MODEL, b"nope", JsValue::UNDEFINED).map(|_| ()).map_err(JsValue::from).unwrap_err();
-    assert_eq!(message(e), "nextclick: catalog: bad magic (not a nextclick catalog file)");
+    let e = JsPredictor::create(MODEL, b"nope", JsValue::UNDEFINED)
+        .map(|_| ())
+        .map_err(JsValue::from)
+        .unwrap_err();
+    assert_eq!(
+        message(e),
+        "nextclick: catalog: bad magic (not a nextclick catalog file)"
+    );
     let mut c = CATALOG.to_vec();
     c.truncate(100);
-    let e = JsPredictor::create(MODEL, &c, JsValue::UNDEFINED).map(|_| ()).map_err(JsValue::from).unwrap_err();
+    let e = JsPredictor::create(MODEL, &c, JsValue::UNDEFINED)
+        .map(|_| ())
+        .map_err(JsValue::from)
+        .unwrap_err();
     assert!(message(e).starts_with("nextclick: catalog: "));
     let opts = js(&serde_json::json!({"sessionTimeout": 3}));
-    let e = JsPredictor::create(MODEL, CATALOG, opts).map(|_| ()).map_err(JsValue::from).unwrap_err();
-    assert!(message(e).contains("invalid options"), "{}", "unknown option key");
+    let e = JsPredictor::create(MODEL, CATALOG, opts)
+        .map(|_| ())
+        .map_err(JsValue::from)
+        .unwrap_err();
+    assert!(
+        message(e).contains("invalid options"),
+        "{}",
+        "unknown option key"
+    );
 }
 
 #[wasm_bindgen_test]
 fn malformed_events_throw_and_the_predictor_keeps_working() {
-    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED).map_err(JsValue::from).unwrap();
+    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+        .map_err(JsValue::from)
+        .unwrap();
     let cases = [
-        (serde_json::json!({"type": "teleport", "itemId": "ref-0001"}), "unknown event type"),
-        (serde_json::json!({"type": "view"}), "missing or empty itemId"),
-        (serde_json::json!({"type": "view", "itemId": 42}), "malformed event"),
+        (
+            serde_json::json!({"type": "teleport", "itemId": "ref-0001"}),
+            "unknown event type",
+        ),
+        (
+            serde_json::json!({"type": "view"}),
+            "missing or empty itemId",
+        ),
+        (
+            serde_json::json!({"type": "view", "itemId": 42}),
+            "malformed event",
+        ),
         (serde_json::json!({"itemId": "ref-0001"}), "malformed event"),
-        (serde_json::json!({"type": "view", "itemId": "ref-0001", "price": -3}), "price"),
+        (
+            serde_json::json!({"type": "view", "itemId": "ref-0001", "price": -3}),
+            "price",
+        ),
         (serde_json::json!("just a string"), "malformed event"),
     ];
     for (ev, want) in cases {
@@ -89,8 +130,127 @@ fn malformed_events_throw_and_the_predictor_keeps_working() {
     js_sys::Reflect::set(&nan, &"timestamp".into(), &f64::NAN.into()).unwrap();
     let m = message(p.track(nan.into()).map_err(JsValue::from).unwrap_err());
     assert!(m.contains("timestamp"), "{m}");
-    let ok = p.track(js(&serde_json::json!({"type": "view", "itemId": "ref-0001"}))).map_err(JsValue::from).unwrap();
+    let ok = p
+        .track(js(
+            &serde_json::json!({"type": "view", "itemId": "ref-0001"}),
+        ))
+        .map_err(JsValue::from)
+        .unwrap();
     assert_eq!(ok.as_string().unwrap(), "new_session");
     let top = p.predict(5).map_err(JsValue::from).unwrap();
     assert_eq!(js_sys::Array::from(&top).length(), 5);
+}
+
+fn ev(kind: &str, id: &str, t_s: f64) -> JsValue {
+    js(&serde_json::json!({"type": kind, "itemId": id, "timestamp": 1.8e12 + t_s * 1000.0}))
+}
+
+fn ids(v: JsValue) -> Vec<String> {
+    let top: Vec<Top> = serde_wasm_bindgen::from_value(v).unwrap();
+    top.into_iter().map(|t| t.item_id).collect()
+}
+
+#[wasm_bindgen_test]
+fn learning_in_the_browser_raises_co_clicked_items_and_state_round_trips() {
+    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+        .map_err(JsValue::from)
+        .unwrap();
+    p.track(ev("view", "ref-0005", 0.0))
+        .map_err(JsValue::from)
+        .unwrap();
+    let before = ids(p.predict(300).map_err(JsValue::from).unwrap())
+        .iter()
+        .position(|x| x == "ref-0250")
+        .unwrap();
+    let mut t = 10.0;
+    for _ in 0..8 {
+        t += 3600.0;
+        p.track(ev("view", "ref-0005", t))
+            .map_err(JsValue::from)
+            .unwrap();
+        p.track(ev("view", "ref-0250", t + 5.0))
+            .map_err(JsValue::from)
+            .unwrap();
+    }
+    p.track(ev("view", "ref-0005", t + 3600.0))
+        .map_err(JsValue::from)
+        .unwrap();
+    let top = ids(p.predict(300).map_err(JsValue::from).unwrap());
+    let after = top.iter().position(|x| x == "ref-0250").unwrap();
+    assert!(after < before && after < 5, "rank {before} -> {after}");
+
+    // A "reload": a new predictor restores the saved state and predicts the same.
+    let saved = p.export_state();
+    let mut q = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+        .map_err(JsValue::from)
+        .unwrap();
+    q.import_state(&saved).map_err(JsValue::from).unwrap();
+    assert_eq!(ids(q.predict(300).map_err(JsValue::from).unwrap()), top);
+
+    // Corrupted state is refused with a message, and the good state stays.
+    let mut bad = saved.clone();
+    bad[50] ^= 1;
+    let m = message(q.import_state(&bad).map_err(JsValue::from).unwrap_err());
+    assert!(m.contains("stored state: checksum mismatch"), "{m}");
+    assert_eq!(ids(q.predict(300).map_err(JsValue::from).unwrap()), top);
+
+    // forget() erases everything learned.
+    q.forget();
+    let fresh = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+        .map_err(JsValue::from)
+        .unwrap();
+    assert_eq!(q.export_state(), fresh.export_state());
+}
+
+#[wasm_bindgen_test]
+fn without_consent_nothing_is_learned() {
+    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+        .map_err(JsValue::from)
+        .unwrap();
+    p.set_learning(false);
+    for i in 0..6 {
+        p.track(ev("view", "ref-0005", i as f64 * 3600.0))
+            .map_err(JsValue::from)
+            .unwrap();
+        p.track(ev("view", "ref-0250", i as f64 * 3600.0 + 5.0))
+            .map_err(JsValue::from)
+            .unwrap();
+    }
+    assert_eq!(p.alpha(), 0.0);
+    let intent = p.intent().map_err(JsValue::from).unwrap();
+    assert!(!intent.is_null());
+}
+
+#[wasm_bindgen_test]
+fn a_flood_of_events_stays_bounded_in_the_browser() {
+    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+        .map_err(JsValue::from)
+        .unwrap();
+    p.set_learning(false);
+    let memory_before = wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length();
+    for i in 0..100_000u32 {
+        let id = format!("ref-{:04}", i % 300);
+        p.track(ev("view", &id, i as f64 * 0.01))
+            .map_err(JsValue::from)
+            .unwrap();
+    }
+    let memory_after = wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length();
+    assert!(p.export_state().len() < 200_000);
+    assert!(
+        memory_after - memory_before < 8 << 20,
+        "wasm memory grew by {} bytes",
+        memory_after - memory_before
+    );
+    assert_eq!(
+        js_sys::Array::from(&p.predict(20).map_err(JsValue::from).unwrap()).length(),
+        20
+    );
 }

@@ -120,7 +120,8 @@ impl EncoderWeights {
         let mut r = SplitMix(seed);
         let (d, f) = (config.dim, config.ffn);
         let s = 1.0 / (d as f32).sqrt();
-        let near_one = |n: usize, r: &mut SplitMix| (0..n).map(|_| 1.0 + 0.1 * r.normal()).collect::<Vec<_>>();
+        let near_one =
+            |n: usize, r: &mut SplitMix| (0..n).map(|_| 1.0 + 0.1 * r.normal()).collect::<Vec<_>>();
         let layers = (0..config.layers)
             .map(|_| LayerWeights {
                 ln1_g: near_one(d, &mut r),
@@ -156,7 +157,11 @@ impl EncoderWeights {
     pub fn validate(&self) -> anyhow::Result<()> {
         let c = self.config;
         let (d, f, l) = (c.dim, c.ffn, c.max_len);
-        anyhow::ensure!(c.heads > 0 && d % c.heads == 0, "dim {d} not divisible by heads {}", c.heads);
+        anyhow::ensure!(
+            c.heads > 0 && d % c.heads == 0,
+            "dim {d} not divisible by heads {}",
+            c.heads
+        );
         let check = |name: &str, v: &[f32], n: usize| {
             anyhow::ensure!(v.len() == n, "{name}: {} values, expected {n}", v.len());
             anyhow::ensure!(v.iter().all(|x| x.is_finite()), "{name}: non-finite value");
@@ -167,7 +172,12 @@ impl EncoderWeights {
         check("pos_emb", &self.pos_emb, l * d)?;
         check("lnf_g", &self.lnf_g, d)?;
         check("lnf_b", &self.lnf_b, d)?;
-        anyhow::ensure!(self.layers.len() == c.layers, "{} layers, expected {}", self.layers.len(), c.layers);
+        anyhow::ensure!(
+            self.layers.len() == c.layers,
+            "{} layers, expected {}",
+            self.layers.len(),
+            c.layers
+        );
         for w in &self.layers {
             for (n, v, len) in [
                 ("ln1_g", &w.ln1_g, d),
@@ -271,14 +281,17 @@ pub fn gelu(x: f32) -> f32 {
 pub fn erf(x: f32) -> f32 {
     let z = (x as f64).abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t * (-z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-        .exp();
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
     (if x >= 0.0 { 1.0 - r } else { r - 1.0 }) as f32
 }
 
@@ -380,7 +393,12 @@ fn attr_ints(name: &str, ints: &[i64]) -> pb::AttributeProto {
 
 impl<'a> OnnxBuilder<'a> {
     fn new(w: &'a EncoderWeights) -> Self {
-        OnnxBuilder { w, nodes: Vec::new(), inits: Vec::new(), counter: 0 }
+        OnnxBuilder {
+            w,
+            nodes: Vec::new(),
+            inits: Vec::new(),
+            counter: 0,
+        }
     }
 
     fn f32_init(&mut self, name: &str, dims: &[i64], data: &[f32]) -> String {
@@ -427,7 +445,11 @@ impl<'a> OnnxBuilder<'a> {
 
     fn layer_norm(&mut self, x: &str, g: &str, b: &str) -> String {
         let eps = self.w.config.ln_eps;
-        self.node("LayerNormalization", &[x, g, b], vec![attr_int("axis", -1), attr_float("epsilon", eps)])
+        self.node(
+            "LayerNormalization",
+            &[x, g, b],
+            vec![attr_int("axis", -1), attr_float("epsilon", eps)],
+        )
     }
 
     fn linear(&mut self, x: &str, w: &str, b: &str) -> String {
@@ -447,8 +469,9 @@ impl<'a> OnnxBuilder<'a> {
         let ax12 = self.i64_init("axes_1_2", &[2], &[1, 2]);
         let one = self.f32_init("one", &[], &[1.0]);
         let big = self.f32_init("mask_scale", &[], &[-MASK_BIAS]);
-        let causal: Vec<f32> =
-            (0..l * l).map(|k| if k % l > k / l { MASK_BIAS } else { 0.0 }).collect();
+        let causal: Vec<f32> = (0..l * l)
+            .map(|k| if k % l > k / l { MASK_BIAS } else { 0.0 })
+            .collect();
         let causal = self.f32_init("causal_bias", &[l, l], &causal);
         let split_shape = self.i64_init("split_heads_shape", &[4], &[-1, l, h, dh]);
         let merge_shape = self.i64_init("merge_heads_shape", &[3], &[-1, l, d]);
@@ -457,8 +480,16 @@ impl<'a> OnnxBuilder<'a> {
         let inv_sqrt2 = self.f32_init("inv_sqrt2", &[], &[std::f32::consts::FRAC_1_SQRT_2]);
         let last = self.i64_init("last_index", &[], &[l - 1]);
 
-        let te = self.node("Gather", &[&type_emb, contract::INPUT_EVENT_TYPES], vec![attr_int("axis", 0)]);
-        let ge = self.node("Gather", &[&gap_emb, contract::INPUT_TIME_GAPS], vec![attr_int("axis", 0)]);
+        let te = self.node(
+            "Gather",
+            &[&type_emb, contract::INPUT_EVENT_TYPES],
+            vec![attr_int("axis", 0)],
+        );
+        let ge = self.node(
+            "Gather",
+            &[&gap_emb, contract::INPUT_TIME_GAPS],
+            vec![attr_int("axis", 0)],
+        );
         let s1 = self.node("Add", &[contract::INPUT_ITEMS, &te], vec![]);
         let s2 = self.node("Add", &[&s1, &ge], vec![]);
         let s3 = self.node("Add", &[&s2, &pos_emb], vec![]);
@@ -545,7 +576,10 @@ impl<'a> OnnxBuilder<'a> {
         };
         pb::ModelProto {
             ir_version: 8,
-            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 17 }],
+            opset_import: vec![pb::OperatorSetIdProto {
+                domain: String::new(),
+                version: 17,
+            }],
             producer_name: producer.into(),
             producer_version: env!("CARGO_PKG_VERSION").into(),
             graph: Some(graph),

@@ -14,8 +14,14 @@ use crate::encoder::{EncoderConfig, EncoderWeights, SplitMix};
 pub const REFERENCE_SEED: u64 = 20_261_201;
 
 /// Hyper-parameters of the reference encoder.
-pub const REFERENCE_CONFIG: EncoderConfig =
-    EncoderConfig { max_len: 50, dim: 32, heads: 2, layers: 2, ffn: 64, ln_eps: 1e-5 };
+pub const REFERENCE_CONFIG: EncoderConfig = EncoderConfig {
+    max_len: 50,
+    dim: 32,
+    heads: 2,
+    layers: 2,
+    ffn: 64,
+    ln_eps: 1e-5,
+};
 
 /// Items in the reference catalog.
 pub const REFERENCE_ITEMS: usize = 300;
@@ -47,18 +53,43 @@ pub fn build() -> Reference {
         gap_buckets: NUM_GAP_BUCKETS,
         temperature: 1.0,
         content_dim: None,
-        training_data: format!("none: random weights, SplitMix64 seed {REFERENCE_SEED} (a test fixture)"),
+        training_data: format!(
+            "none: random weights, SplitMix64 seed {REFERENCE_SEED} (a test fixture)"
+        ),
         metrics: BTreeMap::new(),
         onnx_sha256: hex(&sha),
     };
-    let catalog = catalog_for(&sha, REFERENCE_CONFIG.dim, REFERENCE_ITEMS, REFERENCE_SEED + 1);
-    Reference { weights, onnx, card, catalog }
+    let catalog = catalog_for(
+        &sha,
+        REFERENCE_CONFIG.dim,
+        REFERENCE_ITEMS,
+        REFERENCE_SEED + 1,
+    );
+    Reference {
+        weights,
+        onnx,
+        card,
+        catalog,
+    }
 }
 
 /// A generated catalog of `n` items with random unit vectors and display metadata.
 pub fn catalog_for(model_sha: &[u8; 32], dim: usize, n: usize, seed: u64) -> Catalog {
-    const NOUNS: [&str; 10] = ["Mug", "Lamp", "Chair", "Backpack", "Kettle", "Notebook", "Headphones", "Jacket", "Sneakers", "Watch"];
-    const ADJS: [&str; 8] = ["Classic", "Compact", "Deluxe", "Eco", "Urban", "Vintage", "Pro", "Travel"];
+    const NOUNS: [&str; 10] = [
+        "Mug",
+        "Lamp",
+        "Chair",
+        "Backpack",
+        "Kettle",
+        "Notebook",
+        "Headphones",
+        "Jacket",
+        "Sneakers",
+        "Watch",
+    ];
+    const ADJS: [&str; 8] = [
+        "Classic", "Compact", "Deluxe", "Eco", "Urban", "Vintage", "Pro", "Travel",
+    ];
     let mut r = SplitMix(seed);
     let mut ids = Vec::with_capacity(n);
     let mut vecs = Vec::with_capacity(n * dim);
@@ -69,7 +100,11 @@ pub fn catalog_for(model_sha: &[u8; 32], dim: usize, n: usize, seed: u64) -> Cat
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
         vecs.extend(v.iter().map(|x| x / norm * 2.0));
         meta.push(ItemMeta {
-            title: format!("{} {} #{i}", ADJS[r.below(ADJS.len())], NOUNS[r.below(NOUNS.len())]),
+            title: format!(
+                "{} {} #{i}",
+                ADJS[r.below(ADJS.len())],
+                NOUNS[r.below(NOUNS.len())]
+            ),
             url: format!("#item-{i}"),
             image: String::new(),
             price: Some((r.below(20_000) as f64 + 99.0) / 100.0),

@@ -5,7 +5,10 @@ use nextclick_tools::encoder::{EncoderConfig, EncoderWeights, SplitMix};
 
 fn random_input(w: &EncoderWeights, len: usize, r: &mut SplitMix) -> EncoderInput {
     let c = w.config;
-    let mut inp = EncoderInput::empty(nextclick::model::EncoderShape { max_len: c.max_len, dim: c.dim });
+    let mut inp = EncoderInput::empty(nextclick::model::EncoderShape {
+        max_len: c.max_len,
+        dim: c.dim,
+    });
     for p in c.max_len - len..c.max_len {
         for j in 0..c.dim {
             inp.items[p * c.dim + j] = r.normal() * 0.5;
@@ -25,7 +28,14 @@ fn check(config: EncoderConfig, seed: u64) {
     assert_eq!(enc.shape().max_len, config.max_len);
     let mut r = SplitMix(seed ^ 0xabc);
     let mut worst = 0f32;
-    for len in [1, 2, 3, config.max_len / 2, config.max_len - 1, config.max_len] {
+    for len in [
+        1,
+        2,
+        3,
+        config.max_len / 2,
+        config.max_len - 1,
+        config.max_len,
+    ] {
         let inp = random_input(&w, len, &mut r);
         let a = enc.run(&inp).unwrap();
         let b = w.forward(&inp);
@@ -43,6 +53,26 @@ fn reference_config_matches_plain_rust() {
 
 #[test]
 fn other_shapes_match_plain_rust() {
-    check(EncoderConfig { max_len: 7, dim: 8, heads: 1, layers: 1, ffn: 16, ln_eps: 1e-5 }, 2);
-    check(EncoderConfig { max_len: 20, dim: 64, heads: 4, layers: 3, ffn: 128, ln_eps: 1e-6 }, 3);
+    check(
+        EncoderConfig {
+            max_len: 7,
+            dim: 8,
+            heads: 1,
+            layers: 1,
+            ffn: 16,
+            ln_eps: 1e-5,
+        },
+        2,
+    );
+    check(
+        EncoderConfig {
+            max_len: 20,
+            dim: 64,
+            heads: 4,
+            layers: 3,
+            ffn: 128,
+            ln_eps: 1e-6,
+        },
+        3,
+    );
 }

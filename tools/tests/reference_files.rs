@@ -11,8 +11,14 @@ fn root() -> &'static Path {
 fn committed_reference_files_are_up_to_date() {
     let r = nextclick_tools::reference::build();
     let read = |p: &str| std::fs::read(root().join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
-    assert!(read("models/reference.onnx") == r.onnx, "models/reference.onnx is stale: run `nextclick reference`");
-    assert!(read("models/reference.catalog") == r.catalog.to_bytes(), "models/reference.catalog is stale");
+    assert!(
+        read("models/reference.onnx") == r.onnx,
+        "models/reference.onnx is stale: run `nextclick reference`"
+    );
+    assert!(
+        read("models/reference.catalog") == r.catalog.to_bytes(),
+        "models/reference.catalog is stale"
+    );
     let card: nextclick::card::ModelCard =
         serde_json::from_slice(&read("models/reference.card.json")).unwrap();
     assert_eq!(card, r.card);
@@ -24,7 +30,9 @@ fn committed_reference_files_are_up_to_date() {
     assert_eq!(expected.len(), now.len());
     for (a, b) in expected.iter().zip(&now) {
         assert_eq!(a.status, b.status);
-        let ids = |s: &nextclick_tools::fixture::Step| s.top.iter().map(|t| t.item_id.clone()).collect::<Vec<_>>();
+        let ids = |s: &nextclick_tools::fixture::Step| {
+            s.top.iter().map(|t| t.item_id.clone()).collect::<Vec<_>>()
+        };
         assert_eq!(ids(a), ids(b));
     }
 }
