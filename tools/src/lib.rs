@@ -4,5 +4,6 @@
 #![warn(missing_docs)]
 
 pub mod encoder;
+pub mod eval;
 pub mod fixture;
 pub mod reference;
