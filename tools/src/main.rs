@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod demo;
+mod serve;
+
 #[derive(Parser)]
 #[command(name = "nextclick", version, about = "nextclick: on-device next-click prediction — tooling")]
 struct Cli {
@@ -24,6 +27,10 @@ enum Command {
         #[arg(long, default_value = "tests/fixtures/reference_expected.json")]
         expected: PathBuf,
     },
+    /// Serves a folder (the demo shop) on 127.0.0.1 with strict CSP and correct MIME types.
+    Serve(serve::ServeArgs),
+    /// Generates the demo shop's products (items.csv; optionally a hashed stand-in catalog).
+    DemoCatalog(demo::DemoCatalogArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,6 +55,8 @@ fn main() -> anyhow::Result<()> {
             std::fs::write(&expected, serde_json::to_string_pretty(&steps)? + "\n")?;
             println!("wrote {}", expected.display());
         }
+        Command::Serve(a) => serve::run(a)?,
+        Command::DemoCatalog(a) => demo::run(a)?,
     }
     Ok(())
 }
