@@ -3,7 +3,12 @@
 
 #![warn(missing_docs)]
 
+pub mod commands;
+pub mod data;
+pub mod embed;
 pub mod encoder;
 pub mod eval;
+pub mod export;
 pub mod fixture;
 pub mod reference;
+pub mod train;

@@ -1,0 +1,283 @@
+//! The training pipeline without real data or weights: a training step lowers the loss on a tiny
+//! generated set; the exported ONNX + tower score like the training framework (tract vs candle, 1e-4);
+//! catalogs built through the tower round-trip, int8 agreeing with f32.
+
+use nextclick::catalog::{sha256, Catalog};
+use nextclick::model::Encoder;
+use nextclick_tools::commands::{catalog_from, encoder_input, int8_agreement, tower_of};
+use nextclick_tools::data::{Event, Item};
+use nextclick_tools::embed::Embeddings;
+use nextclick_tools::encoder::{EncoderConfig, SplitMix};
+use nextclick_tools::export::Tower;
+use nextclick_tools::train::{self, batch_loss, loo_split, Batch, Net, NetConfig, TrainOptions};
+
+const C: usize = 16;
+
+fn cfg(tower_hidden: usize) -> NetConfig {
+    NetConfig {
+        encoder: EncoderConfig {
+            max_len: 12,
+            dim: 16,
+            heads: 2,
+            layers: 2,
+            ffn: 32,
+            ln_eps: 1e-5,
+        },
+        content_dim: C,
+        tower_hidden,
+        id_items: 0,
+        temperature: 0.5,
+    }
+}
+
+fn content(n: usize, r: &mut SplitMix) -> Vec<f32> {
+    (0..n)
+        .flat_map(|_| {
+            let v = r.normals(C, 1.0);
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.into_iter().map(move |x| x / norm)
+        })
+        .collect()
+}
+
+/// Sequences that follow a fixed cycle over the items (learnable), with mixed event types and gaps.
+fn sequences(n_items: usize, users: usize, r: &mut SplitMix) -> Vec<Vec<Event>> {
+    (0..users)
+        .map(|_| {
+            let start = r.below(n_items);
+            let len = 3 + r.below(10);
+            (0..len)
+                .map(|k| Event {
+                    item: ((start + 3 * k) % n_items) as u32,
+                    kind: 1 + r.below(5) as i64,
+                    gap: 1 + r.below(23) as i64,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn training_steps_lower_the_loss() {
+    let mut r = SplitMix(11);
+    let n_items = 40;
+    let ct = train::content_tensor(&content(n_items, &mut r), C).unwrap();
+    let split = loo_split(&sequences(n_items, 64, &mut r));
+    let net = Net::new(cfg(24), 5).unwrap();
+    let opts = TrainOptions {
+        dropout: 0.0,
+        lr: 3e-3,
+        progress: false,
+        ..Default::default()
+    };
+    let ex: Vec<(&[Event], &[u32])> = split
+        .train
+        .iter()
+        .map(|e| (e.inputs.as_slice(), e.targets.as_slice()))
+        .collect();
+    let batch = Batch::new(&ex, 12);
+    let vars = net.vars_with_prefix(&["enc.", "tower."]);
+    let mut opt = candle_nn::AdamW::new(
+        vars,
+        candle_nn::ParamsAdamW {
+            lr: 3e-3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    use candle_nn::Optimizer;
+    let mut rng = SplitMix(1);
+    let (l0, n) = batch_loss(&net, Some(&ct), &batch, &opts, None, &mut rng).unwrap();
+    assert!(n > 0);
+    let first = l0.to_scalar::<f32>().unwrap();
+    let mut last = first;
+    for _ in 0..30 {
+        let (l, _) = batch_loss(&net, Some(&ct), &batch, &opts, None, &mut rng).unwrap();
+        last = l.to_scalar::<f32>().unwrap();
+        opt.backward_step(&l).unwrap();
+    }
+    assert!(last < first * 0.8, "loss {first} → {last}");
+    // sampled softmax and distillation paths run and give finite losses
+    let teacher = Net::new(cfg(0), 6).unwrap();
+    let o2 = TrainOptions {
+        negatives: 8,
+        distill_alpha: 0.5,
+        ..opts
+    };
+    let (l, _) = batch_loss(
+        &net,
+        Some(&ct),
+        &batch,
+        &o2,
+        Some((&teacher, &ct)),
+        &mut rng,
+    )
+    .unwrap();
+    assert!(l.to_scalar::<f32>().unwrap().is_finite());
+}
+
+#[test]
+fn frozen_backbone_only_moves_the_tower() {
+    let mut r = SplitMix(12);
+    let n_items = 30;
+    let ct = train::content_tensor(&content(n_items, &mut r), C).unwrap();
+    let split = loo_split(&sequences(n_items, 40, &mut r));
+    let mut net = Net::new(cfg(0), 5).unwrap();
+    let before_enc = train::to_f32(&net.p("enc.l0.wq")).unwrap();
+    let before_tower = train::to_f32(&net.p("tower.w1")).unwrap();
+    let opts = TrainOptions {
+        epochs: 1,
+        progress: false,
+        trainable: vec!["tower.".into()],
+        valid_cases: 10,
+        ..Default::default()
+    };
+    train::train(&mut net, Some(&ct), &split, &opts, None).unwrap();
+    assert_eq!(train::to_f32(&net.p("enc.l0.wq")).unwrap(), before_enc);
+    assert_ne!(train::to_f32(&net.p("tower.w1")).unwrap(), before_tower);
+    // unseen type/gap ids stay exactly zero under full training too
+    let opts = TrainOptions {
+        epochs: 1,
+        progress: false,
+        valid_cases: 10,
+        ..Default::default()
+    };
+    let seqs: Vec<Vec<Event>> = sequences(n_items, 40, &mut r)
+        .into_iter()
+        .map(|s| {
+            s.into_iter()
+                .map(|e| Event {
+                    kind: 5,
+                    gap: 1,
+                    ..e
+                })
+                .collect()
+        })
+        .collect();
+    let mut net = Net::new(cfg(0), 5).unwrap();
+    train::train(&mut net, Some(&ct), &loo_split(&seqs), &opts, None).unwrap();
+    let te = train::to_f32(&net.p("enc.type_emb")).unwrap();
+    let d = 16;
+    assert!(
+        te[d..5 * d].iter().all(|&v| v == 0.0),
+        "unseen event types moved"
+    );
+    assert!(
+        te[5 * d..].iter().any(|&v| v != 0.0),
+        "seen event type did not learn"
+    );
+}
+
+#[test]
+fn export_scores_match_the_framework() {
+    let mut r = SplitMix(13);
+    let n_items = 50;
+    let cvec = content(n_items, &mut r);
+    let ct = train::content_tensor(&cvec, C).unwrap();
+    let net = Net::new(cfg(24), 9).unwrap();
+    // perturb every parameter so that zero-initialised embeddings and unit LN gains are exercised too
+    {
+        let data = net.vars.data().lock().unwrap();
+        let mut names: Vec<&String> = data.keys().collect();
+        names.sort();
+        for n in names {
+            let v = &data[n];
+            let noise = candle_core::Tensor::from_vec(
+                r.normals(v.elem_count(), 0.1),
+                v.shape(),
+                v.device(),
+            )
+            .unwrap();
+            v.set(&(v.as_tensor() + noise).unwrap()).unwrap();
+        }
+    }
+    let onnx = net.encoder_weights().unwrap().to_onnx("test");
+    let enc = Encoder::from_bytes(&onnx).unwrap();
+    let tower = Tower::from_bytes(&tower_of(&net, sha256(&onnx)).unwrap().to_bytes()).unwrap();
+    let vecs = tower.apply_all(&cvec);
+    let table = net.item_vectors(Some(&ct)).unwrap();
+    let fw_vecs = train::to_f32(&table).unwrap();
+    let worst_item = vecs
+        .iter()
+        .zip(&fw_vecs)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        worst_item < 1e-4,
+        "tower: max |plain − candle| = {worst_item}"
+    );
+    let sessions = sequences(n_items, 100, &mut r);
+    let ex: Vec<(&[Event], &[u32])> = sessions.iter().map(|s| (s.as_slice(), &[][..])).collect();
+    // a window longer than max_len exercises truncation to the last L events
+    let long: Vec<Event> = (0..20)
+        .map(|k| Event {
+            item: k % 50,
+            kind: 2,
+            gap: 3,
+        })
+        .collect();
+    let mut ex = ex;
+    ex.push((long.as_slice(), &[][..]));
+    let mut worst = 0f32;
+    for (chunk_i, chunk) in ex.chunks(16).enumerate() {
+        let batch = Batch::new(chunk, 12);
+        let sv = train::session_vectors(&net, &table, &batch).unwrap();
+        let fw = sv
+            .matmul(&table.t().unwrap())
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        for (k, (ev, _)) in chunk.iter().enumerate() {
+            let s = enc.run(&encoder_input(ev, &vecs, 12, 16)).unwrap();
+            for (i, f) in fw[k].iter().enumerate() {
+                let t = nextclick::catalog::dot(&s, &vecs[i * 16..(i + 1) * 16]);
+                worst = worst.max((t - f).abs());
+            }
+            let _ = chunk_i;
+        }
+    }
+    assert!(worst < 1e-4, "scores: max |tract − candle| = {worst}");
+}
+
+#[test]
+fn catalogs_round_trip_and_int8_agrees() {
+    let mut r = SplitMix(14);
+    let n = 200;
+    let cvec = content(n, &mut r);
+    let net = Net::new(cfg(24), 3).unwrap();
+    let onnx = net.encoder_weights().unwrap().to_onnx("test");
+    let tower = tower_of(&net, sha256(&onnx)).unwrap();
+    let items: Vec<Item> = (0..n)
+        .map(|i| Item {
+            id: format!("it{i}"),
+            title: if i % 3 == 0 {
+                String::new()
+            } else {
+                format!("Thing {i}")
+            },
+            category: "home.kitchen".into(),
+            brand: "acme".into(),
+            price: if i % 5 == 0 { None } else { Some(i as f64) },
+        })
+        .collect();
+    let emb = Embeddings {
+        ids: items.iter().map(|i| i.id.clone()).collect(),
+        dim: C,
+        vecs: cvec,
+    };
+    let cat = catalog_from(&items, &emb, &tower, "/p/{id}").unwrap();
+    let back = Catalog::from_bytes(&cat.to_bytes()).unwrap();
+    assert_eq!(back.len(), n);
+    assert_eq!(back.model_sha256(), &sha256(&onnx));
+    assert_eq!(back.meta(1).unwrap().url, "/p/it1");
+    assert_eq!(
+        back.meta(0).unwrap().title,
+        "category: home kitchen. brand: acme"
+    );
+    assert_eq!(back.meta(2).unwrap().price, Some(2.0));
+    let q8 = Catalog::from_bytes(&cat.quantize_int8().to_bytes()).unwrap();
+    assert!(q8.is_int8());
+    let queries: Vec<Vec<f32>> = (0..50).map(|_| r.normals(16, 1.0)).collect();
+    let (overlap, _same) = int8_agreement(&back, &q8, &queries);
+    assert!(overlap > 0.9, "int8 top-10 overlap {overlap}");
+}
