@@ -6,4 +6,6 @@ pub mod baselines;
 pub mod data;
 pub mod device;
 pub mod metrics;
+pub mod plot;
 pub mod replay;
+pub mod shop;
