@@ -29,9 +29,10 @@ demo: wasm-release tools-release
 test: setup lint test-native test-browser test-e2e
 	@echo "make test: all suites passed"
 
-lint:
+lint: setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p nextclick --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 test-native:
 	cargo test --workspace

@@ -130,9 +130,9 @@ impl Adapter {
 
     /// `delta = A s + b`.
     fn delta(&self, s: &[f32], out: &mut [f32]) {
-        let d = self.dim;
-        for i in 0..d {
-            out[i] = self.b[i] + dot(&self.a[i * d..(i + 1) * d], s);
+        let rows = self.a.chunks_exact(self.dim);
+        for ((o, row), b) in out.iter_mut().zip(rows).zip(&self.b) {
+            *o = b + dot(row, s);
         }
     }
 
@@ -213,13 +213,12 @@ impl Adapter {
         let clip = if gn > 5.0 { 5.0 / gn } else { 1.0 };
         let lr = opts.learning_rate * clip;
         let decay = 1.0 - opts.l2;
-        for i in 0..d {
-            let gi = g[i] * lr;
-            let row = &mut self.a[i * d..(i + 1) * d];
+        for ((row, b), gi) in self.a.chunks_exact_mut(d).zip(self.b.iter_mut()).zip(&g) {
+            let gi = gi * lr;
             for (a, x) in row.iter_mut().zip(s) {
                 *a = *a * decay - gi * x;
             }
-            self.b[i] = self.b[i] * decay - gi;
+            *b = *b * decay - gi;
         }
         self.steps += 1;
         loss
