@@ -154,7 +154,13 @@ pub struct Stats {
     pub unknown_items: u64,
     /// Sessions started.
     pub sessions: u64,
+    /// Timestamps clamped because they were ahead of the page's clock.
+    #[serde(default)]
+    pub clock_skewed: u64,
 }
+
+/// How far ahead of the page's clock an event timestamp may be before it is clamped (5 minutes).
+pub const MAX_FUTURE_SKEW_MS: f64 = 5.0 * 60_000.0;
 
 /// Intent scores of the current session.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -296,10 +302,18 @@ impl Predictor {
         self.learning
     }
 
-    /// Validates and records a raw event. `now_ms` fills a missing timestamp.
+    /// Validates and records a raw event. `now_ms` (the page's clock; 0 when replaying logs) fills a
+    /// missing timestamp, and a timestamp more than [`MAX_FUTURE_SKEW_MS`] ahead of it (a skewed client
+    /// clock) is clamped to it and counted.
     pub fn track_raw(&mut self, raw: &RawEvent, now_ms: f64) -> Result<TrackStatus> {
         match raw.validate(now_ms) {
-            Ok(ev) => self.track(&ev),
+            Ok(mut ev) => {
+                if now_ms > 0.0 && ev.timestamp_ms > now_ms + MAX_FUTURE_SKEW_MS {
+                    ev.timestamp_ms = now_ms;
+                    self.state.stats.clock_skewed += 1;
+                }
+                self.track(&ev)
+            }
             Err(e) => {
                 self.state.stats.rejected += 1;
                 Err(e.into())

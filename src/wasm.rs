@@ -67,6 +67,7 @@ export interface PredictorStats {
   duplicates: number;
   unknownItems: number;
   sessions: number;
+  clockSkewed: number;
 }
 "#;
 

@@ -356,3 +356,30 @@ fn a_flood_of_events_keeps_memory_bounded() {
     );
     assert_eq!(p.predict(20).unwrap().len(), 20);
 }
+
+#[test]
+fn timestamps_ahead_of_the_page_clock_are_clamped_and_counted() {
+    let mut p = Predictor::new(MODEL, CATALOG, Options::default()).unwrap();
+    let now = 1.8e12;
+    let future = RawEvent {
+        kind: "view".into(),
+        item_id: "ref-0001".into(),
+        timestamp: Some(now + 3.6e6),
+        price: None,
+    };
+    p.track_raw(&future, now).unwrap();
+    assert_eq!(p.stats().clock_skewed, 1);
+    assert_eq!(p.sessions().current().back().unwrap().ts_ms, now);
+    // Seconds instead of milliseconds are understood.
+    let secs = RawEvent {
+        kind: "view".into(),
+        item_id: "ref-0002".into(),
+        timestamp: Some(now / 1000.0 + 10.0),
+        price: None,
+    };
+    assert_eq!(
+        p.track_raw(&secs, now).unwrap(),
+        nextclick::TrackStatus::Accepted
+    );
+    assert_eq!(p.sessions().current().back().unwrap().ts_ms, now + 10_000.0);
+}
