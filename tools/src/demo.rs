@@ -276,6 +276,9 @@ pub struct DemoCatalogArgs {
     /// Product-page URL template of the catalog metadata.
     #[arg(long, default_value = "/p/{id}")]
     pub url: String,
+    /// Store the stand-in catalog's vectors as int8 (one scale per item).
+    #[arg(long)]
+    pub int8: bool,
 }
 
 /// Runs `demo-catalog`.
@@ -288,7 +291,8 @@ pub fn run(a: DemoCatalogArgs) -> Result<()> {
     eprintln!("wrote {} ({} products)", a.out.display(), products.len());
     if let Some(model) = &a.hash_catalog_for {
         let onnx = std::fs::read(model).with_context(|| format!("cannot read {}", model.display()))?;
-        let bytes = hash_catalog(&products, &onnx, &a.url)?.to_bytes();
+        let cat = hash_catalog(&products, &onnx, &a.url)?;
+        let bytes = if a.int8 { cat.quantize_int8() } else { cat }.to_bytes();
         std::fs::write(&a.catalog_out, &bytes).with_context(|| format!("cannot write {}", a.catalog_out.display()))?;
         eprintln!("wrote {} (hashed stand-in catalog, {} bytes)", a.catalog_out.display(), bytes.len());
     }

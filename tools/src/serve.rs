@@ -405,8 +405,7 @@ anywhere.</p></section><nav class=\"categories\"><h2>Categories</h2><ul>{cats}</
             self.products.iter().filter(|q| q.category == p.category && q.kind != p.kind).take(12 - related.len()),
         );
         let main = format!(
-            "<article class=\"product\" data-nextclick-item=\"{id}\" data-nextclick-product=\"{id}\" \
-data-price=\"{raw:.2}\"><img src=\"/img/{id}.svg\" alt=\"\" width=\"320\" height=\"240\"><div class=\"product-info\">\
+            "<article class=\"product\" data-nextclick-product=\"{id}\" data-price=\"{raw:.2}\"><img src=\"/img/{id}.svg\" alt=\"\" width=\"320\" height=\"240\"><div class=\"product-info\">\
 <p class=\"crumbs\"><a href=\"/c/{cat}\">{catname}</a></p><h1>{t}</h1><p class=\"brand\">{b}</p><p class=\"price\">{pr}</p>\
 <button type=\"button\" class=\"add-to-cart\" data-item=\"{id}\">Add to cart</button> \
 <button type=\"button\" class=\"buy-now\" data-item=\"{id}\">Buy now</button></div></article>\

@@ -1,0 +1,22 @@
+// nextclick — the module worker: runs the engine off the main thread.
+// Protocol: main → worker `{id, op, args}`; worker → main `{id, ok: true, result}` or `{id, ok: false, error}`.
+// Messages are handled strictly in order (each op awaits the previous one), so a `predict` sent after a
+// `track` always sees that event.
+import { createEngine } from "./engine.js";
+
+const engine = createEngine();
+let chain = Promise.resolve();
+
+self.onmessage = (ev) => {
+  const { id, op, args } = ev.data || {};
+  chain = chain.then(async () => {
+    try {
+      if (!Object.prototype.hasOwnProperty.call(engine, op)) throw new Error(`nextclick: unknown op ${op}`);
+      const result = await engine[op](...(args || []));
+      const transfer = result instanceof Uint8Array ? [result.buffer] : [];
+      self.postMessage({ id, ok: true, result }, transfer);
+    } catch (e) {
+      self.postMessage({ id, ok: false, error: String(e && e.message ? e.message : e) });
+    }
+  });
+};
