@@ -31,6 +31,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Generates the demo shop's products (items.csv; optionally a hashed stand-in catalog).
     DemoCatalog(demo::DemoCatalogArgs),
+    /// Replays a target shop through the core predictor and the baselines; writes the results section.
+    Eval(Box<nextclick_tools::eval::run::EvalArgs>),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Serve(a) => serve::run(a)?,
         Command::DemoCatalog(a) => demo::run(a)?,
+        Command::Eval(a) => nextclick_tools::eval::run::run(*a)?,
     }
     Ok(())
 }

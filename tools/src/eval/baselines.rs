@@ -50,7 +50,10 @@ impl Users {
     fn observe(&mut self, ev: &Ev) {
         let s = self.cur();
         if s.session != Some(ev.session) {
-            *s = UserSession { session: Some(ev.session), ..Default::default() };
+            *s = UserSession {
+                session: Some(ev.session),
+                ..Default::default()
+            };
         }
         if let Some(i) = ev.item {
             s.items.push(i);
@@ -80,7 +83,11 @@ impl Popularity {
             }
         }
         let mut order: Vec<u32> = (0..n_items as u32).collect();
-        order.sort_by(|&a, &b| count[b as usize].total_cmp(&count[a as usize]).then(a.cmp(&b)));
+        order.sort_by(|&a, &b| {
+            count[b as usize]
+                .total_cmp(&count[a as usize])
+                .then(a.cmp(&b))
+        });
         Popularity { count, order }
     }
 
@@ -99,10 +106,20 @@ impl Popularity {
 }
 
 /// Ranks `scores` (sparse), best first, ties by popularity then index; then fills from popularity.
-fn rank_sparse(scores: HashMap<u32, f64>, pop: &Popularity, k: usize, skip: &HashSet<u32>) -> Vec<u32> {
-    let mut v: Vec<(u32, f64)> = scores.into_iter().filter(|(i, s)| *s > 0.0 && !skip.contains(i)).collect();
+fn rank_sparse(
+    scores: HashMap<u32, f64>,
+    pop: &Popularity,
+    k: usize,
+    skip: &HashSet<u32>,
+) -> Vec<u32> {
+    let mut v: Vec<(u32, f64)> = scores
+        .into_iter()
+        .filter(|(i, s)| *s > 0.0 && !skip.contains(i))
+        .collect();
     v.sort_by(|a, b| {
-        b.1.total_cmp(&a.1).then(pop.count[b.0 as usize].total_cmp(&pop.count[a.0 as usize])).then(a.0.cmp(&b.0))
+        b.1.total_cmp(&a.1)
+            .then(pop.count[b.0 as usize].total_cmp(&pop.count[a.0 as usize]))
+            .then(a.0.cmp(&b.0))
     });
     let mut out: Vec<u32> = v.into_iter().take(k).map(|(i, _)| i).collect();
     pop.fill(&mut out, k, skip);
@@ -119,7 +136,10 @@ pub struct PopularityModel {
 impl PopularityModel {
     /// From the history window.
     pub fn new(pop: Popularity) -> Self {
-        PopularityModel { pop, users: Users::default() }
+        PopularityModel {
+            pop,
+            users: Users::default(),
+        }
     }
 }
 
@@ -158,7 +178,12 @@ impl CooccurrenceModel {
     }
 
     /// Trains with explicit parameters.
-    pub fn with_params(sessions: &[Vec<u32>], pop: Popularity, window: usize, last_n: usize) -> Self {
+    pub fn with_params(
+        sessions: &[Vec<u32>],
+        pop: Popularity,
+        window: usize,
+        last_n: usize,
+    ) -> Self {
         let mut w: HashMap<(u32, u32), f64> = HashMap::new();
         for s in sessions {
             for i in 0..s.len() {
@@ -178,7 +203,12 @@ impl CooccurrenceModel {
         for v in neighbours.values_mut() {
             v.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
         }
-        CooccurrenceModel { neighbours, pop, users: Users::default(), last_n }
+        CooccurrenceModel {
+            neighbours,
+            pop,
+            users: Users::default(),
+            last_n,
+        }
     }
 }
 
@@ -236,7 +266,15 @@ impl SknnModel {
             }
             sets.push(set);
         }
-        SknnModel { sets, by_item, pop, users: Users::default(), k_neighbours: 100, sample: 500, max_items: 10 }
+        SknnModel {
+            sets,
+            by_item,
+            pop,
+            users: Users::default(),
+            k_neighbours: 100,
+            sample: 500,
+            max_items: 10,
+        }
     }
 }
 
@@ -255,7 +293,10 @@ impl Model for SknnModel {
             let e = w.entry(i).or_default();
             *e = e.max(x);
         }
-        let mut cands: Vec<u32> = w.keys().flat_map(|i| self.by_item.get(i).into_iter().flatten().copied()).collect();
+        let mut cands: Vec<u32> = w
+            .keys()
+            .flat_map(|i| self.by_item.get(i).into_iter().flatten().copied())
+            .collect();
         cands.sort_unstable_by(|a, b| b.cmp(a));
         cands.dedup();
         cands.truncate(self.sample);
@@ -311,7 +352,14 @@ mod tests {
         rows.push((s, s, 101.0, View, Some(2)));
         rows.push((s, s, 102.0, Purchase, Some(2)));
         rows.push((s, s, 103.0, View, Some(3)));
-        (dataset(&rows), Split { split_ts: 100.0, history_events: 14, test_events: 4 })
+        (
+            dataset(&rows),
+            Split {
+                split_ts: 100.0,
+                history_events: 14,
+                test_events: 4,
+            },
+        )
     }
 
     #[test]
@@ -334,8 +382,16 @@ mod tests {
         assert_eq!(o.targets[2].rank_all, Some(0), "3 follows 2 (and 1)");
         let mut k = SknnModel::new(&hist, pop);
         let o = replay(&mut k, &data, &split, &labels, 3).unwrap();
-        assert_eq!(o.targets[0].rank_all, Some(1), "neighbours vote 1, 2, 3 equally; 1 leads on popularity");
-        assert_eq!(o.targets[0].rank_norep, Some(0), "without the current item, 2 leads");
+        assert_eq!(
+            o.targets[0].rank_all,
+            Some(1),
+            "neighbours vote 1, 2, 3 equally; 1 leads on popularity"
+        );
+        assert_eq!(
+            o.targets[0].rank_norep,
+            Some(0),
+            "without the current item, 2 leads"
+        );
         assert!(o.targets[2].rank_all.is_some());
     }
 }

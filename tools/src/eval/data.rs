@@ -90,17 +90,38 @@ impl BadInput {
             }
         };
         add(self.malformed_rows, "malformed events.csv rows → skipped");
-        add(self.malformed_item_rows, "malformed items.csv rows → skipped");
-        add(self.empty_ids, "events with an empty session or item id → skipped");
+        add(
+            self.malformed_item_rows,
+            "malformed items.csv rows → skipped",
+        );
+        add(
+            self.empty_ids,
+            "events with an empty session or item id → skipped",
+        );
         for (k, n) in &self.unknown_types {
             add(*n, &format!("events of unknown type {k:?} → skipped"));
         }
-        add(self.bad_timestamps, "events with a non-numeric timestamp → skipped");
-        add(self.out_of_order, "events earlier than their session's previous event → clamped to it");
-        add(self.empty_users, "events with an empty user id → the session id stands for the user");
-        add(self.unknown_item_events, "events for items not in the catalog → replayed (core skips them), not targets");
+        add(
+            self.bad_timestamps,
+            "events with a non-numeric timestamp → skipped",
+        );
+        add(
+            self.out_of_order,
+            "events earlier than their session's previous event → clamped to it",
+        );
+        add(
+            self.empty_users,
+            "events with an empty user id → the session id stands for the user",
+        );
+        add(
+            self.unknown_item_events,
+            "events for items not in the catalog → replayed (core skips them), not targets",
+        );
         add(self.not_in_items_csv, "events for items not in items.csv");
-        add(self.single_event_sessions, "sessions of one event → replayed, no next-click target");
+        add(
+            self.single_event_sessions,
+            "sessions of one event → replayed, no next-click target",
+        );
         out
     }
 }
@@ -124,11 +145,21 @@ pub struct Dataset {
 
 fn open(path: &Path, expected: &[&str]) -> Result<csv::Reader<std::fs::File>> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut r = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(f);
-    let h = r.headers().with_context(|| format!("{}: cannot read the header", path.display()))?;
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(f);
+    let h = r
+        .headers()
+        .with_context(|| format!("{}: cannot read the header", path.display()))?;
     let got: Vec<&str> = h.iter().map(|s| s.trim()).collect();
     if got != expected {
-        bail!("{}: header is {:?}, expected {:?}", path.display(), got, expected);
+        bail!(
+            "{}: header is {:?}, expected {:?}",
+            path.display(),
+            got,
+            expected
+        );
     }
     Ok(r)
 }
@@ -139,7 +170,9 @@ pub fn load_item_ids(path: &Path, bad: &mut BadInput) -> Result<Vec<String>> {
     let mut ids = Vec::new();
     for rec in r.records() {
         match rec {
-            Ok(rec) if rec.len() == 5 && !rec[0].trim().is_empty() => ids.push(rec[0].trim().to_string()),
+            Ok(rec) if rec.len() == 5 && !rec[0].trim().is_empty() => {
+                ids.push(rec[0].trim().to_string())
+            }
             _ => bad.malformed_item_rows += 1,
         }
     }
@@ -152,7 +185,16 @@ pub fn load(dir: &Path, resolve: &dyn Fn(&str) -> Option<u32>) -> Result<Dataset
     let item_ids = load_item_ids(&dir.join("items.csv"), &mut bad)?;
     let in_items: std::collections::HashSet<&str> = item_ids.iter().map(|s| s.as_str()).collect();
     let path = dir.join("events.csv");
-    let mut r = open(&path, &["session_id", "user_id", "timestamp", "event_type", "item_id"])?;
+    let mut r = open(
+        &path,
+        &[
+            "session_id",
+            "user_id",
+            "timestamp",
+            "event_type",
+            "item_id",
+        ],
+    )?;
     let mut users: Vec<String> = Vec::new();
     let mut user_ix: HashMap<String, u32> = HashMap::new();
     let mut sessions: Vec<Session> = Vec::new();
@@ -167,7 +209,13 @@ pub fn load(dir: &Path, resolve: &dyn Fn(&str) -> Option<u32>) -> Result<Dataset
             }
         };
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
-        let (sid, uid, ts_s, kind_s, item_id) = (rec[0].trim(), rec[1].trim(), rec[2].trim(), &rec[3], rec[4].trim());
+        let (sid, uid, ts_s, kind_s, item_id) = (
+            rec[0].trim(),
+            rec[1].trim(),
+            rec[2].trim(),
+            &rec[3],
+            rec[4].trim(),
+        );
         if sid.is_empty() || item_id.is_empty() {
             bad.empty_ids += 1;
             continue;
@@ -175,7 +223,9 @@ pub fn load(dir: &Path, resolve: &dyn Fn(&str) -> Option<u32>) -> Result<Dataset
         let kind = match nextclick::event::parse_kind(kind_s) {
             Ok(k) => k,
             Err(_) => {
-                *bad.unknown_types.entry(kind_s.trim().to_string()).or_default() += 1;
+                *bad.unknown_types
+                    .entry(kind_s.trim().to_string())
+                    .or_default() += 1;
                 continue;
             }
         };
@@ -203,7 +253,11 @@ pub fn load(dir: &Path, resolve: &dyn Fn(&str) -> Option<u32>) -> Result<Dataset
                         users.len() as u32 - 1
                     }
                 };
-                sessions.push(Session { id: sid.to_string(), user: u, events: Vec::new() });
+                sessions.push(Session {
+                    id: sid.to_string(),
+                    user: u,
+                    events: Vec::new(),
+                });
                 session_ix.insert(sid.to_string(), sessions.len() as u32 - 1);
                 sessions.len() as u32 - 1
             }
@@ -246,10 +300,20 @@ pub fn load(dir: &Path, resolve: &dyn Fn(&str) -> Option<u32>) -> Result<Dataset
         }
     }
     let ordinal = !sessions.is_empty()
-        && sessions.iter().all(|s| s.events.iter().enumerate().all(|(i, &e)| events[e].ts == i as f64));
+        && sessions.iter().all(|s| {
+            s.events
+                .iter()
+                .enumerate()
+                .all(|(i, &e)| events[e].ts == i as f64)
+        });
     // replay order: time, then file order
     let mut order: Vec<usize> = (0..events.len()).collect();
-    order.sort_by(|&a, &b| events[a].ts.total_cmp(&events[b].ts).then(events[a].line.cmp(&events[b].line)));
+    order.sort_by(|&a, &b| {
+        events[a]
+            .ts
+            .total_cmp(&events[b].ts)
+            .then(events[a].line.cmp(&events[b].line))
+    });
     let mut new_of_old = vec![0usize; events.len()];
     for (new, &old) in order.iter().enumerate() {
         new_of_old[old] = new;
@@ -260,7 +324,14 @@ pub fn load(dir: &Path, resolve: &dyn Fn(&str) -> Option<u32>) -> Result<Dataset
             *e = new_of_old[*e];
         }
     }
-    Ok(Dataset { users, sessions, events, n_items_csv: item_ids.len(), ordinal, bad })
+    Ok(Dataset {
+        users,
+        sessions,
+        events,
+        n_items_csv: item_ids.len(),
+        ordinal,
+        bad,
+    })
 }
 
 /// The chronological split: events with `ts < split_ts` are the history window, the rest the test window.
@@ -279,12 +350,20 @@ impl Split {
     pub fn at_fraction(data: &Dataset, frac: f64) -> Split {
         let n = data.events.len();
         if n == 0 {
-            return Split { split_ts: 0.0, history_events: 0, test_events: 0 };
+            return Split {
+                split_ts: 0.0,
+                history_events: 0,
+                test_events: 0,
+            };
         }
         let k = ((n as f64 * frac.clamp(0.0, 1.0)) as usize).min(n - 1);
         let split_ts = data.events[k].ts;
         let history_events = data.events.iter().filter(|e| e.ts < split_ts).count();
-        Split { split_ts, history_events, test_events: n - history_events }
+        Split {
+            split_ts,
+            history_events,
+            test_events: n - history_events,
+        }
     }
 
     /// Is this event in the test window?
@@ -319,12 +398,32 @@ mod tests {
              s2,,50,purchase,c\n\
              s3,u1,200,view,c\n",
         );
-        let resolve = |id: &str| ["a", "b", "c"].iter().position(|x| *x == id).map(|i| i as u32);
+        let resolve = |id: &str| {
+            ["a", "b", "c"]
+                .iter()
+                .position(|x| *x == id)
+                .map(|i| i as u32)
+        };
         let ds = load(&d, &resolve).unwrap();
         let b = &ds.bad;
         assert_eq!(b.unknown_types.get("hover"), Some(&1));
-        assert_eq!((b.bad_timestamps, b.out_of_order, b.malformed_rows, b.empty_users), (1, 1, 1, 1));
-        assert_eq!((b.unknown_item_events, b.not_in_items_csv, b.single_event_sessions), (1, 1, 2));
+        assert_eq!(
+            (
+                b.bad_timestamps,
+                b.out_of_order,
+                b.malformed_rows,
+                b.empty_users
+            ),
+            (1, 1, 1, 1)
+        );
+        assert_eq!(
+            (
+                b.unknown_item_events,
+                b.not_in_items_csv,
+                b.single_event_sessions
+            ),
+            (1, 1, 2)
+        );
         assert_eq!(ds.events.len(), 5);
         // replay order is by time: s2 (50), s1 a (100), s1 b (clamped to 100, later line), zzz, s3
         let ids: Vec<&str> = ds.events.iter().map(|e| e.item_id.as_str()).collect();

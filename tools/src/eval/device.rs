@@ -23,6 +23,9 @@ pub struct DeviceModel {
     pub init: Option<ShopperState>,
     /// Events the core refused (counted, the replay goes on).
     pub rejected: u64,
+    /// Maps the predictor's catalog indices to the replay's (for a model with its own catalog);
+    /// `u32::MAX` = not in the replay's catalog (dropped from the list).
+    pub remap: Option<Vec<u32>>,
 }
 
 impl DeviceModel {
@@ -31,13 +34,24 @@ impl DeviceModel {
     pub fn new(predictor: Predictor, learning: bool) -> DeviceModel {
         let mut predictor = predictor;
         predictor.set_learning(learning);
-        DeviceModel { predictor, states: HashMap::new(), active: None, init: None, rejected: 0 }
+        DeviceModel {
+            predictor,
+            states: HashMap::new(),
+            active: None,
+            init: None,
+            rejected: 0,
+            remap: None,
+        }
     }
 
     /// The options the harness runs the predictor with: the given head options, the serving rules
     /// except `excludeCurrent`.
     pub fn options(head: nextclick::head::HeadOptions) -> Options {
-        Options { exclude_current: false, head, ..Options::default() }
+        Options {
+            exclude_current: false,
+            head,
+            ..Options::default()
+        }
     }
 
     /// The states of every user seen so far (the active one included), consuming the model.
@@ -60,8 +74,14 @@ impl DeviceModel {
 
 /// Converts a replay event to the core's event (timestamps through the core's own normalisation).
 pub fn core_event(ev: &Ev) -> Result<Event> {
-    let timestamp_ms = normalize_timestamp(ev.ts).map_err(|e| anyhow!("events.csv line {}: {e}", ev.line))?;
-    Ok(Event { kind: ev.kind, item_id: ev.item_id.clone(), timestamp_ms, price: None })
+    let timestamp_ms =
+        normalize_timestamp(ev.ts).map_err(|e| anyhow!("events.csv line {}: {e}", ev.line))?;
+    Ok(Event {
+        kind: ev.kind,
+        item_id: ev.item_id.clone(),
+        timestamp_ms,
+        price: None,
+    })
 }
 
 impl Model for DeviceModel {
@@ -85,7 +105,15 @@ impl Model for DeviceModel {
     }
 
     fn rank(&mut self, k: usize) -> Result<Vec<u32>> {
-        Ok(self.predictor.predict_indices(k)?.into_iter().map(|(i, _)| i as u32).collect())
+        let top = self.predictor.predict_indices(k)?;
+        Ok(match &self.remap {
+            None => top.into_iter().map(|(i, _)| i as u32).collect(),
+            Some(m) => top
+                .into_iter()
+                .map(|(i, _)| m[i])
+                .filter(|&i| i != u32::MAX)
+                .collect(),
+        })
     }
 
     fn observe(&mut self, ev: &Ev) -> Result<()> {
@@ -104,7 +132,10 @@ impl Model for DeviceModel {
     }
 
     fn intent(&mut self) -> Result<Option<(f64, f64)>> {
-        Ok(self.predictor.intent()?.map(|i| (i.purchase as f64, i.exit as f64)))
+        Ok(self
+            .predictor
+            .intent()?
+            .map(|i| (i.purchase as f64, i.exit as f64)))
     }
 
     fn end_session(&mut self) -> Result<()> {
@@ -134,14 +165,25 @@ mod tests {
 
     fn predictor(opts: Options) -> Predictor {
         let r = crate::reference::build();
-        Predictor::from_loaded(nextclick::Encoder::from_bytes(&r.onnx).unwrap(), r.catalog, opts).unwrap()
+        Predictor::from_loaded(
+            nextclick::Encoder::from_bytes(&r.onnx).unwrap(),
+            r.catalog,
+            opts,
+        )
+        .unwrap()
     }
 
     fn rows() -> Vec<(u32, u32, f64, nextclick::EventKind, Option<u32>)> {
         let mut rows = Vec::new();
         for u in 0..3u32 {
             for j in 0..6u32 {
-                rows.push((u, u, 1_700_000_000.0 + (u * 100 + j * 5) as f64, View, Some((u * 7 + j * 3) % 300)));
+                rows.push((
+                    u,
+                    u,
+                    1_700_000_000.0 + (u * 100 + j * 5) as f64,
+                    View,
+                    Some((u * 7 + j * 3) % 300),
+                ));
             }
         }
         rows
@@ -153,7 +195,11 @@ mod tests {
         for e in &mut data.events {
             e.item_id = format!("ref-{:04}", e.item.unwrap());
         }
-        let split = Split { split_ts: 0.0, history_events: 0, test_events: data.events.len() };
+        let split = Split {
+            split_ts: 0.0,
+            history_events: 0,
+            test_events: data.events.len(),
+        };
         let labels = Labels::new(&data, &split);
         let opts = DeviceModel::options(Default::default());
         let mut shared = DeviceModel::new(predictor(opts.clone()), true);
@@ -163,17 +209,35 @@ mod tests {
         // the same users one predictor each (what separate browsers would do)
         let mut solo_targets = Vec::new();
         for u in 0..3u32 {
-            let mut one = dataset(&rows().into_iter().filter(|r| r.0 == u).map(|r| (0, 0, r.2, r.3, r.4)).collect::<Vec<_>>());
+            let mut one = dataset(
+                &rows()
+                    .into_iter()
+                    .filter(|r| r.0 == u)
+                    .map(|r| (0, 0, r.2, r.3, r.4))
+                    .collect::<Vec<_>>(),
+            );
             for e in &mut one.events {
                 e.item_id = format!("ref-{:04}", e.item.unwrap());
             }
             let l1 = Labels::new(&one, &split);
             let mut m = DeviceModel::new(predictor(opts.clone()), true);
-            solo_targets.extend(replay(&mut m, &one, &split, &l1, 10).unwrap().targets.into_iter().map(|t| t.rank_all));
+            solo_targets.extend(
+                replay(&mut m, &one, &split, &l1, 10)
+                    .unwrap()
+                    .targets
+                    .into_iter()
+                    .map(|t| t.rank_all),
+            );
         }
         let mut shared_sorted: Vec<_> = Vec::new();
         for u in 0..3u32 {
-            let idx: Vec<usize> = data.events.iter().enumerate().filter(|(_, e)| e.user == u && e.pos > 0).map(|(i, _)| i).collect();
+            let idx: Vec<usize> = data
+                .events
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.user == u && e.pos > 0)
+                .map(|(i, _)| i)
+                .collect();
             for i in idx {
                 let k = data.events[..i].iter().filter(|e| e.pos > 0).count();
                 shared_sorted.push(out.targets[k].rank_all);

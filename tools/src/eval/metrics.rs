@@ -78,8 +78,16 @@ pub fn prf1(scores: &[f64], labels: &[bool], threshold: f64) -> (f64, f64, f64) 
         }
     }
     let p = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
-    let r = if tp + fneg > 0.0 { tp / (tp + fneg) } else { 0.0 };
-    let f = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+    let r = if tp + fneg > 0.0 {
+        tp / (tp + fneg)
+    } else {
+        0.0
+    };
+    let f = if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    };
     (p, r, f)
 }
 
@@ -88,7 +96,11 @@ pub fn mse(pred: &[f64], truth: &[f64]) -> f64 {
     if pred.is_empty() {
         return 0.0;
     }
-    pred.iter().zip(truth).map(|(p, t)| (p - t) * (p - t)).sum::<f64>() / pred.len() as f64
+    pred.iter()
+        .zip(truth)
+        .map(|(p, t)| (p - t) * (p - t))
+        .sum::<f64>()
+        / pred.len() as f64
 }
 
 /// A point estimate and its 95% bootstrap interval.
@@ -105,14 +117,26 @@ pub struct Estimate {
 impl Estimate {
     /// `0.1234 [0.1100, 0.1350]`.
     pub fn fmt(&self, digits: usize) -> String {
-        format!("{:.d$} [{:.d$}, {:.d$}]", self.value, self.lo, self.hi, d = digits)
+        format!(
+            "{:.d$} [{:.d$}, {:.d$}]",
+            self.value,
+            self.lo,
+            self.hi,
+            d = digits
+        )
     }
 }
 
 /// Bootstrap resamples of `n_units` units: `b` index vectors, deterministic in `seed`.
 pub fn resamples(n_units: usize, b: usize, seed: u64) -> Vec<Vec<u32>> {
     let mut r = SplitMix(seed);
-    (0..b).map(|_| (0..n_units).map(|_| r.below(n_units.max(1)) as u32).collect()).collect()
+    (0..b)
+        .map(|_| {
+            (0..n_units)
+                .map(|_| r.below(n_units.max(1)) as u32)
+                .collect()
+        })
+        .collect()
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -128,7 +152,11 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 pub fn interval(value: f64, mut stats: Vec<f64>) -> Estimate {
     stats.retain(|x| x.is_finite());
     stats.sort_by(f64::total_cmp);
-    Estimate { value, lo: percentile(&stats, 0.025), hi: percentile(&stats, 0.975) }
+    Estimate {
+        value,
+        lo: percentile(&stats, 0.025),
+        hi: percentile(&stats, 0.975),
+    }
 }
 
 /// Per-unit sums of a mean-type metric: `sum[u]` of values and `count[u]` of cases.
@@ -143,7 +171,10 @@ pub struct UnitSums {
 impl UnitSums {
     /// Sums of `values` grouped by `units` (`n_units` units).
     pub fn new(n_units: usize, units: &[u32], values: &[f64]) -> UnitSums {
-        let mut s = UnitSums { sum: vec![0.0; n_units], count: vec![0.0; n_units] };
+        let mut s = UnitSums {
+            sum: vec![0.0; n_units],
+            count: vec![0.0; n_units],
+        };
         for (&u, &v) in units.iter().zip(values) {
             s.sum[u as usize] += v;
             s.count[u as usize] += 1.0;
@@ -177,17 +208,32 @@ impl UnitSums {
 
     /// Estimate with the bootstrap interval over `samples`.
     pub fn estimate(&self, samples: &[Vec<u32>]) -> Estimate {
-        interval(self.mean(), samples.iter().map(|s| self.mean_of(s)).collect())
+        interval(
+            self.mean(),
+            samples.iter().map(|s| self.mean_of(s)).collect(),
+        )
     }
 
     /// Paired difference `self − other` (same units) with its interval.
     pub fn diff(&self, other: &UnitSums, samples: &[Vec<u32>]) -> Estimate {
-        interval(self.mean() - other.mean(), samples.iter().map(|s| self.mean_of(s) - other.mean_of(s)).collect())
+        interval(
+            self.mean() - other.mean(),
+            samples
+                .iter()
+                .map(|s| self.mean_of(s) - other.mean_of(s))
+                .collect(),
+        )
     }
 }
 
 /// ROC-AUC with a unit-bootstrap interval (`units[i]` is the unit of case `i`).
-pub fn auc_estimate(scores: &[f64], labels: &[bool], units: &[u32], n_units: usize, samples: &[Vec<u32>]) -> Option<Estimate> {
+pub fn auc_estimate(
+    scores: &[f64],
+    labels: &[bool],
+    units: &[u32],
+    n_units: usize,
+    samples: &[Vec<u32>],
+) -> Option<Estimate> {
     let value = roc_auc(scores, labels)?;
     let mut by_unit: Vec<Vec<usize>> = vec![Vec::new(); n_units];
     for (i, &u) in units.iter().enumerate() {

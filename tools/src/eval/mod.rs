@@ -8,4 +8,6 @@ pub mod device;
 pub mod metrics;
 pub mod plot;
 pub mod replay;
+pub mod report;
+pub mod run;
 pub mod shop;

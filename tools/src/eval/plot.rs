@@ -14,8 +14,14 @@ pub struct Series {
     pub points: Vec<(f64, f64, f64, f64)>,
 }
 
-const COLORS: [RGBColor; 6] =
-    [RGBColor(31, 119, 180), RGBColor(255, 127, 14), RGBColor(44, 160, 44), RGBColor(214, 39, 40), RGBColor(148, 103, 189), RGBColor(140, 86, 75)];
+const COLORS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
 
 fn e<E: std::fmt::Debug>(x: E) -> anyhow::Error {
     anyhow!("plot: {x:?}")
@@ -32,7 +38,12 @@ pub fn lines(
     diagonal: bool,
 ) -> Result<()> {
     let pts = series.iter().flat_map(|s| s.points.iter());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
     for &(x, y, lo, hi) in pts {
         x0 = x0.min(x);
         x1 = x1.max(x);
@@ -83,7 +94,10 @@ pub fn lines(
         .map_err(e)?;
     if diagonal {
         chart
-            .draw_series(LineSeries::new([(0.0, 0.0), (x1, x1)], BLACK.mix(0.4).stroke_width(1)))
+            .draw_series(LineSeries::new(
+                [(0.0, 0.0), (x1, x1)],
+                BLACK.mix(0.4).stroke_width(1),
+            ))
             .map_err(e)?
             .label("perfect calibration")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.mix(0.4)));
@@ -96,13 +110,17 @@ pub fn lines(
             .map_err(e)?
             .label(s.label.clone())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2)));
-        chart.draw_series(p.iter().map(|&(x, y)| Circle::new((x, y), 3, c.filled()))).map_err(e)?;
+        chart
+            .draw_series(p.iter().map(|&(x, y)| Circle::new((x, y), 3, c.filled())))
+            .map_err(e)?;
         chart
             .draw_series(
                 s.points
                     .iter()
                     .filter(|p| p.2.is_finite() && p.3.is_finite())
-                    .map(|&(x, _, lo, hi)| PathElement::new([(x, lo), (x, hi)], c.mix(0.6).stroke_width(1))),
+                    .map(|&(x, _, lo, hi)| {
+                        PathElement::new([(x, lo), (x, hi)], c.mix(0.6).stroke_width(1))
+                    }),
             )
             .map_err(e)?;
     }
@@ -124,8 +142,20 @@ mod tests {
     #[test]
     fn writes_an_svg() {
         let p = std::env::temp_dir().join(format!("nextclick-plot-{}.svg", std::process::id()));
-        let s = Series { label: "a".into(), points: vec![(0.0, 0.1, 0.05, 0.15), (1.0, 0.2, 0.1, 0.3)] };
-        lines(&p, "t", "x", "y", &[s.clone()], Some(&["zero".into(), "one".into()]), false).unwrap();
+        let s = Series {
+            label: "a".into(),
+            points: vec![(0.0, 0.1, 0.05, 0.15), (1.0, 0.2, 0.1, 0.3)],
+        };
+        lines(
+            &p,
+            "t",
+            "x",
+            "y",
+            std::slice::from_ref(&s),
+            Some(&["zero".into(), "one".into()]),
+            false,
+        )
+        .unwrap();
         lines(&p, "t", "x", "y", &[s], None, true).unwrap();
         let svg = std::fs::read_to_string(&p).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("perfect calibration"));

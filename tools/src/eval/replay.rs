@@ -12,8 +12,9 @@
 //! * `no-repeat`: repeat targets are dropped and the current item is removed from the list (what the page
 //!   shows: `excludeCurrent`).
 //!
-//! Intent cases are every test-window event after the model has seen it: purchase label = a purchase
-//! follows later in the same session; exit label = it is the session's last event.
+//! Intent cases are every event after the model has seen it (test-window cases are scored, history-window
+//! ones only choose decision thresholds): purchase label = a purchase follows later in the same session;
+//! exit label = it is the session's last event.
 
 use std::collections::HashMap;
 
@@ -60,8 +61,10 @@ pub struct Target {
 /// One intent case.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct IntentCase {
-    /// Bootstrap unit (test-session index).
+    /// Bootstrap unit (test-session index; `u32::MAX` for history-window cases).
     pub unit: u32,
+    /// In the test window? (History-window cases only choose decision thresholds.)
+    pub test: bool,
     /// Predicted purchase propensity.
     pub p_purchase: f64,
     /// A purchase follows in the session.
@@ -135,12 +138,23 @@ impl Labels {
                 n_units += 1;
             }
         }
-        Labels { prev_item, purchase_after, unit_of_session, n_units: n_units as usize }
+        Labels {
+            prev_item,
+            purchase_after,
+            unit_of_session,
+            n_units: n_units as usize,
+        }
     }
 }
 
 /// Replays `data` through `model`, scoring the top `k`.
-pub fn replay(model: &mut dyn Model, data: &Dataset, split: &Split, labels: &Labels, k: usize) -> Result<ReplayOutput> {
+pub fn replay(
+    model: &mut dyn Model,
+    data: &Dataset,
+    split: &Split,
+    labels: &Labels,
+    k: usize,
+) -> Result<ReplayOutput> {
     let t0 = std::time::Instant::now();
     let mut out = ReplayOutput::default();
     let mut open: HashMap<u32, u32> = HashMap::new();
@@ -173,22 +187,35 @@ pub fn replay(model: &mut dyn Model, data: &Dataset, split: &Split, labels: &Lab
                     let rank_norep = if repeat {
                         None
                     } else {
-                        let shown: Vec<u32> = list.iter().copied().filter(|&x| Some(x) != prev).take(k).collect();
+                        let shown: Vec<u32> = list
+                            .iter()
+                            .copied()
+                            .filter(|&x| Some(x) != prev)
+                            .take(k)
+                            .collect();
                         rank_in(&shown, t).map(|r| r as u8)
                     };
                     out.counts.targets += 1;
                     out.counts.repeats += u64::from(repeat);
-                    out.targets.push(Target { unit, rank_all, rank_norep, repeat, seen: n_seen });
+                    out.targets.push(Target {
+                        unit,
+                        rank_all,
+                        rank_norep,
+                        repeat,
+                        seen: n_seen,
+                    });
                 }
             }
         }
         model.observe(ev)?;
         out.counts.events += 1;
         *seen.entry(ev.user).or_default() += 1;
-        if let (true, Some(unit)) = (test, unit) {
+        let unit = if test { unit } else { Some(u32::MAX) };
+        if let Some(unit) = unit {
             if let Some((pp, pe)) = model.intent()? {
                 out.intents.push(IntentCase {
                     unit,
+                    test,
                     p_purchase: pp,
                     y_purchase: labels.purchase_after[i],
                     p_exit: pe,
@@ -210,7 +237,11 @@ pub fn replay(model: &mut dyn Model, data: &Dataset, split: &Split, labels: &Lab
 /// The regression target: `log(1 + seconds to the next event of the session)`, for test-window events
 /// that have a next event. Returns (truth, prediction of the history-window mean, prediction "same as the
 /// previous gap of the session, else the history mean"), plus the bootstrap unit of each case.
-pub fn gap_regression(data: &Dataset, split: &Split, labels: &Labels) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<u32>) {
+pub fn gap_regression(
+    data: &Dataset,
+    split: &Split,
+    labels: &Labels,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<u32>) {
     let mut hist = Vec::new();
     let mut cases = Vec::new(); // (truth, prev gap, unit)
     for (si, s) in data.sessions.iter().enumerate() {
@@ -220,12 +251,17 @@ pub fn gap_regression(data: &Dataset, split: &Split, labels: &Labels) -> (Vec<f6
             if b.ts < split.split_ts {
                 hist.push(y);
             } else if split.is_test(a) {
-                let prev = (j > 0).then(|| (a.ts - data.events[s.events[j - 1]].ts).max(0.0).ln_1p());
+                let prev =
+                    (j > 0).then(|| (a.ts - data.events[s.events[j - 1]].ts).max(0.0).ln_1p());
                 cases.push((y, prev, labels.unit_of_session[si].unwrap_or(0)));
             }
         }
     }
-    let mean = if hist.is_empty() { 0.0 } else { hist.iter().sum::<f64>() / hist.len() as f64 };
+    let mean = if hist.is_empty() {
+        0.0
+    } else {
+        hist.iter().sum::<f64>() / hist.len() as f64
+    };
     let truth = cases.iter().map(|c| c.0).collect();
     let constant = vec![mean; cases.len()];
     let last = cases.iter().map(|c| c.1.unwrap_or(mean)).collect();
@@ -243,8 +279,13 @@ pub(crate) mod tests {
     pub(crate) fn dataset(rows: &[(u32, u32, f64, EventKind, Option<u32>)]) -> Dataset {
         let n_users = rows.iter().map(|r| r.0).max().map_or(0, |m| m + 1);
         let n_sessions = rows.iter().map(|r| r.1).max().map_or(0, |m| m + 1);
-        let mut sessions: Vec<Session> =
-            (0..n_sessions).map(|s| Session { id: format!("s{s}"), user: 0, events: Vec::new() }).collect();
+        let mut sessions: Vec<Session> = (0..n_sessions)
+            .map(|s| Session {
+                id: format!("s{s}"),
+                user: 0,
+                events: Vec::new(),
+            })
+            .collect();
         let mut order: Vec<usize> = (0..rows.len()).collect();
         order.sort_by(|&a, &b| rows[a].2.total_cmp(&rows[b].2).then(a.cmp(&b)));
         let mut events = Vec::new();
@@ -325,7 +366,11 @@ pub(crate) mod tests {
             (0, 2, 100.0, View, Some(0)),
             (0, 2, 101.0, View, Some(2)),
         ]);
-        let split = Split { split_ts: 12.0, history_events: 2, test_events: 6 };
+        let split = Split {
+            split_ts: 12.0,
+            history_events: 2,
+            test_events: 6,
+        };
         let labels = Labels::new(&data, &split);
         let mut spy = Spy { log: Vec::new() };
         let out = replay(&mut spy, &data, &split, &labels, 2).unwrap();
@@ -340,14 +385,29 @@ pub(crate) mod tests {
                 Call::Observe(l) => observed.push(*l),
                 Call::Rank => {
                     ranks += 1;
-                    let Some(Call::Observe(target_line)) = spy.log[j + 1..].iter().find(|c| matches!(c, Call::Observe(_))) else {
+                    let Some(Call::Observe(target_line)) = spy.log[j + 1..]
+                        .iter()
+                        .find(|c| matches!(c, Call::Observe(_)))
+                    else {
                         panic!("rank without a target")
                     };
                     let target = data.events.iter().find(|e| e.line == *target_line).unwrap();
                     assert_eq!(Some(target.user), active);
-                    let before: Vec<u64> = data.events.iter().filter(|e| e.line < *target_line).map(|e| e.line).collect();
-                    assert_eq!(observed, before, "everything seen precedes the target, nothing after it");
-                    assert!(data.events.iter().filter(|e| observed.contains(&e.line)).all(|e| e.ts <= target.ts));
+                    let before: Vec<u64> = data
+                        .events
+                        .iter()
+                        .filter(|e| e.line < *target_line)
+                        .map(|e| e.line)
+                        .collect();
+                    assert_eq!(
+                        observed, before,
+                        "everything seen precedes the target, nothing after it"
+                    );
+                    assert!(data
+                        .events
+                        .iter()
+                        .filter(|e| observed.contains(&e.line))
+                        .all(|e| e.ts <= target.ts));
                 }
                 Call::End => {}
             }
@@ -363,7 +423,10 @@ pub(crate) mod tests {
         // (0,0,13) target 3 not in [0,1]; (1,1,15) target 2: prev item unknown → list [0,1]: miss
         // (0,2,101) target 2, prev 0 → no-repeat list [1,2]: rank 1; all list [0,1]: miss
         let last = out.targets.last().unwrap();
-        assert_eq!((last.rank_all, last.rank_norep, last.seen), (None, Some(1), 4));
+        assert_eq!(
+            (last.rank_all, last.rank_norep, last.seen),
+            (None, Some(1), 4)
+        );
         // end_session: user 0 before session 2, then once per user at the end
         assert_eq!(spy.log.iter().filter(|c| **c == Call::End).count(), 3);
         assert_eq!(labels.n_units, 3);

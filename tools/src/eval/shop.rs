@@ -31,8 +31,12 @@ use crate::encoder::SplitMix;
 pub fn adapter_params(a: &Adapter) -> Result<(Vec<f32>, u64)> {
     let v = serde_json::to_value(a)?;
     let get = |k: &str| -> Result<Vec<f32>> {
-        serde_json::from_value(v.get(k).cloned().with_context(|| format!("adapter has no field {k:?}"))?)
-            .with_context(|| format!("adapter field {k:?}"))
+        serde_json::from_value(
+            v.get(k)
+                .cloned()
+                .with_context(|| format!("adapter has no field {k:?}"))?,
+        )
+        .with_context(|| format!("adapter field {k:?}"))
     };
     let mut p = get("a")?;
     p.extend(get("b")?);
@@ -43,7 +47,12 @@ pub fn adapter_params(a: &Adapter) -> Result<(Vec<f32>, u64)> {
 /// `a` with weights `p` (as from [`adapter_params`]) and step count `steps`.
 pub fn with_params(a: &Adapter, p: &[f32], steps: u64) -> Result<Adapter> {
     let d = a.dim();
-    anyhow::ensure!(p.len() == d * d + d, "adapter parameter length {} != {}", p.len(), d * d + d);
+    anyhow::ensure!(
+        p.len() == d * d + d,
+        "adapter parameter length {} != {}",
+        p.len(),
+        d * d + d
+    );
     let mut v = serde_json::to_value(a)?;
     v["a"] = serde_json::to_value(&p[..d * d])?;
     v["b"] = serde_json::to_value(&p[d * d..])?;
@@ -86,7 +95,14 @@ pub struct FedOptions {
 
 impl Default for FedOptions {
     fn default() -> Self {
-        FedOptions { rounds: 3, clip: 1.0, noise_multiplier: 1.0, delta: 1e-5, global_steps: 1000, seed: 1 }
+        FedOptions {
+            rounds: 3,
+            clip: 1.0,
+            noise_multiplier: 1.0,
+            delta: 1e-5,
+            global_steps: 1000,
+            seed: 1,
+        }
     }
 }
 
@@ -106,10 +122,18 @@ pub struct FedReport {
 }
 
 /// Each user's history-window events, users in order of first appearance.
-fn history_by_user<'a>(data: &'a Dataset, split: &Split, keep: impl Fn(&Ev) -> bool) -> Vec<Vec<&'a Ev>> {
+fn history_by_user<'a>(
+    data: &'a Dataset,
+    split: &Split,
+    keep: impl Fn(&Ev) -> bool,
+) -> Vec<Vec<&'a Ev>> {
     let mut by: BTreeMap<u32, usize> = BTreeMap::new();
     let mut out: Vec<Vec<&Ev>> = Vec::new();
-    for e in data.events.iter().filter(|e| e.ts < split.split_ts && keep(e)) {
+    for e in data
+        .events
+        .iter()
+        .filter(|e| e.ts < split.split_ts && keep(e))
+    {
         let k = *by.entry(e.user).or_insert_with(|| {
             out.push(Vec::new());
             out.len() - 1
@@ -138,7 +162,12 @@ fn learn_on(p: &mut Predictor, events: &[&Ev], by_data_session: bool) -> Result<
 
 /// Federated averaging of the adapter over the history window's browsers; returns the start state of a
 /// new browser (global adapter, source intent heads) and the report.
-pub fn fedavg(p: &mut Predictor, data: &Dataset, split: &Split, o: &FedOptions) -> Result<(ShopperState, FedReport)> {
+pub fn fedavg(
+    p: &mut Predictor,
+    data: &Dataset,
+    split: &Split,
+    o: &FedOptions,
+) -> Result<(ShopperState, FedReport)> {
     p.set_learning(true);
     let users = history_by_user(data, split, |_| true);
     let fresh = p.new_state();
@@ -155,7 +184,11 @@ pub fn fedavg(p: &mut Predictor, data: &Dataset, split: &Split, o: &FedOptions) 
             p.put_state(st)?;
             learn_on(p, evs, true)?;
             let (local, _) = adapter_params(&p.take_state().adapter)?;
-            let delta: Vec<f64> = local.iter().zip(&global).map(|(l, g)| (*l - *g) as f64).collect();
+            let delta: Vec<f64> = local
+                .iter()
+                .zip(&global)
+                .map(|(l, g)| (*l - *g) as f64)
+                .collect();
             let norm = delta.iter().map(|x| x * x).sum::<f64>().sqrt();
             norm_sum += norm;
             let scale = if norm > o.clip as f64 {
@@ -164,12 +197,18 @@ pub fn fedavg(p: &mut Predictor, data: &Dataset, split: &Split, o: &FedOptions) 
             } else {
                 1.0
             };
-            sum.iter_mut().zip(&delta).for_each(|(s, d)| *s += d * scale);
+            sum.iter_mut()
+                .zip(&delta)
+                .for_each(|(s, d)| *s += d * scale);
         }
         let n = users.len().max(1) as f64;
         let sd = o.noise_multiplier * o.clip as f64;
         for (g, s) in global.iter_mut().zip(&sum) {
-            let noise = if sd > 0.0 { rng.normal() as f64 * sd } else { 0.0 };
+            let noise = if sd > 0.0 {
+                rng.normal() as f64 * sd
+            } else {
+                0.0
+            };
             *g += ((s + noise) / n) as f32;
         }
         clipped.push(n_clipped as f64 / n);
@@ -178,12 +217,25 @@ pub fn fedavg(p: &mut Predictor, data: &Dataset, split: &Split, o: &FedOptions) 
     let mut init = heads_only(&fresh);
     init.adapter = with_params(&fresh.adapter, &global, o.global_steps)?;
     let epsilon = gaussian_epsilon(o.noise_multiplier, o.rounds, o.delta);
-    Ok((init, FedReport { browsers: users.len(), options: o.clone(), epsilon, clipped, mean_norm }))
+    Ok((
+        init,
+        FedReport {
+            browsers: users.len(),
+            options: o.clone(),
+            epsilon,
+            clipped,
+            mean_norm,
+        },
+    ))
 }
 
 /// The adapter tuned on the history window's purchases only (what an order system holds); returns the
 /// start state of a new browser and the number of customers and purchases used.
-pub fn purchases_only(p: &mut Predictor, data: &Dataset, split: &Split) -> Result<(ShopperState, usize, usize)> {
+pub fn purchases_only(
+    p: &mut Predictor,
+    data: &Dataset,
+    split: &Split,
+) -> Result<(ShopperState, usize, usize)> {
     p.set_learning(true);
     let users = history_by_user(data, split, |e| e.kind == EventKind::Purchase);
     let fresh = p.new_state();
