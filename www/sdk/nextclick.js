@@ -16,7 +16,7 @@
 
 import { installQueue } from "./queue.js";
 import { toCoreEvents } from "./events.js";
-import { openStore, wipeAll } from "./storage.js";
+import { openJournal, openStore, wipeAll } from "./storage.js";
 import { startAutocapture } from "./autocapture.js";
 
 const VERSION = "0.1.0";
@@ -86,6 +86,10 @@ export function createRuntime() {
   let consent = "pending";
   let backend = null;
   let store = null;
+  let journal = null;
+  let restored = false;
+  let saving = false;
+  const pageEvents = []; // this page view's events, in memory only (replayed if consent is granted later)
   let ready = null;
   let info = null;
   let seq = 0;
@@ -109,36 +113,49 @@ export function createRuntime() {
   const nextSeq = () => (seq = Math.max(Date.now() * 1000, seq + 1));
   const persisting = () => consent === "granted" && store !== null;
 
+  function openOwnJournal() {
+    if (journal) return;
+    journal = openJournal(cfg.shop);
+    replay = journal.read();
+    for (const e of replay) seq = Math.max(seq, e.seq);
+  }
+
   function openOwnStore() {
     if (store || !info) return;
     store = openStore(cfg.shop, info.modelSha256);
   }
 
-  async function restore() {
+  /**
+   * Restores the snapshot and replays the journal entries it does not contain. `thenReplay` are this page's
+   * in-memory events (consent granted mid-page), re-applied on top of the restored state.
+   */
+  async function restore(thenReplay = []) {
     openOwnStore();
+    restored = true;
     const snap = await store.load();
     let after = 0;
+    let imported = false;
     if (snap) {
       try {
         await backend.call("importState", snap.bytes);
+        imported = true;
         after = snap.seq;
         storage = snap.where;
         storedBytes = snap.bytes.length;
       } catch (e) {
         console.warn(`nextclick: stored state could not be restored (${message(e)}); starting fresh`);
         await store.reset();
-        replay = [];
+        replay = []; // a clean reset: the journal belonged to the lost state
+        if (journal) journal.trim(seq);
       }
     }
-    const todo = replay.filter((e) => e.seq > after);
+    const todo = replay.filter((e) => e.seq > after).map((e) => e.event);
     replay = [];
-    if (todo.length) {
-      await backend.call("track", todo.map((e) => e.event));
-      seq = Math.max(seq, ...todo.map((e) => e.seq));
-      scheduleSave(0);
-    }
+    if (imported) todo.push(...thenReplay);
+    if (todo.length) await backend.call("track", todo);
     const st = await backend.call("status");
-    restoredEvents = st.features ? st.features.events : st.stats.accepted;
+    restoredEvents = imported || todo.length ? (st.features ? st.features.events : st.stats.accepted) : 0;
+    if (todo.length || !imported) scheduleSave(0);
   }
 
   function scheduleSave(delay = cfg.debounceMs) {
@@ -152,15 +169,21 @@ export function createRuntime() {
 
   async function save() {
     if (!persisting()) return;
-    const upTo = seq; // every event with seq ≤ upTo was sent before this exportState
-    const bytes = await backend.call("exportState");
-    if (!bytes || !persisting()) return;
+    saving = true;
     try {
-      storage = await store.save(bytes, upTo);
-      storedBytes = bytes.length;
-    } catch (e) {
-      if (!quotaWarned) console.warn(`nextclick: could not store state (${message(e)}); keeping the previous state`);
-      quotaWarned = true;
+      const upTo = seq; // every journaled event with seq ≤ upTo was sent before this exportState
+      const bytes = await backend.call("exportState");
+      if (!bytes || !persisting()) return;
+      try {
+        storage = await store.save(bytes, upTo);
+        storedBytes = bytes.length;
+        if (journal) journal.trim(upTo);
+      } catch (e) {
+        if (!quotaWarned) console.warn(`nextclick: could not store state (${message(e)}); keeping the previous state`);
+        quotaWarned = true;
+      }
+    } finally {
+      saving = false;
     }
   }
 
@@ -222,6 +245,12 @@ export function createRuntime() {
     };
     if (CONSENTS.has(o.consent)) consent = o.consent;
     if (typeof o.onPrediction === "function") callbacks.add(o.onPrediction);
+    if (consent === "granted") openOwnJournal(); // now, so that early events are journaled
+    // auto-capture starts now, before the model has loaded: early clicks are journaled (with consent) and
+    // wait for the engine
+    if (cfg.autocapture) {
+      stopCapture = startAutocapture(document, (type, itemId) => trackCore([{ type, itemId }]).catch(() => {}));
+    }
     ready = (async () => {
       const args = { model: cfg.model, catalog: cfg.catalog, options: cfg.options, glue: cfg.glue, learning: consent === "granted" };
       backend = cfg.worker && typeof Worker === "function" ? new WorkerBackend() : new MainThreadBackend();
@@ -234,12 +263,7 @@ export function createRuntime() {
         backend = new MainThreadBackend();
         info = await backend.call("init", args);
       }
-      if (consent === "granted") {
-        openOwnStore();
-        replay = store.readJournal();
-        await restore();
-      }
-      if (cfg.autocapture) stopCapture = startAutocapture(document, (type, itemId) => trackCore([{ type, itemId }]));
+      if (consent === "granted") await restore();
       addEventListener("pagehide", flush);
       document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flush());
       refresh();
@@ -257,7 +281,11 @@ export function createRuntime() {
   /** Journals (synchronously, with consent) and tracks core events; resolves to their statuses. */
   async function trackCore(events) {
     const stamped = events.map((e) => (e.timestamp === undefined ? { ...e, timestamp: Date.now() } : e));
-    if (consent === "granted" && store) for (const e of stamped) store.append(nextSeq(), e);
+    if (consent === "granted" && journal) for (const e of stamped) journal.append(nextSeq(), e);
+    else if (consent !== "granted") {
+      pageEvents.push(...stamped);
+      if (pageEvents.length > 500) pageEvents.splice(0, pageEvents.length - 500);
+    }
     await needReady();
     const statuses = await backend.call("track", stamped);
     const failed = statuses.find((s) => s && s.error);
@@ -284,12 +312,15 @@ export function createRuntime() {
     await ready;
     await backend.call("setLearning", consent === "granted");
     if (consent === "granted" && before !== "granted") {
-      openOwnStore();
+      openOwnJournal();
+      if (!restored) await restore(pageEvents.splice(0));
+      pageEvents.length = 0;
       await save();
     } else if (consent !== "granted") {
       clearTimeout(saveTimer);
       saveTimer = null;
-      if (store) store.close();
+      journal = null;
+      if (store) await store.close();
       store = null;
       if (consent === "denied") {
         await backend.call("forget");
@@ -305,14 +336,19 @@ export function createRuntime() {
   async function forget() {
     clearTimeout(saveTimer);
     saveTimer = null;
-    if (store) store.close();
+    journal = null;
+    pageEvents.length = 0;
+    if (store) await store.close();
     store = null;
     if (backend && info) await backend.call("forget");
     await wipeAll(cfg ? cfg.shop : "default");
     storage = "none";
     storedBytes = 0;
     restoredEvents = 0;
-    if (consent === "granted" && info) openOwnStore();
+    if (consent === "granted" && info) {
+      openOwnJournal();
+      openOwnStore();
+    }
     emit({ items: [], intent: null });
     return true;
   }
@@ -330,6 +366,7 @@ export function createRuntime() {
       storage: consent === "granted" ? storage : "none",
       storedBytes: consent === "granted" ? storedBytes : 0,
       restoredEvents,
+      pendingSave: saveTimer !== null || saving,
       stats: st.stats,
       features: st.features,
       last,

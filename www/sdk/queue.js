@@ -42,6 +42,9 @@ export function installQueue(win, run) {
   dispatch.q = { push: (entry) => replay(entry) };
   const pending = existing && Array.isArray(existing.q) ? existing.q.slice() : [];
   win.nextclick = dispatch;
+  // scripts that captured the stub itself (`const nc = window.nextclick`) keep working: its queue now
+  // forwards to the dispatcher
+  if (existing && (typeof existing === "function" || typeof existing === "object")) existing.q = dispatch.q;
   function replay(entry) {
     let args, resolve, reject;
     if (Array.isArray(entry) && Array.isArray(entry[0])) [args, resolve, reject] = entry;

@@ -3,9 +3,10 @@
 // * State snapshot: the core's `exportState()` bytes in IndexedDB, database `nextclick:<shop>`, object store
 //   `state`, key = model SHA-256, value `{bytes, seq, savedAt}`. Fallback when IndexedDB is unavailable
 //   (or fails): localStorage `nextclick:<shop>:state:<sha>` = base64 JSON.
-// * Journal: events not yet in a snapshot, in localStorage `nextclick:<shop>:journal:<sha>` (written
-//   synchronously, so a click that navigates away is not lost before the debounced snapshot). Entries
-//   carry a sequence number; a snapshot records the last one it contains, and replay skips those.
+// * Journal: events not yet in a snapshot, in localStorage `nextclick:<shop>:journal` (written
+//   synchronously, so a click that navigates away is not lost before the debounced snapshot; raw events
+//   do not depend on the model, so it is usable before the model has loaded). Entries carry a sequence
+//   number; a snapshot records the last one it contains, and replay skips those.
 //
 // Nothing here ever leaves the device. `wipeAll` deletes every trace (databases and keys).
 
@@ -66,32 +67,67 @@ function isQuota(e) {
   return !!e && (e.name === "QuotaExceededError" || e.code === 22 || /quota/i.test(String(e.message)));
 }
 
-/** The store of one shop + model. */
-export function openStore(shop, modelSha256) {
-  const dbName = `${PREFIX}${shop}`;
-  const stateKey = `${PREFIX}${shop}:state:${modelSha256}`;
-  const journalKey = `${PREFIX}${shop}:journal:${modelSha256}`;
-  let dbp = null;
-  const db = () => (dbp ||= openDb(dbName).catch((e) => { dbp = null; throw e; }));
-
-  function readJournal() {
+/** The journal of one shop (synchronous localStorage). */
+export function openJournal(shop) {
+  const key = `${PREFIX}${shop}:journal`;
+  function read() {
     const s = ls();
     if (!s) return [];
     try {
-      const j = JSON.parse(s.getItem(journalKey) || "[]");
+      const j = JSON.parse(s.getItem(key) || "[]");
       return Array.isArray(j) ? j.filter((e) => e && typeof e.seq === "number" && e.event) : [];
     } catch {
       return [];
     }
   }
+  return {
+    read,
+    /** Appends one event. Returns false when storage refused it (quota): the next snapshot still has it. */
+    append(seq, event) {
+      const s = ls();
+      if (!s) return false;
+      const j = read();
+      j.push({ seq, event });
+      try {
+        s.setItem(key, JSON.stringify(j.slice(-MAX_JOURNAL)));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    /** Drops the entries up to `seq` (they are in a snapshot now). */
+    trim(seq) {
+      const s = ls();
+      if (!s) return;
+      const rest = read().filter((e) => e.seq > seq);
+      try {
+        if (rest.length) s.setItem(key, JSON.stringify(rest));
+        else s.removeItem(key);
+      } catch {
+        /* keep the longer journal; replay skips what the snapshot has */
+      }
+    },
+    clear() {
+      const s = ls();
+      if (s) s.removeItem(key);
+    },
+  };
+}
+
+/** The snapshot store of one shop + model. */
+export function openStore(shop, modelSha256) {
+  const dbName = `${PREFIX}${shop}`;
+  const stateKey = `${PREFIX}${shop}:state:${modelSha256}`;
+  let dbp = null;
+  const db = () => (dbp ||= openDb(dbName).catch((e) => { dbp = null; throw e; }));
 
   return {
-    /** `{bytes, seq}` of the snapshot (IndexedDB first, then the localStorage fallback), or null. */
+    /** `{bytes, seq, where}` of the snapshot (IndexedDB first, then the localStorage fallback), or null. */
     async load() {
       try {
         const d = await db();
         const v = await req(d.transaction("state", "readonly").objectStore("state").get(modelSha256));
-        if (v && v.bytes instanceof Uint8Array) return { bytes: v.bytes, seq: v.seq | 0, where: "indexeddb" };
+        if (v && v.bytes instanceof Uint8Array) return { bytes: v.bytes, seq: Number(v.seq) || 0, where: "indexeddb" };
       } catch {
         /* fall through to localStorage */
       }
@@ -100,18 +136,17 @@ export function openStore(shop, modelSha256) {
       if (!raw) return null;
       try {
         const v = JSON.parse(raw);
-        return { bytes: fromBase64(v.b64), seq: v.seq | 0, where: "localstorage" };
+        return { bytes: fromBase64(v.b64), seq: Number(v.seq) || 0, where: "localstorage" };
       } catch {
-        return { bytes: new Uint8Array(0), seq: 0, where: "localstorage" }; // corrupt: importState will reject it
+        return { bytes: new Uint8Array(0), seq: 0, where: "localstorage" }; // corrupt: importState rejects it
       }
     },
 
     /**
-     * Writes a snapshot containing journal entries up to `seq`, then trims the journal. On a quota error the
-     * previous snapshot is kept (a failed transaction changes nothing) and the error is rethrown.
+     * Writes a snapshot. On a quota error the previous snapshot is kept (a failed transaction or setItem
+     * changes nothing) and the error is rethrown. Resolves to where it was written.
      */
     async save(bytes, seq) {
-      let where = "indexeddb";
       try {
         const d = await db();
         const tx = d.transaction("state", "readwrite");
@@ -123,48 +158,20 @@ export function openStore(shop, modelSha256) {
         });
         const s = ls();
         if (s) s.removeItem(stateKey); // an older fallback copy is now stale
+        return "indexeddb";
       } catch (e) {
         if (isQuota(e)) throw e;
-        where = "localstorage";
         const s = ls();
         if (!s) throw e;
         s.setItem(stateKey, JSON.stringify({ b64: toBase64(bytes), seq })); // throws on quota: old value kept
-      }
-      this.trimJournal(seq);
-      return where;
-    },
-
-    /** Appends one event to the journal (synchronous). Returns false when storage refused it. */
-    append(seq, event) {
-      const s = ls();
-      if (!s) return false;
-      const j = readJournal();
-      j.push({ seq, event });
-      try {
-        s.setItem(journalKey, JSON.stringify(j.slice(-MAX_JOURNAL)));
-        return true;
-      } catch {
-        return false; // quota: the snapshot path still has the event once it runs
+        return "localstorage";
       }
     },
 
-    readJournal,
-
-    trimJournal(seq) {
-      const s = ls();
-      if (!s) return;
-      const rest = readJournal().filter((e) => e.seq > seq);
-      if (rest.length) s.setItem(journalKey, JSON.stringify(rest));
-      else s.removeItem(journalKey);
-    },
-
-    /** Drops this shop's snapshot and journal (used when stored state is corrupted or foreign). */
+    /** Drops this snapshot (used when stored state is corrupted or foreign). */
     async reset() {
       const s = ls();
-      if (s) {
-        s.removeItem(stateKey);
-        s.removeItem(journalKey);
-      }
+      if (s) s.removeItem(stateKey);
       try {
         const d = await db();
         const tx = d.transaction("state", "readwrite");
@@ -175,9 +182,11 @@ export function openStore(shop, modelSha256) {
       }
     },
 
-    close() {
-      if (dbp) dbp.then((d) => d.close(), () => {});
+    /** Closes the database connection (so that it can be deleted). */
+    async close() {
+      const p = dbp;
       dbp = null;
+      if (p) await p.then((d) => d.close(), () => {});
     },
   };
 }

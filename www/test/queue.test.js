@@ -34,6 +34,17 @@ test("calls queued before loading are replayed in order and their promises settl
   assert.deepEqual(calls[1], ["track", "Product Viewed", { product_id: "a" }]);
 });
 
+test("a reference to the stub captured before loading keeps working afterwards", async () => {
+  const win = {};
+  win.nextclick = makeStub();
+  const captured = win.nextclick;
+  const { calls, run } = recorder();
+  installQueue(win, run);
+  assert.equal(await captured("predict", 1).then((r) => r.length), 1);
+  await captured("consent", "denied");
+  assert.deepEqual(calls.map((c) => c[0]), ["predict", "consent"]);
+});
+
 test("gtag-style stubs (arguments objects in q) are accepted", async () => {
   const win = {};
   win.nextclick = function () {
