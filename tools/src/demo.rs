@@ -40,69 +40,132 @@ struct Category {
 const CATEGORIES: &[Category] = &[
     Category {
         slug: "running",
-        kinds: &["Trail Running Shoe", "Road Running Shoe", "Running Jacket", "Running Tights", "Hydration Vest"],
+        kinds: &[
+            "Trail Running Shoe",
+            "Road Running Shoe",
+            "Running Jacket",
+            "Running Tights",
+            "Hydration Vest",
+        ],
         brands: &["Northpeak", "Stride", "Vantor", "Kestrel"],
         price: (29.0, 189.0),
     },
     Category {
         slug: "cycling",
-        kinds: &["Cycling Helmet", "Bike Light Set", "Cycling Jersey", "Bike Lock", "Saddle Bag"],
+        kinds: &[
+            "Cycling Helmet",
+            "Bike Light Set",
+            "Cycling Jersey",
+            "Bike Lock",
+            "Saddle Bag",
+        ],
         brands: &["Veloce", "Ridgeline", "Spokeworks"],
         price: (14.0, 249.0),
     },
     Category {
         slug: "camping",
-        kinds: &["Two-Person Tent", "Sleeping Bag", "Camping Stove", "Headlamp", "Trekking Poles"],
+        kinds: &[
+            "Two-Person Tent",
+            "Sleeping Bag",
+            "Camping Stove",
+            "Headlamp",
+            "Trekking Poles",
+        ],
         brands: &["Northpeak", "Basecamp", "Fjellro"],
         price: (19.0, 429.0),
     },
     Category {
         slug: "kitchen",
-        kinds: &["Chef's Knife", "Cast Iron Pan", "Espresso Maker", "Cutting Board", "Stand Mixer"],
+        kinds: &[
+            "Chef's Knife",
+            "Cast Iron Pan",
+            "Espresso Maker",
+            "Cutting Board",
+            "Stand Mixer",
+        ],
         brands: &["Kova", "Hearth & Co", "Mesa"],
         price: (12.0, 499.0),
     },
     Category {
         slug: "coffee",
-        kinds: &["Burr Grinder", "Pour-Over Dripper", "Coffee Beans 1kg", "Milk Frother", "Travel Mug"],
+        kinds: &[
+            "Burr Grinder",
+            "Pour-Over Dripper",
+            "Coffee Beans 1kg",
+            "Milk Frother",
+            "Travel Mug",
+        ],
         brands: &["Mesa", "Roastery 9", "Kova"],
         price: (9.0, 329.0),
     },
     Category {
         slug: "audio",
-        kinds: &["Wireless Headphones", "Bluetooth Speaker", "Earbuds", "Turntable", "Soundbar"],
+        kinds: &[
+            "Wireless Headphones",
+            "Bluetooth Speaker",
+            "Earbuds",
+            "Turntable",
+            "Soundbar",
+        ],
         brands: &["Sonara", "Pulse", "Klangwerk"],
         price: (24.0, 599.0),
     },
     Category {
         slug: "computing",
-        kinds: &["Mechanical Keyboard", "Wireless Mouse", "USB-C Hub", "27\" Monitor", "Laptop Stand"],
+        kinds: &[
+            "Mechanical Keyboard",
+            "Wireless Mouse",
+            "USB-C Hub",
+            "27\" Monitor",
+            "Laptop Stand",
+        ],
         brands: &["Bitforge", "Pulse", "Lumen"],
         price: (15.0, 459.0),
     },
     Category {
         slug: "home",
-        kinds: &["Table Lamp", "Linen Duvet Cover", "Wool Throw", "Scented Candle", "Storage Basket"],
+        kinds: &[
+            "Table Lamp",
+            "Linen Duvet Cover",
+            "Wool Throw",
+            "Scented Candle",
+            "Storage Basket",
+        ],
         brands: &["Lumen", "Hearth & Co", "Nordhus"],
         price: (8.0, 219.0),
     },
     Category {
         slug: "garden",
-        kinds: &["Pruning Shears", "Garden Hose", "Raised Bed Kit", "Watering Can", "Seed Collection"],
+        kinds: &[
+            "Pruning Shears",
+            "Garden Hose",
+            "Raised Bed Kit",
+            "Watering Can",
+            "Seed Collection",
+        ],
         brands: &["Greenrow", "Basecamp", "Nordhus"],
         price: (6.0, 179.0),
     },
     Category {
         slug: "toys",
-        kinds: &["Wooden Train Set", "Building Blocks", "Puzzle 1000 pcs", "Plush Bear", "Board Game"],
+        kinds: &[
+            "Wooden Train Set",
+            "Building Blocks",
+            "Puzzle 1000 pcs",
+            "Plush Bear",
+            "Board Game",
+        ],
         brands: &["Tumble", "Brightbox", "Kestrel"],
         price: (7.0, 89.0),
     },
 ];
 
-const VARIANTS: &[&str] =
-    &["", "Pro", "Lite", "Plus", "Max", "Classic", "Mini", "Eco", "X", "Sport", "Studio", "Original"];
-const COLOURS: &[&str] = &["", "Black", "Sand", "Forest", "Slate", "Red", "Ocean", "White", "Amber"];
+const VARIANTS: &[&str] = &[
+    "", "Pro", "Lite", "Plus", "Max", "Classic", "Mini", "Eco", "X", "Sport", "Studio", "Original",
+];
+const COLOURS: &[&str] = &[
+    "", "Black", "Sand", "Forest", "Slate", "Red", "Ocean", "White", "Amber",
+];
 
 /// The category slugs, in shop order.
 pub fn category_slugs() -> Vec<&'static str> {
@@ -112,7 +175,9 @@ pub fn category_slugs() -> Vec<&'static str> {
 /// Display name of a category slug (`coffee` → `Coffee`).
 pub fn category_name(slug: &str) -> String {
     let mut c = slug.chars();
-    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
 /// splitmix64: tiny, deterministic, good enough for generated demo data.
@@ -177,10 +242,17 @@ pub fn generate(n: usize, seed: u64) -> Vec<Product> {
 
 /// Writes the products as a canonical `items.csv`.
 pub fn write_items_csv(products: &[Product], path: &Path) -> Result<()> {
-    let mut w = csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
     w.write_record(["item_id", "title", "category", "brand", "price"])?;
     for p in products {
-        w.write_record([p.id.as_str(), &p.title, &p.category, &p.brand, &format!("{:.2}", p.price)])?;
+        w.write_record([
+            p.id.as_str(),
+            &p.title,
+            &p.category,
+            &p.brand,
+            &format!("{:.2}", p.price),
+        ])?;
     }
     w.flush()?;
     Ok(())
@@ -189,7 +261,8 @@ pub fn write_items_csv(products: &[Product], path: &Path) -> Result<()> {
 /// Reads a canonical `items.csv` (as written by [`write_items_csv`]; the product type is recovered from
 /// the title where possible). Used by the demo server to render pages.
 pub fn read_items_csv(path: &Path) -> Result<Vec<Product>> {
-    let mut r = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut r =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut out = Vec::new();
     for rec in r.records() {
         let rec = rec.with_context(|| format!("{}: bad row", path.display()))?;
@@ -201,7 +274,14 @@ pub fn read_items_csv(path: &Path) -> Result<Vec<Product>> {
             .and_then(|c| c.kinds.iter().find(|k| title.contains(*k)))
             .map(|k| k.to_string())
             .unwrap_or_default();
-        out.push(Product { id: get(0), title, category, brand: get(3), kind, price: get(4).parse().unwrap_or(0.0) });
+        out.push(Product {
+            id: get(0),
+            title,
+            category,
+            brand: get(3),
+            kind,
+            price: get(4).parse().unwrap_or(0.0),
+        });
     }
     Ok(out)
 }
@@ -252,7 +332,13 @@ pub fn hash_catalog(products: &[Product], onnx: &[u8], url_template: &str) -> Re
             price: Some(p.price),
         })
         .collect();
-    Ok(Catalog::from_f32(products.iter().map(|p| p.id.clone()).collect(), dim, vecs, Some(meta), *enc.sha256())?)
+    Ok(Catalog::from_f32(
+        products.iter().map(|p| p.id.clone()).collect(),
+        dim,
+        vecs,
+        Some(meta),
+        *enc.sha256(),
+    )?)
 }
 
 /// Arguments of `demo-catalog`.
@@ -290,11 +376,17 @@ pub fn run(a: DemoCatalogArgs) -> Result<()> {
     write_items_csv(&products, &a.out)?;
     eprintln!("wrote {} ({} products)", a.out.display(), products.len());
     if let Some(model) = &a.hash_catalog_for {
-        let onnx = std::fs::read(model).with_context(|| format!("cannot read {}", model.display()))?;
+        let onnx =
+            std::fs::read(model).with_context(|| format!("cannot read {}", model.display()))?;
         let cat = hash_catalog(&products, &onnx, &a.url)?;
         let bytes = if a.int8 { cat.quantize_int8() } else { cat }.to_bytes();
-        std::fs::write(&a.catalog_out, &bytes).with_context(|| format!("cannot write {}", a.catalog_out.display()))?;
-        eprintln!("wrote {} (hashed stand-in catalog, {} bytes)", a.catalog_out.display(), bytes.len());
+        std::fs::write(&a.catalog_out, &bytes)
+            .with_context(|| format!("cannot write {}", a.catalog_out.display()))?;
+        eprintln!(
+            "wrote {} (hashed stand-in catalog, {} bytes)",
+            a.catalog_out.display(),
+            bytes.len()
+        );
     }
     Ok(())
 }

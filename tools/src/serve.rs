@@ -75,20 +75,34 @@ pub struct Server {
 impl Server {
     /// Binds the address and loads the demo shop (if present under the root).
     pub fn bind(a: &ServeArgs) -> Result<Server> {
-        let root = a.root.canonicalize().with_context(|| format!("root {} does not exist", a.root.display()))?;
+        let root = a
+            .root
+            .canonicalize()
+            .with_context(|| format!("root {} does not exist", a.root.display()))?;
         let models = a.models.canonicalize().ok().filter(|p| p.is_dir());
         let items = root.join("demo/items.csv");
         let layout = root.join("demo/layout.html");
         let shop = if items.is_file() && layout.is_file() {
             let products = demo::read_items_csv(&items)?;
-            let by_id = products.iter().enumerate().map(|(i, p)| (p.id.clone(), i)).collect();
-            Some(Shop { products, by_id, layout: std::fs::read_to_string(&layout)? })
+            let by_id = products
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.id.clone(), i))
+                .collect();
+            Some(Shop {
+                products,
+                by_id,
+                layout: std::fs::read_to_string(&layout)?,
+            })
         } else {
             None
         };
         let listener = TcpListener::bind((a.host.as_str(), a.port))
             .with_context(|| format!("cannot bind {}:{}", a.host, a.port))?;
-        Ok(Server { listener, state: Arc::new(State { root, models, shop }) })
+        Ok(Server {
+            listener,
+            state: Arc::new(State { root, models, shop }),
+        })
     }
 
     /// The bound address.
@@ -119,8 +133,16 @@ pub fn run(a: ServeArgs) -> Result<()> {
             addr.ip()
         );
     }
-    let shop = server.state.shop.as_ref().map(|s| s.products.len()).unwrap_or(0);
-    println!("nextclick serve: {} on http://{addr}/ ({shop} demo products)", server.state.root.display());
+    let shop = server
+        .state
+        .shop
+        .as_ref()
+        .map(|s| s.products.len())
+        .unwrap_or(0);
+    println!(
+        "nextclick serve: {} on http://{addr}/ ({shop} demo products)",
+        server.state.root.display()
+    );
     std::io::stdout().flush()?;
     server.run()
 }
@@ -134,10 +156,18 @@ struct Response {
 
 impl Response {
     fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
-        Response { status, content_type, body: body.into() }
+        Response {
+            status,
+            content_type,
+            body: body.into(),
+        }
     }
     fn error(status: u16) -> Response {
-        Response::new(status, "text/plain; charset=utf-8", format!("{status} {}\n", reason(status)))
+        Response::new(
+            status,
+            "text/plain; charset=utf-8",
+            format!("{status} {}\n", reason(status)),
+        )
     }
 }
 
@@ -160,7 +190,10 @@ fn handle(stream: TcpStream, state: &State) -> Result<()> {
     // read the request head, line by line, up to MAX_HEAD bytes
     let response_and_method = loop {
         let mut line = Vec::new();
-        let n = reader.by_ref().take((MAX_HEAD - head.len()) as u64 + 1).read_until(b'\n', &mut line)?;
+        let n = reader
+            .by_ref()
+            .take((MAX_HEAD - head.len()) as u64 + 1)
+            .read_until(b'\n', &mut line)?;
         if n == 0 {
             return Ok(());
         }
@@ -171,7 +204,10 @@ fn handle(stream: TcpStream, state: &State) -> Result<()> {
         if line == b"\r\n" || line == b"\n" {
             let text = String::from_utf8_lossy(&head);
             let mut parts = text.lines().next().unwrap_or("").split_whitespace();
-            let (method, target) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or(""));
+            let (method, target) = (
+                parts.next().unwrap_or("").to_string(),
+                parts.next().unwrap_or(""),
+            );
             let resp = match method.as_str() {
                 "GET" | "HEAD" => route(target, state),
                 _ => Response::error(405),
@@ -208,7 +244,10 @@ Cache-Control: no-cache\r\nConnection: close\r\n",
 
 /// MIME type of a file name (by extension).
 pub fn mime(path: &str) -> &'static str {
-    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = path
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "html" | "htm" => "text/html; charset=utf-8",
         "js" | "mjs" => "text/javascript; charset=utf-8",
@@ -255,7 +294,11 @@ fn segments(target: &str) -> Option<Vec<String>> {
     if decoded.contains(['\\', '\0']) {
         return None;
     }
-    let segs: Vec<String> = decoded.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let segs: Vec<String> = decoded
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
     if segs.iter().any(|s| s.starts_with('.') || s.contains(':')) {
         return None; // `..`, `.`, dot-files (.git, .env) and drive letters
     }
@@ -271,9 +314,16 @@ fn route(target: &str, state: &State) -> Response {
         match s.as_slice() {
             [] => return shop.home(),
             ["c", cat] => return shop.category(cat, 1),
-            ["c", cat, page] => return page.parse().map(|p| shop.category(cat, p)).unwrap_or(Response::error(404)),
+            ["c", cat, page] => {
+                return page
+                    .parse()
+                    .map(|p| shop.category(cat, p))
+                    .unwrap_or(Response::error(404))
+            }
             ["p", id] => return shop.product(id),
-            ["img", file] if file.ends_with(".svg") => return shop.image(file.trim_end_matches(".svg")),
+            ["img", file] if file.ends_with(".svg") => {
+                return shop.image(file.trim_end_matches(".svg"))
+            }
             _ => {}
         }
     }
@@ -348,13 +398,21 @@ width=\"160\" height=\"120\" loading=\"lazy\"><span class=\"card-title\">{t}</sp
     }
 
     fn grid<'a>(items: impl Iterator<Item = &'a Product>) -> String {
-        format!("<div class=\"grid\">{}</div>", items.map(Shop::card).collect::<String>())
+        format!(
+            "<div class=\"grid\">{}</div>",
+            items.map(Shop::card).collect::<String>()
+        )
     }
 
     fn home(&self) -> Response {
         let cats: String = demo::category_slugs()
             .iter()
-            .map(|c| format!("<li><a href=\"/c/{c}\">{}</a></li>", esc(&demo::category_name(c))))
+            .map(|c| {
+                format!(
+                    "<li><a href=\"/c/{c}\">{}</a></li>",
+                    esc(&demo::category_name(c))
+                )
+            })
             .collect();
         // a deterministic "featured" selection: two per category
         let featured = Shop::grid(self.products.iter().step_by(97).take(20));
@@ -368,13 +426,23 @@ anywhere.</p></section><nav class=\"categories\"><h2>Categories</h2><ul>{cats}</
     }
 
     fn category(&self, slug: &str, page: usize) -> Response {
-        let items: Vec<&Product> = self.products.iter().filter(|p| p.category == slug).collect();
+        let items: Vec<&Product> = self
+            .products
+            .iter()
+            .filter(|p| p.category == slug)
+            .collect();
         let pages = items.len().div_ceil(PAGE_SIZE);
         if items.is_empty() || page == 0 || page > pages {
             return Response::error(404);
         }
         let name = demo::category_name(slug);
-        let grid = Shop::grid(items.iter().copied().skip((page - 1) * PAGE_SIZE).take(PAGE_SIZE));
+        let grid = Shop::grid(
+            items
+                .iter()
+                .copied()
+                .skip((page - 1) * PAGE_SIZE)
+                .take(PAGE_SIZE),
+        );
         let pager: String = (1..=pages)
             .map(|n| {
                 if n == page {
@@ -399,10 +467,17 @@ anywhere.</p></section><nav class=\"categories\"><h2>Categories</h2><ul>{cats}</
         };
         let p = &self.products[i];
         // related: same product type first, then same category, excluding the product itself
-        let mut related: Vec<&Product> =
-            self.products.iter().filter(|q| q.kind == p.kind && q.id != p.id).take(6).collect();
+        let mut related: Vec<&Product> = self
+            .products
+            .iter()
+            .filter(|q| q.kind == p.kind && q.id != p.id)
+            .take(6)
+            .collect();
         related.extend(
-            self.products.iter().filter(|q| q.category == p.category && q.kind != p.kind).take(12 - related.len()),
+            self.products
+                .iter()
+                .filter(|q| q.category == p.category && q.kind != p.kind)
+                .take(12 - related.len()),
         );
         let main = format!(
             "<article class=\"product\" data-nextclick-product=\"{id}\" data-price=\"{raw:.2}\"><img src=\"/img/{id}.svg\" alt=\"\" width=\"320\" height=\"240\"><div class=\"product-info\">\
@@ -419,7 +494,11 @@ anywhere.</p></section><nav class=\"categories\"><h2>Categories</h2><ul>{cats}</
             pr = price(p.price),
             grid = Shop::grid(related.into_iter())
         );
-        self.page(&format!("{} — Nextclick Outfitters", p.title), "product", &main)
+        self.page(
+            &format!("{} — Nextclick Outfitters", p.title),
+            "product",
+            &main,
+        )
     }
 
     fn image(&self, id: &str) -> Response {
@@ -436,7 +515,12 @@ pub fn product_svg(p: &Product) -> String {
     let hue = u16::from_le_bytes([h[0], h[1]]) % 360;
     let k = nextclick::catalog::sha256(p.id.as_bytes());
     let hue2 = (hue + 20 + (k[0] as u16 % 40)) % 360;
-    let initials: String = p.kind.split_whitespace().filter_map(|w| w.chars().next()).take(3).collect();
+    let initials: String = p
+        .kind
+        .split_whitespace()
+        .filter_map(|w| w.chars().next())
+        .take(3)
+        .collect();
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 160 120\" width=\"160\" height=\"120\">\
 <defs><linearGradient id=\"g\" x1=\"0\" y1=\"0\" x2=\"1\" y2=\"1\"><stop offset=\"0\" stop-color=\"hsl({hue},55%,62%)\"/>\
@@ -474,7 +558,12 @@ mod tests {
         std::fs::write(root.join("index.html"), b"<p>hi</p>").unwrap();
         std::fs::write(dir.join("secret.txt"), b"secret").unwrap();
         std::fs::write(root.join(".env"), b"secret").unwrap();
-        let args = ServeArgs { root: root.clone(), host: "127.0.0.1".into(), port: 0, models: dir.join("none") };
+        let args = ServeArgs {
+            root: root.clone(),
+            host: "127.0.0.1".into(),
+            port: 0,
+            models: dir.join("none"),
+        };
         let server = Server::bind(&args).unwrap();
         let addr = server.addr().unwrap();
         std::thread::spawn(move || server.run());
@@ -483,8 +572,12 @@ mod tests {
         assert!(r.starts_with("HTTP/1.1 200"), "{r}");
         assert!(r.contains("Content-Type: application/wasm\r\n"));
         assert!(r.contains("X-Content-Type-Options: nosniff\r\n"));
-        assert!(r.contains("Content-Security-Policy: default-src 'self'; script-src 'self' 'wasm-unsafe-eval'"));
-        assert!(get(addr, "GET /a.js?v=1 HTTP/1.1\r\n\r\n").contains("Content-Type: text/javascript"));
+        assert!(r.contains(
+            "Content-Security-Policy: default-src 'self'; script-src 'self' 'wasm-unsafe-eval'"
+        ));
+        assert!(
+            get(addr, "GET /a.js?v=1 HTTP/1.1\r\n\r\n").contains("Content-Type: text/javascript")
+        );
         assert!(get(addr, "GET / HTTP/1.1\r\n\r\n").ends_with("<p>hi</p>"));
         for bad in [
             "/../secret.txt",
@@ -495,17 +588,86 @@ mod tests {
             "/..\\secret.txt",
         ] {
             let r = get(addr, &format!("GET {bad} HTTP/1.1\r\n\r\n"));
-            assert!(!r.contains("secret") || r.starts_with("HTTP/1.1 4"), "{bad}: {r}");
-            assert!(r.starts_with("HTTP/1.1 400") || r.starts_with("HTTP/1.1 404"), "{bad}: {r}");
+            assert!(
+                !r.contains("secret") || r.starts_with("HTTP/1.1 4"),
+                "{bad}: {r}"
+            );
+            assert!(
+                r.starts_with("HTTP/1.1 400") || r.starts_with("HTTP/1.1 404"),
+                "{bad}: {r}"
+            );
         }
-        assert!(get(addr, "POST /a.js HTTP/1.1\r\nContent-Length: 0\r\n\r\n").starts_with("HTTP/1.1 405"));
+        assert!(
+            get(addr, "POST /a.js HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+                .starts_with("HTTP/1.1 405")
+        );
         let head = get(addr, "HEAD /a.js HTTP/1.1\r\n\r\n");
         assert!(head.starts_with("HTTP/1.1 200") && head.ends_with("\r\n\r\n"));
         std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
+    fn renders_the_demo_shop_from_items_csv() {
+        let dir = std::env::temp_dir().join(format!("nextclick-shop-{}", std::process::id()));
+        let root = dir.join("www");
+        std::fs::create_dir_all(root.join("demo")).unwrap();
+        let products = demo::generate(120, 6);
+        demo::write_items_csv(&products, &root.join("demo/items.csv")).unwrap();
+        std::fs::write(
+            root.join("demo/layout.html"),
+            "<title>{{title}}</title><body data-page=\"{{page}}\">{{nav}}<main>{{main}}</main>",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            root,
+            host: "127.0.0.1".into(),
+            port: 0,
+            models: dir.join("none"),
+        };
+        let server = Server::bind(&args).unwrap();
+        let addr = server.addr().unwrap();
+        std::thread::spawn(move || server.run());
+
+        let home = get(addr, "GET / HTTP/1.1\r\n\r\n");
+        assert!(
+            home.starts_with("HTTP/1.1 200") && home.contains("data-page=\"home\""),
+            "{home}"
+        );
+        assert!(home.contains("href=\"/c/running\""));
+        let cat = get(addr, "GET /c/running HTTP/1.1\r\n\r\n");
+        assert!(
+            cat.contains("data-nextclick-item=\"p-0001\"") && cat.contains("12 products"),
+            "{cat}"
+        );
+        let p = &products[3];
+        let page = get(addr, &format!("GET /p/{} HTTP/1.1\r\n\r\n", p.id));
+        assert!(page.contains(&format!("data-nextclick-product=\"{}\"", p.id)));
+        assert!(
+            page.contains(&esc(&p.title)),
+            "titles are escaped (Hearth &amp; Co)"
+        );
+        let svg = get(addr, "GET /img/p-0001.svg HTTP/1.1\r\n\r\n");
+        assert!(svg.contains("Content-Type: image/svg+xml") && svg.contains("<svg"));
+        for missing in [
+            "/p/p-9999",
+            "/c/running/9",
+            "/c/running/0",
+            "/c/nope",
+            "/img/p-9999.svg",
+        ] {
+            assert!(
+                get(addr, &format!("GET {missing} HTTP/1.1\r\n\r\n")).starts_with("HTTP/1.1 404"),
+                "{missing}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn escapes_html() {
-        assert_eq!(esc("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            esc("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 }
