@@ -92,7 +92,8 @@ export function createRuntime() {
   const pageEvents = []; // this page view's events, in memory only (replayed if consent is granted later)
   let ready = null;
   let info = null;
-  let seq = 0;
+  let seq = 0; // last journal sequence number assigned
+  let sentSeq = 0; // last journal sequence number whose event was sent to the engine
   let replay = [];
   let saveTimer = null;
   let refreshQueued = false;
@@ -118,6 +119,7 @@ export function createRuntime() {
     journal = openJournal(cfg.shop);
     replay = journal.read();
     for (const e of replay) seq = Math.max(seq, e.seq);
+    sentSeq = Math.max(sentSeq, seq); // replayed by restore() before any newer event is sent
   }
 
   function openOwnStore() {
@@ -171,7 +173,7 @@ export function createRuntime() {
     if (!persisting()) return;
     saving = true;
     try {
-      const upTo = seq; // every journaled event with seq ≤ upTo was sent before this exportState
+      const upTo = sentSeq; // every journaled event with seq ≤ upTo was sent before this exportState
       const bytes = await backend.call("exportState");
       if (!bytes || !persisting()) return;
       try {
@@ -281,12 +283,14 @@ export function createRuntime() {
   /** Journals (synchronously, with consent) and tracks core events; resolves to their statuses. */
   async function trackCore(events) {
     const stamped = events.map((e) => (e.timestamp === undefined ? { ...e, timestamp: Date.now() } : e));
-    if (consent === "granted" && journal) for (const e of stamped) journal.append(nextSeq(), e);
+    let last = 0;
+    if (consent === "granted" && journal) for (const e of stamped) journal.append((last = nextSeq()), e);
     else if (consent !== "granted") {
       pageEvents.push(...stamped);
       if (pageEvents.length > 500) pageEvents.splice(0, pageEvents.length - 500);
     }
     await needReady();
+    sentSeq = Math.max(sentSeq, last);
     const statuses = await backend.call("track", stamped);
     const failed = statuses.find((s) => s && s.error);
     if (statuses.some((s) => s === "accepted" || s === "new_session")) {

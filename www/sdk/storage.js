@@ -124,22 +124,28 @@ export function openStore(shop, modelSha256) {
   return {
     /** `{bytes, seq, where}` of the snapshot (IndexedDB first, then the localStorage fallback), or null. */
     async load() {
+      let best = null;
       try {
         const d = await db();
         const v = await req(d.transaction("state", "readonly").objectStore("state").get(modelSha256));
-        if (v && v.bytes instanceof Uint8Array) return { bytes: v.bytes, seq: Number(v.seq) || 0, where: "indexeddb" };
+        if (v && v.bytes instanceof Uint8Array) best = { bytes: v.bytes, seq: Number(v.seq) || 0, where: "indexeddb" };
       } catch {
         /* fall through to localStorage */
       }
+      // the fallback copy wins when it is newer (written when IndexedDB failed, e.g. during unload)
       const s = ls();
       const raw = s && s.getItem(stateKey);
-      if (!raw) return null;
-      try {
-        const v = JSON.parse(raw);
-        return { bytes: fromBase64(v.b64), seq: Number(v.seq) || 0, where: "localstorage" };
-      } catch {
-        return { bytes: new Uint8Array(0), seq: 0, where: "localstorage" }; // corrupt: importState rejects it
+      if (raw) {
+        let fb;
+        try {
+          const v = JSON.parse(raw);
+          fb = { bytes: fromBase64(v.b64), seq: Number(v.seq) || 0, where: "localstorage" };
+        } catch {
+          fb = { bytes: new Uint8Array(0), seq: Infinity, where: "localstorage" }; // corrupt: importState rejects it
+        }
+        if (!best || fb.seq > best.seq) best = fb;
       }
+      return best;
     },
 
     /**

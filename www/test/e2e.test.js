@@ -120,7 +120,7 @@ test("browsing and clicking products shows predictions that change; reload keeps
   await page.reload();
   const restored = await page.evaluate(() => window.nextclick("ready"));
   assert.equal(restored.consent, "granted");
-  assert.ok(restored.restoredEvents >= before.features.events, `restored ${restored.restoredEvents} of ${before.features.events} events`);
+  assert.ok(restored.restoredEvents >= before.features.events, `restored ${restored.restoredEvents} of ${before.features.events} events: ${JSON.stringify({ before, restored })}`);
   assert.ok(restored.storedBytes > 0);
   assert.ok((await waitForStrip(page)).length > 0, "suggestions right after reload");
   await page.screenshot({ path: process.env.NEXTCLICK_SCREENSHOT || "/tmp/nextclick-demo.png" });
@@ -264,5 +264,104 @@ test("prefetch toggle: speculation rules for the top suggestion, same-origin GET
   assert.deepEqual(rules.prefetch[0].urls, [`/p/${ids[0]}`]);
   // the opt-in prefetch is the one request that reveals a prediction (documented); nothing else does
   assertClean(log, { prefetched: [`/p/${ids[0]}`] });
+  await context.close();
+});
+
+test("auto-capture: a view needs ≥ 50% visibility for ≥ 1 s, once per element; loading twice is harmless", async () => {
+  const { context, page, log } = await newShopper(browser);
+  await page.goto(`${server.base}/`);
+  await page.locator("#nc-deny").click();
+  await page.goto(`${server.base}/c/toys`);
+  await page.evaluate(() => window.nextclick("ready"));
+  const visible = () =>
+    page.$$eval(".grid a.card", (cards) => {
+      let sure = 0;
+      let maybe = 0;
+      for (const c of cards) {
+        const r = c.getBoundingClientRect();
+        const h = Math.max(0, Math.min(r.bottom, innerHeight) - Math.max(r.top, 0));
+        const ratio = h / r.height;
+        if (ratio >= 0.6) sure++;
+        else if (ratio > 0.4) maybe++;
+      }
+      return { sure, maybe };
+    });
+  const views = async () => (await status(page)).features.views;
+  await page.waitForTimeout(1600);
+  const a = await visible();
+  const v1 = await views();
+  assert.ok(a.sure > 0 && v1 >= a.sure && v1 <= a.sure + a.maybe, `views ${v1}, visible ${JSON.stringify(a)}`);
+  // scroll a new screenful in: nothing before 1 s, then exactly the newly visible cards
+  await page.evaluate(() => scrollBy(0, innerHeight));
+  await page.waitForTimeout(400);
+  assert.equal(await views(), v1, "no view before 1 s");
+  await page.waitForTimeout(1200);
+  const b = await visible();
+  const v2 = await views();
+  assert.ok(v2 - v1 >= b.sure && v2 - v1 <= b.sure + b.maybe, `new views ${v2 - v1}, visible ${JSON.stringify(b)}`);
+  // scrolling back does not count the first cards again
+  await page.evaluate(() => scrollTo(0, 0));
+  await page.waitForTimeout(1300);
+  assert.equal(await views(), v2, "once per element per page view");
+
+  const again = await page.evaluate(async () => {
+    const before = window.nextclick;
+    await new Promise((resolve) => {
+      const s = document.createElement("script");
+      s.src = "/sdk/loader.js";
+      s.onload = resolve;
+      document.head.append(s);
+    });
+    const m = await import("/sdk/nextclick.js");
+    return { same: window.nextclick === before && m.nextclick === before, loaded: before.loaded === true };
+  });
+  assert.deepEqual(again, { same: true, loaded: true });
+  assert.equal(page.workers().length, 1, "one worker, one runtime");
+  assertClean(log);
+  await context.close();
+});
+
+test("storage quota exceeded: one warning, the previous snapshot is kept, nothing is lost", async () => {
+  const { context, page, log } = await newShopper(browser);
+  await context.addInitScript(() => {
+    const put = IDBObjectStore.prototype.put;
+    IDBObjectStore.prototype.put = function (...args) {
+      if (sessionStorage.getItem("test:quota") === "1") throw new DOMException("test quota", "QuotaExceededError");
+      return put.apply(this, args);
+    };
+  });
+  await page.goto(`${server.base}/`);
+  await page.evaluate(() => window.nextclick("ready"));
+  await allow(page);
+  await openProductFrom(page, "home", 0);
+  await page.waitForTimeout(1200);
+  await waitStored(page);
+  const snapBytes = () =>
+    page.evaluate(async () => {
+      const db = await new Promise((res) => {
+        const r = indexedDB.open("nextclick:demo-shop", 1);
+        r.onsuccess = () => res(r.result);
+      });
+      const all = await new Promise((res) => (db.transaction("state").objectStore("state").getAll().onsuccess = (e) => res(e.target.result)));
+      db.close();
+      return all.map((v) => v.bytes.length);
+    });
+  const kept = await snapBytes();
+  const before = await status(page);
+  await page.evaluate(() => sessionStorage.setItem("test:quota", "1"));
+  await page.locator(".add-to-cart").click();
+  await page.locator(".buy-now").click();
+  await page.waitForTimeout(1200);
+  const quota = log.warnings.filter((w) => /could not store state/.test(w));
+  assert.equal(quota.length, 1, JSON.stringify(log.warnings));
+  assert.deepEqual(await snapBytes(), kept, "previous snapshot kept");
+  const during = await status(page);
+  assert.ok(during.features.events >= before.features.events + 2);
+  // with space again, the next page restores the snapshot and replays the journal: nothing lost
+  await page.evaluate(() => sessionStorage.removeItem("test:quota"));
+  await page.reload();
+  const after = await page.evaluate(() => window.nextclick("ready"));
+  assert.ok(after.restoredEvents >= during.features.events, `${after.restoredEvents} < ${during.features.events}`);
+  assertClean(log);
   await context.close();
 });
