@@ -8,7 +8,7 @@ export NEXTCLICK_DATA ?= $(abspath ../shared/data)
 PORT ?= 8080
 WASM_TESTS := --test web
 
-.PHONY: setup demo test lint test-native test-browser test-chrome test-firefox test-e2e wasm-release tools-release
+.PHONY: setup demo test lint test-native test-browser test-chrome test-firefox test-e2e wasm-release tools-release demo-data screenshots
 
 setup:
 	@scripts/setup.sh
@@ -24,6 +24,15 @@ tools-release:
 ## The main job: build the wasm and serve the demo on 127.0.0.1.
 demo: wasm-release tools-release
 	target/release/nextclick serve --root www --host 127.0.0.1 --port $(PORT)
+
+## Regenerates the demo shop's products (www/demo/items.csv) and its catalog (stand-in: hashed vectors for
+## the reference model, until models/default.onnx exists; then `nextclick catalog … --model models/default.onnx`).
+demo-data: tools-release
+	target/release/nextclick demo-catalog --out www/demo/items.csv --hash-catalog-for models/reference.onnx --catalog-out www/demo/catalog.bin --int8
+
+## Screenshots of the demo for the README (docs/demo.png, docs/demo-consent.png).
+screenshots: wasm-release tools-release
+	cd www && npm run screenshots
 
 ## All tests: lint, native, headless Chrome + Firefox (wasm-pack), end-to-end (Playwright).
 test: setup lint test-native test-browser test-e2e
