@@ -89,6 +89,9 @@ test("browsing and clicking products shows predictions that change; reload keeps
   const s0 = await page.evaluate(() => window.nextclick("ready"));
   assert.equal(s0.backend, "worker", "the wasm runs in a Web Worker by default");
   assert.equal(s0.catalogSize, 2000);
+  await page.waitForTimeout(1300); // auto-captured views while consent is pending
+  assert.ok((await status(page)).features.events > 0, "pending: events are used in memory");
+  assert.deepEqual(await deviceStorage(page), { databases: [], localStorage: [] }, "pending: nothing stored");
   await allow(page);
 
   await openProductFrom(page, "running", 0);
@@ -231,9 +234,16 @@ test("JS API: main-thread mode, Segment names, unknown names warn, bad events re
       e = err.message;
     }
     const top = await rt.run("predict", [3]);
+    const called = new Promise((resolve) => rt.run("onPrediction", [(d) => resolve(d.items.length)]));
+    const fromEvent = new Promise((resolve) =>
+      document.addEventListener("nextclick:prediction", (ev) => resolve(Array.isArray(ev.detail.items)), { once: true }),
+    );
+    await rt.run("track", ["Product Clicked", { product_id: "p-0030" }]);
+    const cb = await called;
+    const ev = await fromEvent;
     const ret = window.nextclick("no-such-command"); // global: a rejected promise, no throw
     const g = await ret.then(() => "resolved", (x) => x.message);
-    return { same, backend: st.backend, a, b, c, d, e, top: top.length, g };
+    return { same, backend: st.backend, a, b, c, d, e, top: top.length, g, cb, ev };
   });
   // the rejections above were logged as console errors on purpose; check and drop them
   assert.equal(r.same, true);
@@ -244,6 +254,8 @@ test("JS API: main-thread mode, Segment names, unknown names warn, bad events re
   assert.equal(r.d, "unknown");
   assert.match(r.e, /^nextclick: /);
   assert.equal(r.top, 3);
+  assert.equal(r.cb, 8, "onPrediction callback receives the top-k");
+  assert.equal(r.ev, true, "nextclick:prediction DOM event");
   assert.match(r.g, /unknown command/);
   assert.ok(log.warnings.some((w) => /unknown event name "Hovered"/.test(w)), "unknown name → console warning");
   assert.equal(log.consoleErrors.length, 2, JSON.stringify(log.consoleErrors));
