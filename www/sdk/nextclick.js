@@ -97,7 +97,6 @@ export function createRuntime() {
   let replay = [];
   let saveTimer = null;
   let refreshQueued = false;
-  let stopCapture = null;
   let storage = "none";
   let storedBytes = 0;
   let restoredEvents = 0;
@@ -251,7 +250,7 @@ export function createRuntime() {
     // auto-capture starts now, before the model has loaded: early clicks are journaled (with consent) and
     // wait for the engine
     if (cfg.autocapture) {
-      stopCapture = startAutocapture(document, (type, itemId) => trackCore([{ type, itemId }]).catch(() => {}));
+      startAutocapture(document, (type, itemId) => trackCore([{ type, itemId }]).catch(() => {}));
     }
     ready = (async () => {
       const args = { model: cfg.model, catalog: cfg.catalog, options: cfg.options, glue: cfg.glue, learning: consent === "granted" };
@@ -283,14 +282,14 @@ export function createRuntime() {
   /** Journals (synchronously, with consent) and tracks core events; resolves to their statuses. */
   async function trackCore(events) {
     const stamped = events.map((e) => (e.timestamp === undefined ? { ...e, timestamp: Date.now() } : e));
-    let last = 0;
-    if (consent === "granted" && journal) for (const e of stamped) journal.append((last = nextSeq()), e);
+    let lastSeq = 0;
+    if (consent === "granted" && journal) for (const e of stamped) journal.append((lastSeq = nextSeq()), e);
     else if (consent !== "granted") {
       pageEvents.push(...stamped);
       if (pageEvents.length > 500) pageEvents.splice(0, pageEvents.length - 500);
     }
     await needReady();
-    sentSeq = Math.max(sentSeq, last);
+    sentSeq = Math.max(sentSeq, lastSeq);
     const statuses = await backend.call("track", stamped);
     const failed = statuses.find((s) => s && s.error);
     if (statuses.some((s) => s === "accepted" || s === "new_session")) {
