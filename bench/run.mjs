@@ -1,0 +1,294 @@
+// `make bench`: nextclick vs onnxruntime-web on the same ONNX model, the same session inputs, in the same
+// headless Chromium, in one run. Writes docs/bench.md and docs/bench.svg (and bench/out/results.json).
+//
+// Environment: NEXTCLICK_PKG (wasm-pack output dir, default www/pkg), BENCH_EVENTS (timed events per
+// configuration, default 2000), BENCH_COLD_RUNS (default 5), BENCH_SIZES (default "2000,20000"),
+// BENCH_LABEL (a note for the report), BENCH_OUT (markdown path, default docs/bench.md).
+import fs from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import zlib from 'node:zlib';
+import crypto from 'node:crypto';
+import { execSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { startServer } from './server.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const OUT = path.join(HERE, 'out');
+const EVENTS = +(process.env.BENCH_EVENTS || 2000);
+const COLD_RUNS = +(process.env.BENCH_COLD_RUNS || 5);
+const SIZES = (process.env.BENCH_SIZES || '2000,20000').split(',').map(Number);
+const PKG = path.resolve(ROOT, process.env.NEXTCLICK_PKG || 'www/pkg');
+const MD = path.resolve(ROOT, process.env.BENCH_OUT || 'docs/bench.md');
+const SVG = MD.replace(/\.md$/, '.svg');
+
+const sh = (c) => { try { return execSync(c, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return '?'; } };
+const say = (s) => console.log(`bench: ${s}`);
+
+// ---- the model ----
+let modelName = 'default';
+if (!fs.existsSync(path.join(ROOT, 'models/default.onnx'))) modelName = 'reference';
+const modelPath = path.join(ROOT, `models/${modelName}.onnx`);
+const modelBytes = fs.readFileSync(modelPath);
+const modelSha = crypto.createHash('sha256').update(modelBytes).digest();
+const card = JSON.parse(fs.readFileSync(path.join(ROOT, `models/${modelName}.card.json`), 'utf8'));
+const D = card.dim, L = card.max_len;
+say(`model models/${modelName}.onnx (D=${D}, L=${L}, ${modelBytes.length} bytes)`);
+
+// ---- catalogs bound to the model (format v1, see src/catalog.rs), f32 and int8, with metadata ----
+function splitmix(seed) {
+  let s = BigInt(seed);
+  const M = (1n << 64n) - 1n;
+  return () => {
+    s = (s + 0x9e3779b97f4a7c15n) & M;
+    let z = s;
+    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M;
+    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M;
+    return Number((z ^ (z >> 31n)) >> 11n) / 2 ** 53;
+  };
+}
+function writeCatalog(n, int8) {
+  const r = splitmix(7 + n);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+  const vecs = new Float32Array(n * D);
+  for (let i = 0; i < n; i++) {
+    let nn = 0;
+    for (let j = 0; j < D; j++) { const x = normal(); vecs[i * D + j] = x; nn += x * x; }
+    nn = Math.max(Math.sqrt(nn), 1e-6);
+    for (let j = 0; j < D; j++) vecs[i * D + j] = (vecs[i * D + j] / nn) * 2;
+  }
+  const parts = [];
+  const head = Buffer.alloc(52);
+  Buffer.from('NXCLCAT\0', 'binary').copy(head, 0);
+  head.writeUInt16LE(1, 8); head[10] = int8 ? 1 : 0; head[11] = 1;
+  head.writeUInt32LE(n, 12); head.writeUInt32LE(D, 16); modelSha.copy(head, 20);
+  parts.push(head);
+  const str = (s) => { const b = Buffer.from(s, 'utf8'); const l = Buffer.alloc(2); l.writeUInt16LE(b.length); parts.push(l, b); };
+  for (let i = 0; i < n; i++) str(`it-${i}`);
+  if (!int8) parts.push(Buffer.from(vecs.buffer));
+  else {
+    const scales = new Float32Array(n), data = new Int8Array(n * D);
+    for (let i = 0; i < n; i++) {
+      let m = 0; for (let j = 0; j < D; j++) m = Math.max(m, Math.abs(vecs[i * D + j]));
+      const sc = m > 0 ? Math.fround(m / 127) : 1; scales[i] = sc;
+      for (let j = 0; j < D; j++) data[i * D + j] = Math.max(-127, Math.min(127, Math.round(vecs[i * D + j] / sc)));
+    }
+    parts.push(Buffer.from(scales.buffer), Buffer.from(data.buffer));
+  }
+  for (let i = 0; i < n; i++) {
+    str(`Item ${i}`); str(`#item-${i}`); str('');
+    const p = Buffer.alloc(8); p.writeDoubleLE((i % 20000) / 100 + 0.99); parts.push(p);
+  }
+  const body = Buffer.concat(parts);
+  return Buffer.concat([body, crypto.createHash('sha256').update(body).digest()]);
+}
+fs.mkdirSync(path.join(OUT, 'data'), { recursive: true });
+for (const n of SIZES) {
+  for (const int8 of [false, true]) {
+    const f = path.join(OUT, 'data', `catalog-${n}-${int8 ? 'int8' : 'f32'}.bin`);
+    fs.writeFileSync(f, writeCatalog(n, int8));
+  }
+}
+say(`catalogs: ${SIZES.join(', ')} items (f32 + int8)`);
+
+// ---- the nextclick package under test (copied so the server exposes nothing else) ----
+if (!fs.existsSync(path.join(PKG, 'nextclick_bg.wasm'))) throw new Error(`${PKG}/nextclick_bg.wasm missing: run make wasm-release`);
+fs.rmSync(path.join(OUT, 'pkg'), { recursive: true, force: true });
+fs.mkdirSync(path.join(OUT, 'pkg'));
+for (const f of ['nextclick.js', 'nextclick_bg.wasm']) fs.copyFileSync(path.join(PKG, f), path.join(OUT, 'pkg', f));
+
+// ---- transfer sizes ----
+const ORT_DIST = path.join(HERE, 'node_modules/onnxruntime-web/dist');
+function sizes(files) {
+  let raw = 0, gz = 0, br = 0;
+  const per = files.map((f) => {
+    const b = fs.readFileSync(f);
+    const g = zlib.gzipSync(b, { level: 9 }).length;
+    const r = zlib.brotliCompressSync(b, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: b.length } }).length;
+    raw += b.length; gz += g; br += r;
+    return { file: path.basename(f), raw: b.length, gzip: g, brotli: r };
+  });
+  return { raw, gzip: gz, brotli: br, per };
+}
+const size = {
+  nextclick: { wasm: sizes([path.join(OUT, 'pkg/nextclick_bg.wasm')]), js: sizes([path.join(OUT, 'pkg/nextclick.js')]) },
+  ort: { wasm: sizes([path.join(ORT_DIST, 'ort-wasm-simd-threaded.wasm')]), js: sizes([path.join(ORT_DIST, 'ort.wasm.min.mjs'), path.join(ORT_DIST, 'ort-wasm-simd-threaded.mjs')]) },
+};
+
+// ---- run ----
+const loadBefore = os.loadavg();
+const server = await startServer(ROOT);
+const base = `http://127.0.0.1:${server.address().port}`;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const browserVersion = browser.version();
+async function runPage(params) {
+  const ctx = await browser.newContext(); // fresh context: empty HTTP and code cache
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const qs = new URLSearchParams({ model: `/models/${modelName}.onnx`, pkg: '/bench/out/pkg', events: String(EVENTS), ...params });
+  await page.goto(`${base}/bench/page.html?${qs}`);
+  await page.waitForFunction(() => window.__result, null, { timeout: 600_000, polling: 200 });
+  const r = await page.evaluate(() => window.__result);
+  await ctx.close();
+  if (r.error) throw new Error(`${JSON.stringify(params)}: ${r.error} ${errors.join(' ')}`);
+  return r;
+}
+
+const results = { cold: { nextclick: [], ort: [] }, latency: [] };
+const COLD_N = SIZES[SIZES.length - 1];
+for (let i = 0; i < COLD_RUNS; i++) {
+  for (const lib of ['nextclick', 'ort']) {
+    const r = await runPage({ lib, n: String(COLD_N), events: '0', warmup: '0', learn: '0' });
+    results.cold[lib].push(r);
+  }
+}
+say(`cold start done (${COLD_RUNS} runs each)`);
+const configs = [];
+for (const n of SIZES) {
+  configs.push({ lib: 'nextclick', n, dtype: 'f32', learn: 0 }, { lib: 'nextclick', n, dtype: 'int8', learn: 0 }, { lib: 'ort', n, dtype: 'f32', learn: 0 });
+  configs.push({ lib: 'nextclick', n, dtype: 'f32', learn: 1 }, { lib: 'ort', n, dtype: 'f32', learn: 1 });
+}
+for (const c of configs) {
+  const r = await runPage({ lib: c.lib, n: String(c.n), dtype: c.dtype, learn: String(c.learn) });
+  say(`${c.lib} n=${c.n} ${c.dtype} learn=${c.learn}: p50 ${r.total.p50.toFixed(3)} ms, p99 ${r.total.p99.toFixed(3)} ms`);
+  results.latency.push({ ...c, r });
+}
+await browser.close();
+server.close();
+const loadAfter = os.loadavg();
+
+// ---- report ----
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const f = (x, d = 3) => (x === null || x === undefined ? '–' : x.toFixed(d));
+const kb = (b) => `${(b / 1024).toFixed(0)} KiB`;
+const mb = (b) => `${(b / 1048576).toFixed(2)} MiB`;
+const find = (lib, n, dtype, learn) => results.latency.find((x) => x.lib === lib && x.n === n && x.dtype === dtype && x.learn === learn)?.r;
+const agreement = (a, b) => { let s = 0; for (let i = 0; i < a.top1.length; i++) if (a.top1[i] === b.top1[i]) s++; return s / a.top1.length; };
+
+const coldNc = median(results.cold.nextclick.map((r) => r.coldReadyMs));
+const coldOrt = median(results.cold.ort.map((r) => r.coldReadyMs));
+const firstNc = median(results.cold.nextclick.map((r) => r.firstPredictionMs));
+const firstOrt = median(results.cold.ort.map((r) => r.firstPredictionMs));
+const memNc = Math.max(...results.latency.filter((x) => x.lib === 'nextclick').map((x) => x.r.wasmMemoryBytes));
+const memOrt = Math.max(...results.latency.filter((x) => x.lib === 'ort').map((x) => x.r.wasmMemoryBytes));
+const ortVersion = JSON.parse(fs.readFileSync(path.join(HERE, 'node_modules/onnxruntime-web/package.json'), 'utf8')).version;
+const gitRev = sh('git rev-parse --short HEAD') + (sh('git status --porcelain -- src Cargo.toml .cargo') ? ' (+ uncommitted src changes)' : '');
+
+let md = `# Benchmark: nextclick vs onnxruntime-web
+
+Generated by \`make bench\` (bench/run.mjs) on ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}. ${process.env.BENCH_LABEL || ''}
+
+Same ONNX model (\`models/${modelName}.onnx\`, D = ${D}, L = ${L}${modelName === 'reference' ? '; models/default.onnx did not exist, so the reference model was used' : ''}),
+same generated catalogs (random unit-direction vectors × 2, ids \`it-i\`, titles/urls/prices; bound to the model's SHA-256),
+same deterministic event stream (${EVENTS} timed events after 200 untimed warm-up events per configuration;
+sessions of mean ~25 events separated by 45-minute gaps, so many sessions are longer than L), same
+headless Chromium, one process, one run; every configuration in a fresh browser context (empty HTTP cache).
+
+- **nextclick**: ${process.env.NEXTCLICK_PKG || 'www/pkg'} (\`make wasm-release\`), git ${gitRev}.
+- **ORT-web**: onnxruntime-web ${ortVersion}, \`ort.wasm.min.mjs\`, wasm execution provider, \`numThreads = 1\`, SIMD build
+  (\`ort-wasm-simd-threaded.wasm\`), \`graphOptimizationLevel: 'all'\`.
+- Browser: Chromium ${browserVersion} (Debian, /usr/bin/chromium), headless, page cross-origin isolated (COOP/COEP) so
+  \`performance.now()\` has µs resolution.
+- Machine: ${os.cpus().length} × ${os.cpus()[0]?.model || '?'}, shared with other builds; load average
+  before ${loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min).
+- Toolchain: ${sh('rustc --version')}, node ${process.version}.
+
+## What is timed
+
+**track→top-20** (per event): from the event object in the page to the top-20 list of
+\`{itemId, score, title, url, price}\`.
+- nextclick: \`predictor.track(event)\` + \`predictor.predict(20)\` — event validation, session bookkeeping,
+  encoder input, the tract encoder run, the adapter, the dot product with every catalog item in wasm, top-20,
+  metadata, conversion to JS objects.
+- ORT-web: the same session bookkeeping in JS, the same right-aligned encoder input (typed arrays reused,
+  \`ort.Tensor\` objects reused), \`await session.run(...)\`, then the dot product with every catalog item and a
+  top-20 insertion in plain JS over a \`Float32Array\`, the same exclusions (current item, purchased items), metadata.
+  (This is what a page using ORT-web for the encoder would realistically write.)
+- Learning off (\`head.enabled = false\`) unless stated. With learning on, both also take one SGD step of the
+  residual adapter (src/head.rs; ORT-web: a JS port, since onnxruntime-web has no on-device training) on every
+  in-session event, and serve \`s + α(As + b)\`.
+
+**Cold start**: from navigation start of a fresh context (nothing cached) until the model is ready to
+predict: HTML, the library's JS, wasm fetch + compile + instantiate, model and ${COLD_N}-item catalog fetch
+(in parallel), model load/optimisation, catalog parse. Median of ${COLD_RUNS}.
+**Peak wasm memory**: size of the page's wasm memories at the end of a run (a wasm memory never shrinks),
+largest over the configurations. **Transfer sizes**: the files a page loads, compressed here with gzip -9 and
+brotli q11 (what a CDN would serve).
+
+## Results
+
+| metric | nextclick | ORT-web | nextclick / ORT |
+|---|---:|---:|---:|
+`;
+const row = (name, a, b, fmt = f) => { md += `| ${name} | ${fmt(a)} | ${fmt(b)} | ${f(a / b, 2)} |\n`; };
+for (const n of SIZES) {
+  const a = find('nextclick', n, 'f32', 0), b = find('ort', n, 'f32', 0);
+  row(`track→top-20 p50, ${n} items (ms)`, a.total.p50, b.total.p50);
+  row(`track→top-20 p99, ${n} items (ms)`, a.total.p99, b.total.p99);
+}
+for (const n of SIZES) {
+  const a = find('nextclick', n, 'int8', 0), b = find('ort', n, 'f32', 0);
+  row(`track→top-20 p50, ${n} items, nextclick int8 catalog (ms)`, a.total.p50, b.total.p50);
+  row(`track→top-20 p99, ${n} items, nextclick int8 catalog (ms)`, a.total.p99, b.total.p99);
+}
+for (const n of SIZES) {
+  const a = find('nextclick', n, 'f32', 1), b = find('ort', n, 'f32', 1);
+  row(`learning step p50, ${n} items (ms)`, a.learn.p50, b.learn.p50);
+  row(`track→top-20 p50 with learning, ${n} items (ms)`, a.total.p50, b.total.p50);
+  row(`track→top-20 p99 with learning, ${n} items (ms)`, a.total.p99, b.total.p99);
+}
+row('cold start to model ready (ms, median)', coldNc, coldOrt, (x) => f(x, 1));
+row('first track→top-20 after load (ms, median)', firstNc, firstOrt);
+row('peak wasm memory', memNc, memOrt, mb);
+for (const k of ['raw', 'gzip', 'brotli']) row(`wasm, ${k}`, size.nextclick.wasm[k], size.ort.wasm[k], kb);
+for (const k of ['raw', 'gzip', 'brotli']) row(`JS, ${k}`, size.nextclick.js[k], size.ort.js[k], kb);
+for (const k of ['gzip', 'brotli']) row(`wasm + JS, ${k}`, size.nextclick.wasm[k] + size.nextclick.js[k], size.ort.wasm[k] + size.ort.js[k], kb);
+
+md += `\nCross-check: the top-1 item of nextclick (f32, learning off) equals ORT-web's on `;
+md += SIZES.map((n) => `${(100 * agreement(find('nextclick', n, 'f32', 0), find('ort', n, 'f32', 0))).toFixed(1)} % (${n} items)`).join(', ');
+md += ` of the timed events, so both sides compute the same thing.\n`;
+
+md += `\nCold start breakdown (median ms): nextclick — library JS + wasm compile ${f(median(results.cold.nextclick.map((r) => r.setup.lib)), 1)}, `
+  + `waiting for model+catalog ${f(median(results.cold.nextclick.map((r) => r.setup.dataWait)), 1)}, Predictor.create ${f(median(results.cold.nextclick.map((r) => r.setup.create)), 1)}; `
+  + `ORT-web — library JS ${f(median(results.cold.ort.map((r) => r.setup.lib)), 1)}, waiting for model+catalog ${f(median(results.cold.ort.map((r) => r.setup.dataWait)), 1)}, `
+  + `InferenceSession.create (incl. its wasm fetch + compile) + catalog parse ${f(median(results.cold.ort.map((r) => r.setup.create)), 1)}.\n`;
+
+md += `\n### Every configuration\n\n| library | items | catalog | learning | p50 ms | p99 ms | mean ms | track p50 ms | wasm memory |\n|---|---:|---|---|---:|---:|---:|---:|---:|\n`;
+for (const x of results.latency) md += `| ${x.lib} | ${x.n} | ${x.dtype} | ${x.learn ? 'on' : 'off'} | ${f(x.r.total.p50)} | ${f(x.r.total.p99)} | ${f(x.r.total.mean)} | ${f(x.r.track.p50)} | ${mb(x.r.wasmMemoryBytes)} |\n`;
+md += `\nFiles: ${[...size.nextclick.wasm.per, ...size.nextclick.js.per, ...size.ort.wasm.per, ...size.ort.js.per].map((p) => `${p.file} ${p.raw} B (gzip ${p.gzip}, br ${p.brotli})`).join('; ')}.\n`;
+md += `\n![track→top-20 latency](${path.basename(SVG)})\n`;
+md += `\nReproduce: \`make bench\` (builds the release wasm, installs bench/ with \`npm ci\`, runs this). Raw results: bench/out/results.json.\n`;
+
+// ---- plot: grouped bars, p50 and p99 per configuration ----
+function plot() {
+  const groups = [];
+  for (const n of SIZES) for (const learn of [0, 1]) {
+    const a = find('nextclick', n, 'f32', learn), b = find('ort', n, 'f32', learn);
+    groups.push({ label: `${n / 1000}k items${learn ? ', learning' : ''}`, bars: [['nextclick p50', a.total.p50], ['nextclick p99', a.total.p99], ['ORT-web p50', b.total.p50], ['ORT-web p99', b.total.p99]] });
+  }
+  const colors = ['#1f77b4', '#aec7e8', '#d62728', '#ff9896'];
+  const W = 760, H = 360, left = 60, bottom = 50, top = 30, gw = (W - left - 20) / groups.length, bw = gw / 5;
+  const max = Math.max(...groups.flatMap((g) => g.bars.map((b) => b[1]))) * 1.1;
+  const y = (v) => H - bottom - (v / max) * (H - bottom - top);
+  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">\n<rect width="100%" height="100%" fill="white"/>\n`;
+  s += `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">track→top-20 latency (ms), headless Chromium, model ${modelName}</text>\n`;
+  for (let t = 0; t <= 5; t++) { const v = (max / 5) * t; s += `<line x1="${left}" x2="${W - 20}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${v.toFixed(v < 10 ? 1 : 0)}</text>\n`; }
+  groups.forEach((g, gi) => {
+    const x0 = left + gi * gw + bw / 2;
+    g.bars.forEach(([name, v], bi) => { s += `<rect x="${x0 + bi * bw}" y="${y(v)}" width="${bw - 2}" height="${y(0) - y(v)}" fill="${colors[bi]}"><title>${name}: ${v.toFixed(3)} ms</title></rect><text x="${x0 + bi * bw + bw / 2 - 1}" y="${y(v) - 3}" text-anchor="middle" font-size="9">${v.toFixed(2)}</text>\n`; });
+    s += `<text x="${x0 + 2 * bw}" y="${H - bottom + 16}" text-anchor="middle">${g.label}</text>\n`;
+  });
+  colors.forEach((c, i) => { const lx = left + i * 150; s += `<rect x="${lx}" y="${H - 22}" width="12" height="12" fill="${c}"/><text x="${lx + 16}" y="${H - 12}">${groups[0].bars[i][0]}</text>\n`; });
+  return s + '</svg>\n';
+}
+fs.mkdirSync(path.dirname(MD), { recursive: true });
+fs.writeFileSync(SVG, plot());
+fs.writeFileSync(MD, md);
+fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify({ size, results, loadBefore, loadAfter, browserVersion, ortVersion }, null, 1));
+say(`wrote ${path.relative(ROOT, MD)} and ${path.relative(ROOT, SVG)}`);
