@@ -158,6 +158,9 @@ impl Model for PopularityModel {
         self.users.observe(ev);
         Ok(())
     }
+    fn users_independent(&self) -> bool {
+        true
+    }
 }
 
 /// Item-to-item co-occurrence: `w(a, b) = Σ 1/|i − j|` over pairs of positions within `window` of each
@@ -234,6 +237,9 @@ impl Model for CooccurrenceModel {
     fn observe(&mut self, ev: &Ev) -> Result<()> {
         self.users.observe(ev);
         Ok(())
+    }
+    fn users_independent(&self) -> bool {
+        true
     }
 }
 
@@ -323,6 +329,9 @@ impl Model for SknnModel {
         self.users.observe(ev);
         Ok(())
     }
+    fn users_independent(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]
@@ -330,6 +339,7 @@ mod tests {
     use super::*;
     use crate::eval::data::Split;
     use crate::eval::replay::tests::dataset;
+    use crate::eval::replay::tests::TimeOrder;
     use crate::eval::replay::{replay, Labels};
     use EventKind::*;
 
@@ -380,8 +390,11 @@ mod tests {
         let o = replay(&mut c, &data, &split, &labels, 3).unwrap();
         assert_eq!(o.targets[0].rank_all, Some(0));
         assert_eq!(o.targets[2].rank_all, Some(0), "3 follows 2 (and 1)");
-        let mut k = SknnModel::new(&hist, pop);
+        let mut k = SknnModel::new(&hist, pop.clone());
         let o = replay(&mut k, &data, &split, &labels, 3).unwrap();
+        let mut k2 = SknnModel::new(&hist, pop);
+        let o2 = replay(&mut TimeOrder(&mut k2), &data, &split, &labels, 3).unwrap();
+        assert_eq!(o.targets, o2.targets, "user-by-user and time order agree");
         assert_eq!(
             o.targets[0].rank_all,
             Some(1),

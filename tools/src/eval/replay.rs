@@ -41,6 +41,23 @@ pub trait Model {
     fn end_session(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Does every prediction for a user depend only on that user's own events (and on what the model
+    /// learned before the replay)? Then the replay runs user by user — each user's events still in time
+    /// order, the results identical — which keeps the core predictor's session-vector cache warm
+    /// between a user's events. Models that learn across users during the replay must say `false`.
+    fn users_independent(&self) -> bool {
+        false
+    }
+}
+
+/// The order in which `replay` visits the events: time order, or (for [`Model::users_independent`]
+/// models) user by user, each user's events in time order.
+pub fn visit_order(data: &Dataset, by_user: bool) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..data.events.len()).collect();
+    if by_user {
+        order.sort_by_key(|&i| (data.events[i].user, i));
+    }
+    order
 }
 
 /// One scored next-click target.
@@ -160,7 +177,8 @@ pub fn replay(
     let mut open: HashMap<u32, u32> = HashMap::new();
     let mut seen: HashMap<u32, u32> = HashMap::new();
     let mut active: Option<u32> = None;
-    for (i, ev) in data.events.iter().enumerate() {
+    for i in visit_order(data, model.users_independent()) {
+        let ev = &data.events[i];
         if active != Some(ev.user) {
             model.switch_user(ev.user)?;
             active = Some(ev.user);
@@ -350,6 +368,27 @@ pub(crate) mod tests {
         fn end_session(&mut self) -> Result<()> {
             self.log.push(Call::End);
             Ok(())
+        }
+    }
+
+    /// Forces the time-order replay of a model that would run user by user.
+    pub(crate) struct TimeOrder<'a>(pub(crate) &'a mut dyn Model);
+
+    impl Model for TimeOrder<'_> {
+        fn switch_user(&mut self, user: u32) -> Result<()> {
+            self.0.switch_user(user)
+        }
+        fn rank(&mut self, k: usize) -> Result<Vec<u32>> {
+            self.0.rank(k)
+        }
+        fn observe(&mut self, ev: &Ev) -> Result<()> {
+            self.0.observe(ev)
+        }
+        fn intent(&mut self) -> Result<Option<(f64, f64)>> {
+            self.0.intent()
+        }
+        fn end_session(&mut self) -> Result<()> {
+            self.0.end_session()
         }
     }
 
