@@ -56,3 +56,26 @@ test-firefox: setup
 
 test-e2e:
 	@if [ -f www/package.json ]; then $(MAKE) wasm-release tools-release && cd www && npm test; else echo "test-e2e: no www/package.json yet"; fi
+
+## Evaluation on the REES46 target shop: rewrites the section "REES46 target shop (replay)" of
+## docs/results.md and its plots (docs/eval/) from $(NEXTCLICK_DATA)/rees46-oct2019. Scratch (the shop's
+## catalog, the history window, the central reference model) goes to target/eval; no data is committed.
+EVAL_DATA ?= $(NEXTCLICK_DATA)/rees46-oct2019
+EVAL_MODEL ?= models/default.onnx
+EVAL_WORK ?= target/eval
+EVAL_NC := target/release/nextclick
+.PHONY: eval
+eval: tools-release
+	@set -e; t0=$$(date +%s); \
+	test -f $(EVAL_DATA)/events.csv || { echo "make eval: $(EVAL_DATA)/events.csv not found (set NEXTCLICK_DATA)"; exit 1; }; \
+	mkdir -p $(EVAL_WORK); \
+	$(EVAL_NC) catalog $(EVAL_DATA)/items.csv --model $(EVAL_MODEL) --out $(EVAL_WORK)/rees46.catalog; \
+	$(EVAL_NC) eval --target $(EVAL_DATA) --model $(EVAL_MODEL) --write-history $(EVAL_WORK)/rees46-history; \
+	$(EVAL_NC) train --data $(EVAL_WORK)/rees46-history --preset id --out $(EVAL_WORK)/central-id.safetensors \
+	  --epochs 30 --max-minutes 6 --valid-cases 1000 --seed 1; \
+	$(EVAL_NC) export --checkpoint $(EVAL_WORK)/central-id.safetensors --out $(EVAL_WORK)/central-id.onnx \
+	  --name nextclick-central-id --data $(EVAL_WORK)/rees46-history; \
+	$(EVAL_NC) eval --target $(EVAL_DATA) --model $(EVAL_MODEL) --catalog $(EVAL_WORK)/rees46.catalog \
+	  --reference sasrec-id=$(EVAL_WORK)/central-id.onnx,$(EVAL_WORK)/central-id.catalog.bin \
+	  --out docs/results.md --command "make eval" > $(EVAL_WORK)/eval.log; \
+	echo "make eval: done in $$(( $$(date +%s) - t0 )) s (docs/results.md, docs/eval/)"
