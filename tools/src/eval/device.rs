@@ -26,6 +26,8 @@ pub struct DeviceModel {
     /// Maps the predictor's catalog indices to the replay's (for a model with its own catalog);
     /// `u32::MAX` = not in the replay's catalog (dropped from the list).
     pub remap: Option<Vec<u32>>,
+    /// Report the intent heads (off for reference rows, whose heads are only the priors).
+    pub intents: bool,
 }
 
 impl DeviceModel {
@@ -41,6 +43,7 @@ impl DeviceModel {
             init: None,
             rejected: 0,
             remap: None,
+            intents: true,
         }
     }
 
@@ -132,6 +135,9 @@ impl Model for DeviceModel {
     }
 
     fn intent(&mut self) -> Result<Option<(f64, f64)>> {
+        if !self.intents {
+            return Ok(None);
+        }
         Ok(self
             .predictor
             .intent()?

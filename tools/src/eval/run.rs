@@ -257,6 +257,7 @@ pub fn run_row(spec: &RowSpec, sh: &Shared) -> Result<RowResult> {
             let mb = std::fs::read(m).with_context(|| format!("cannot read {}", m.display()))?;
             let cb = std::fs::read(c).with_context(|| format!("cannot read {}", c.display()))?;
             let mut m = DeviceModel::new(predictor(&mb, &cb, HeadOptions::default())?, false);
+            m.intents = false;
             let own = m.predictor.catalog();
             m.remap = Some(
                 (0..own.len())
