@@ -16,6 +16,7 @@ setup:
 ## The release wasm + JS glue, as a shop would deploy it (www/pkg).
 wasm-release: setup
 	wasm-pack build --release --target web --out-dir www/pkg --out-name nextclick --no-pack
+	@bench/wasm-opt.sh www/pkg/nextclick_bg.wasm
 	@ls -l www/pkg/nextclick_bg.wasm | awk '{print "wasm: " $$5 " bytes"}'; gzip -9c www/pkg/nextclick_bg.wasm | wc -c | awk '{print "wasm gzip: " $$1 " bytes"}'
 
 tools-release:
@@ -79,3 +80,13 @@ eval: tools-release
 	  --reference sasrec-id=$(EVAL_WORK)/central-id.onnx,$(EVAL_WORK)/central-id.catalog.bin \
 	  --out docs/results.md --command "make eval" > $(EVAL_WORK)/eval.log; \
 	echo "make eval: done in $$(( $$(date +%s) - t0 )) s (docs/results.md, docs/eval/)"
+
+## Benchmark: nextclick vs onnxruntime-web in headless Chromium, one run (writes docs/bench.md + docs/bench.svg).
+## Not part of `make test`. `make bench-native`: the criterion micro-benchmarks (cargo bench).
+.PHONY: bench bench-native
+bench: wasm-release
+	@if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then cd bench && npm ci --no-audit --no-fund --loglevel=error; fi
+	cd bench && node run.mjs
+
+bench-native:
+	cargo bench -p nextclick --bench core
