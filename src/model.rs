@@ -56,6 +56,9 @@ type Plan = Arc<TypedSimplePlan>;
 /// A loaded, optimised, contract-checked session encoder.
 pub struct Encoder {
     plan: Plan,
+    /// The plan's run state, kept between calls so that a run does not rebuild the per-node state tables
+    /// (`plan.run` spawns a fresh one each time). A concurrent caller that finds it taken spawns its own.
+    state: std::sync::Mutex<Option<TypedSimpleState>>,
     shape: EncoderShape,
     sha256: [u8; 32],
     temperature: f32,
@@ -217,8 +220,10 @@ impl Encoder {
             .map_err(load_err)?
             .into_runnable()
             .map_err(load_err)?;
+        let state = std::sync::Mutex::new(Some(plan.spawn().map_err(load_err)?));
         let enc = Encoder {
             plan,
+            state,
             shape,
             sha256: sha256(bytes),
             temperature,
@@ -253,10 +258,22 @@ impl Encoder {
         let types = Tensor::from_shape(&[1, l], &input.event_types).map_err(run_err)?;
         let gaps = Tensor::from_shape(&[1, l], &input.time_gaps).map_err(run_err)?;
         let mask = Tensor::from_shape(&[1, l], &input.mask).map_err(run_err)?;
-        let out = self
-            .plan
-            .run(tvec![items.into(), types.into(), gaps.into(), mask.into()])
-            .map_err(run_err)?;
+        let inputs = tvec![items.into(), types.into(), gaps.into(), mask.into()];
+        let kept = self.state.try_lock().ok().and_then(|mut s| s.take());
+        let out = match kept {
+            Some(mut state) => {
+                let out = state.run(inputs);
+                // A failed run may leave values behind; keep only a state whose turn completed.
+                if out.is_ok() {
+                    if let Ok(mut slot) = self.state.try_lock() {
+                        *slot = Some(state);
+                    }
+                }
+                out
+            }
+            None => self.plan.run(inputs),
+        }
+        .map_err(run_err)?;
         let view = out[0].try_as_plain_ram().map_err(run_err)?;
         let v = view.as_slice::<f32>().map_err(run_err)?;
         if v.len() != d {
