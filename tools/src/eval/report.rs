@@ -220,8 +220,8 @@ pub struct Check {
     pub what: String,
     /// Policy.
     pub policy: String,
-    /// The statistic (ratio or difference) with its paired interval.
-    pub value: Estimate,
+    /// The statistic (ratio or difference) with its paired interval (`None`: a row was not run).
+    pub value: Option<Estimate>,
     /// Met on the point estimate.
     pub met: bool,
     /// Met even at the lower end of the interval.
@@ -239,33 +239,37 @@ fn checks(rows: &[RowSummary], samples: &[Vec<u32>]) -> Vec<Check> {
                 r.sums_all[1].clone()
             }
         };
-        if let (Some(z), Some(p)) = (find("zero-shot"), find("popularity")) {
-            let (zs, ps) = (s(z), s(p));
-            let value = interval(
-                zs.mean() / ps.mean(),
-                samples
+        let what = "zero-shot ≥ 2× popularity (Recall@20 ratio)";
+        let value = match (find("zero-shot"), find("popularity")) {
+            (Some(z), Some(p)) => {
+                let (zs, ps) = (s(z), s(p));
+                let stats = samples
                     .iter()
                     .map(|x| zs.mean_of(x) / ps.mean_of(x))
-                    .collect(),
-            );
-            out.push(Check {
-                what: "zero-shot ≥ 2× popularity (Recall@20 ratio)".into(),
-                policy: policy.into(),
-                met: value.value >= 2.0,
-                robust: value.lo >= 2.0,
-                value,
-            });
-        }
-        if let (Some(d), Some(k)) = (find("device"), find("sknn")) {
-            let value = s(d).diff(&s(k), samples);
-            out.push(Check {
-                what: "on-device head ≥ session-kNN (Recall@20 difference)".into(),
-                policy: policy.into(),
-                met: value.value >= 0.0,
-                robust: value.lo >= 0.0,
-                value,
-            });
-        }
+                    .collect();
+                Some(interval(zs.mean() / ps.mean(), stats))
+            }
+            _ => None,
+        };
+        out.push(Check {
+            what: what.into(),
+            policy: policy.into(),
+            met: value.is_some_and(|v| v.value >= 2.0),
+            robust: value.is_some_and(|v| v.lo >= 2.0),
+            value,
+        });
+        let what = "on-device head ≥ session-kNN (Recall@20 difference)";
+        let value = match (find("device"), find("sknn")) {
+            (Some(d), Some(k)) => Some(s(d).diff(&s(k), samples)),
+            _ => None,
+        };
+        out.push(Check {
+            what: what.into(),
+            policy: policy.into(),
+            met: value.is_some_and(|v| v.value >= 0.0),
+            robust: value.is_some_and(|v| v.lo >= 0.0),
+            value,
+        });
     }
     out
 }
@@ -561,6 +565,9 @@ pub fn write(ctx: &Context, rows: &[RowResult], t0: std::time::Instant) -> Resul
         **consecutive repeat** of the previous event's item. Policies: **no-repeat** = repeats dropped and the current item removed from the list \
         (what the page shows; headline), **all** = every target, the current item may be recommended.\n",
         ctx.catalog_items, counts.session_starts, counts.unknown_targets, counts.targets, counts.repeats)?;
+    if let Some(note) = &a.note {
+        writeln!(w, "**Note.** {note}\n")?;
+    }
     let bad = ctx.data.bad.lines();
     writeln!(
         w,
@@ -602,19 +609,14 @@ pub fn write(ctx: &Context, rows: &[RowResult], t0: std::time::Instant) -> Resul
     writeln!(w, "| target | policy | value [95% CI] | met? |")?;
     writeln!(w, "|---|---|---|---|")?;
     for c in &checks {
-        let verdict = match (c.met, c.robust) {
-            (true, true) => "**met** (also at the interval's lower end)",
-            (true, false) => "met on the point estimate, not at the interval's lower end",
+        let verdict = match (c.value.is_some(), c.met, c.robust) {
+            (false, _, _) => "**not measured** (a row of it was not run)",
+            (_, true, true) => "**met** (also at the interval's lower end)",
+            (_, true, false) => "met on the point estimate, not at the interval's lower end",
             _ => "**not met**",
         };
-        writeln!(
-            w,
-            "| {} | {} | {} | {} |",
-            c.what,
-            c.policy,
-            c.value.fmt(3),
-            verdict
-        )?;
+        let v = c.value.map_or("—".to_string(), |v| v.fmt(3));
+        writeln!(w, "| {} | {} | {} | {} |", c.what, c.policy, v, verdict)?;
     }
     writeln!(w)?;
 

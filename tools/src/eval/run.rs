@@ -82,6 +82,9 @@ pub struct EvalArgs {
     /// The command line to print in the report (default: this one).
     #[arg(long)]
     pub command: Option<String>,
+    /// A paragraph to print at the top of the report section (e.g. what is missing).
+    #[arg(long)]
+    pub note: Option<String>,
 }
 
 /// Top-K scored.
@@ -573,6 +576,7 @@ mod tests {
             jobs: 2,
             write_history: None,
             command: Some("nextclick eval (test)".into()),
+            note: Some("generated".into()),
         };
         run(args.clone()).unwrap();
         let md = std::fs::read_to_string(&out).unwrap();
