@@ -158,7 +158,7 @@ impl EncoderWeights {
         let c = self.config;
         let (d, f, l) = (c.dim, c.ffn, c.max_len);
         anyhow::ensure!(
-            c.heads > 0 && d % c.heads == 0,
+            c.heads > 0 && d.is_multiple_of(c.heads),
             "dim {d} not divisible by heads {}",
             c.heads
         );
