@@ -56,7 +56,7 @@ impl Net {
     pub fn new(cfg: NetConfig, seed: u64) -> Result<Net> {
         let e = cfg.encoder;
         anyhow::ensure!(
-            e.heads > 0 && e.dim % e.heads == 0,
+            e.heads > 0 && e.dim.is_multiple_of(e.heads),
             "dim {} not divisible by heads {}",
             e.dim,
             e.heads
@@ -698,9 +698,6 @@ pub fn batch_loss(
         Some(c) if net.cfg.id_items == 0 => c.dim(0)?,
         _ => net.cfg.id_items,
     };
-    let table = net.item_vectors(content)?;
-    let mut drop_rng = SplitMix(rng.next_u64());
-    let hs = encode(net, &table, batch, opts.dropout, Some(&mut drop_rng))?;
     let d = net.cfg.encoder.dim;
     let valid: Vec<u32> = (0..batch.b * batch.t)
         .filter(|&i| batch.targets[i] != u32::MAX)
@@ -709,13 +706,13 @@ pub fn batch_loss(
     if valid.is_empty() {
         bail!("batch without targets");
     }
-    let vidx = Tensor::from_vec(valid.clone(), valid.len(), dev)?;
-    let h = hs.reshape((batch.b * batch.t, d))?.index_select(&vidx, 0)?;
     let targets: Vec<u32> = valid.iter().map(|&i| batch.targets[i as usize]).collect();
-    // candidate set: the whole catalog, or the batch's targets plus shared uniform negatives
-    let (cand, tgt): (Option<Vec<u32>>, Vec<u32>) =
-        if opts.negatives == 0 || opts.negatives >= n_items {
-            (None, targets.clone())
+    // candidate set: the whole catalog, or the batch's targets plus shared uniform negatives. With sampling,
+    // only the items the batch touches (candidates first, then the inputs) go through the tower.
+    let sampled = opts.negatives > 0 && opts.negatives < n_items;
+    let (subset, n_cand, tgt, local_batch): (Option<Vec<u32>>, usize, Vec<u32>, Option<Batch>) =
+        if !sampled {
+            (None, n_items, targets.clone(), None)
         } else {
             let mut pos: HashMap<u32, u32> = HashMap::new();
             let mut cand: Vec<u32> = Vec::new();
@@ -728,9 +725,9 @@ pub fn batch_loss(
                     })
                 })
                 .collect();
-            let want = cand.len() + opts.negatives;
+            let want = (cand.len() + opts.negatives).min(n_items);
             let mut guard = 0;
-            while cand.len() < want.min(n_items) && guard < opts.negatives * 20 {
+            while cand.len() < want && guard < opts.negatives * 20 {
                 guard += 1;
                 let c = rng.below(n_items) as u32;
                 if let std::collections::hash_map::Entry::Vacant(e) = pos.entry(c) {
@@ -738,31 +735,57 @@ pub fn batch_loss(
                     cand.push(c);
                 }
             }
-            (Some(cand), tgt)
+            let n_cand = cand.len();
+            let mut lb = batch.clone();
+            for (k, it) in lb.items.iter_mut().enumerate() {
+                if batch.mask[k] > 0.0 {
+                    let next = cand.len() as u32;
+                    let local = *pos.entry(*it).or_insert_with(|| {
+                        cand.push(*it);
+                        next
+                    });
+                    *it = local;
+                } else {
+                    *it = 0;
+                }
+            }
+            (Some(cand), n_cand, tgt, Some(lb))
         };
-    let cand_t = cand
+    let subset_t = subset
         .as_ref()
         .map(|c| Tensor::from_vec(c.clone(), c.len(), dev))
         .transpose()?;
-    let pick = |t: &Tensor| -> Result<Tensor> {
-        Ok(match &cand_t {
-            Some(c) => t.index_select(c, 0)?,
-            None => t.clone(),
-        })
+    let vectors = |n: &Net, c: Option<&Tensor>| -> Result<Tensor> {
+        match &subset_t {
+            None => n.item_vectors(c),
+            Some(u) if n.cfg.id_items > 0 => Ok(n.p("idemb").index_select(u, 0)?),
+            Some(u) => tower_forward(
+                n,
+                &c.context("tower model without content")?
+                    .index_select(u, 0)?,
+            ),
+        }
     };
-    let cvec = pick(&table)?;
+    let batch = local_batch.as_ref().unwrap_or(batch);
+    let table = vectors(net, content)?;
+    let mut drop_rng = SplitMix(rng.next_u64());
+    let hs = encode(net, &table, batch, opts.dropout, Some(&mut drop_rng))?;
+    let vidx = Tensor::from_vec(valid.clone(), valid.len(), dev)?;
+    let h = hs.reshape((batch.b * batch.t, d))?.index_select(&vidx, 0)?;
+    let cvec = table.narrow(0, 0, n_cand)?;
     let logits = (h.matmul(&cvec.t()?)? / net.cfg.temperature as f64)?;
     let tgt_t = Tensor::from_vec(tgt, targets.len(), dev)?;
     let lsm = log_softmax(&logits)?;
     let hard = lsm.gather(&tgt_t.unsqueeze(1)?, 1)?.neg()?.mean_all()?;
     let loss = match teacher {
         Some((tn, tcontent)) if opts.distill_alpha > 0.0 => {
-            let ttable = tn.item_vectors(Some(tcontent))?.detach();
+            let ttable = vectors(tn, Some(tcontent))?.detach();
             let ths = encode(tn, &ttable, batch, 0.0, None)?.detach();
             let th = ths
                 .reshape((batch.b * batch.t, tn.cfg.encoder.dim))?
                 .index_select(&vidx, 0)?;
-            let tl = (th.matmul(&pick(&ttable)?.t()?)? / tn.cfg.temperature as f64)?.detach();
+            let tl = (th.matmul(&ttable.narrow(0, 0, n_cand)?.t()?)? / tn.cfg.temperature as f64)?
+                .detach();
             let tau = opts.distill_temp as f64;
             let pt = softmax(&(&tl / tau)?)?;
             let lpt = log_softmax(&(&tl / tau)?)?;
@@ -866,10 +889,14 @@ pub fn train(
             "loss {mean:.4} valid N@10 {:.4} R@10 {:.4}",
             m.n10, m.r10
         ));
-        if !opts.progress {
+        if !opts.progress || pb.is_hidden() {
+            // no terminal (logs, make): the bars are hidden, so print the epoch summary
             eprintln!(
-                "epoch {epoch}: loss {mean:.4} valid N@10 {:.4} R@10 {:.4}",
-                m.n10, m.r10
+                "epoch {epoch}: loss {mean:.4} valid N@10 {:.4} R@10 {:.4} ({:.0} s, {:.0} tokens/s)",
+                m.n10,
+                m.r10,
+                t0.elapsed().as_secs_f64(),
+                tokens as f64 / t0.elapsed().as_secs_f64()
             );
         }
         if m.n10 > best {
