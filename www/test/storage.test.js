@@ -1,0 +1,86 @@
+// Node-only tests (no browser) of storage.js with a fake localStorage and no IndexedDB: the journal, the
+// localStorage snapshot fallback, quota behaviour and the wipe.
+import { test, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { openJournal, openStore, wipeAll, toBase64, fromBase64 } from "../sdk/storage.js";
+
+class FakeStorage {
+  constructor() {
+    this.m = new Map();
+    this.quota = Infinity;
+  }
+  get length() {
+    return this.m.size;
+  }
+  key(i) {
+    return [...this.m.keys()][i] ?? null;
+  }
+  getItem(k) {
+    return this.m.has(k) ? this.m.get(k) : null;
+  }
+  setItem(k, v) {
+    const size = [...this.m].reduce((n, [a, b]) => n + (a === k ? 0 : a.length + b.length), 0) + k.length + String(v).length;
+    if (size > this.quota) throw Object.assign(new Error("quota"), { name: "QuotaExceededError" });
+    this.m.set(k, String(v));
+  }
+  removeItem(k) {
+    this.m.delete(k);
+  }
+}
+
+beforeEach(() => {
+  globalThis.localStorage = new FakeStorage();
+  delete globalThis.indexedDB;
+});
+
+test("base64 round trip", () => {
+  const b = new Uint8Array(70000).map((_, i) => (i * 31) & 255);
+  assert.deepEqual(fromBase64(toBase64(b)), b);
+});
+
+test("journal: append, read, trim by sequence number", () => {
+  const j = openJournal("shop");
+  j.append(10, { type: "view", itemId: "a" });
+  j.append(11, { type: "click", itemId: "b" });
+  j.append(12, { type: "cart", itemId: "b" });
+  assert.deepEqual(j.read().map((e) => e.seq), [10, 11, 12]);
+  j.trim(11);
+  assert.deepEqual(j.read(), [{ seq: 12, event: { type: "cart", itemId: "b" } }]);
+  j.trim(12);
+  assert.equal(localStorage.getItem("nextclick:shop:journal"), null, "an empty journal leaves no key");
+  localStorage.setItem("nextclick:shop:journal", "{not json");
+  assert.deepEqual(j.read(), [], "a corrupt journal reads as empty");
+});
+
+test("snapshot: without IndexedDB it goes to localStorage (base64) and loads back", async () => {
+  const s = openStore("shop", "abc");
+  assert.equal(await s.load(), null);
+  const bytes = new Uint8Array([1, 2, 3, 250]);
+  assert.equal(await s.save(bytes, 42), "localstorage");
+  const got = await s.load();
+  assert.deepEqual([...got.bytes], [...bytes]);
+  assert.equal(got.seq, 42);
+  assert.ok(localStorage.getItem("nextclick:shop:state:abc"));
+  await s.reset();
+  assert.equal(await s.load(), null);
+});
+
+test("quota: a failed snapshot write keeps the previous snapshot; a failed journal append says so", async () => {
+  const s = openStore("shop", "abc");
+  await s.save(new Uint8Array(10).fill(7), 1);
+  localStorage.quota = 200;
+  await assert.rejects(s.save(new Uint8Array(5000), 2), /quota/);
+  const got = await s.load();
+  assert.equal(got.seq, 1);
+  assert.deepEqual([...got.bytes], Array(10).fill(7));
+  const j = openJournal("shop");
+  assert.equal(j.append(3, { type: "view", itemId: "x".repeat(300) }), false);
+});
+
+test("wipeAll removes every nextclick:* key and nothing else", async () => {
+  localStorage.setItem("nextclick:shop:journal", "[]");
+  localStorage.setItem("nextclick:other:state:x", "{}");
+  localStorage.setItem("shop-cart", "keep");
+  await wipeAll("shop");
+  assert.deepEqual([...localStorage.m.keys()], ["shop-cart"]);
+});
