@@ -263,6 +263,8 @@ md += `\n### Every configuration\n\n| library | items | catalog | learning | p50
 for (const x of results.latency) md += `| ${x.lib} | ${x.n} | ${x.dtype} | ${x.learn ? 'on' : 'off'} | ${f(x.r.total.p50)} | ${f(x.r.total.p99)} | ${f(x.r.total.mean)} | ${f(x.r.track.p50)} | ${mb(x.r.wasmMemoryBytes)} |\n`;
 md += `\nFiles: ${[...size.nextclick.wasm.per, ...size.nextclick.js.per, ...size.ort.wasm.per, ...size.ort.js.per].map((p) => `${p.file} ${p.raw} B (gzip ${p.gzip}, br ${p.brotli})`).join('; ')}.\n`;
 md += `\n![track→top-20 latency](${path.basename(SVG)})\n`;
+const notes = path.join(HERE, 'notes.md');
+if (fs.existsSync(notes)) md += `\n${fs.readFileSync(notes, 'utf8')}`;
 md += `\nReproduce: \`make bench\` (builds the release wasm, installs bench/ with \`npm ci\`, runs this). Raw results: bench/out/results.json.\n`;
 
 // ---- plot: grouped bars, p50 and p99 per configuration ----
