@@ -10,7 +10,11 @@ mod demo;
 mod serve;
 
 #[derive(Parser)]
-#[command(name = "nextclick", version, about = "nextclick: on-device next-click prediction — tooling")]
+#[command(
+    name = "nextclick",
+    version,
+    about = "nextclick: on-device next-click prediction — tooling"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,7 +52,10 @@ fn main() -> anyhow::Result<()> {
             };
             let catalog = r.catalog.to_bytes();
             write("reference.onnx", &r.onnx)?;
-            write("reference.card.json", (serde_json::to_string_pretty(&r.card)? + "\n").as_bytes())?;
+            write(
+                "reference.card.json",
+                (serde_json::to_string_pretty(&r.card)? + "\n").as_bytes(),
+            )?;
             write("reference.catalog", &catalog)?;
             let steps = nextclick_tools::fixture::run(&r.onnx, &catalog)?;
             if let Some(dir) = expected.parent() {
