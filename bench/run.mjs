@@ -33,6 +33,9 @@ if (!fs.existsSync(path.join(ROOT, 'models/default.onnx'))) modelName = 'referen
 const modelPath = path.join(ROOT, `models/${modelName}.onnx`);
 const modelBytes = fs.readFileSync(modelPath);
 const modelSha = crypto.createHash('sha256').update(modelBytes).digest();
+// Serve a copy: the model file may be re-exported while the benchmark runs.
+fs.mkdirSync(path.join(OUT, 'data'), { recursive: true });
+fs.writeFileSync(path.join(OUT, 'data', 'model.onnx'), modelBytes);
 const card = JSON.parse(fs.readFileSync(path.join(ROOT, `models/${modelName}.card.json`), 'utf8'));
 const D = card.dim, L = card.max_len;
 say(`model models/${modelName}.onnx (D=${D}, L=${L}, ${modelBytes.length} bytes)`);
@@ -131,7 +134,7 @@ async function runPage(params) {
   const page = await ctx.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  const qs = new URLSearchParams({ model: `/models/${modelName}.onnx`, pkg: '/bench/out/pkg', events: String(EVENTS), ...params });
+  const qs = new URLSearchParams({ model: '/bench/out/data/model.onnx', pkg: '/bench/out/pkg', events: String(EVENTS), ...params });
   await page.goto(`${base}/bench/page.html?${qs}`);
   await page.waitForFunction(() => window.__result, null, { timeout: 600_000, polling: 200 });
   const r = await page.evaluate(() => window.__result);
