@@ -3,7 +3,7 @@
 // intent meters and the privacy panel. Everything here uses only the public `nextclick(...)` API.
 
 const nextclick = window.nextclick;
-const MODEL = "/models/reference.onnx"; // TEMPORARY: the reference fixture until models/default.onnx lands
+const MODEL = "/models/default.onnx"; // the committed default model; catalog.bin is built for it
 const CATALOG = "/demo/catalog.bin";
 const CONSENT_KEY = "demo-shop:consent"; // the shop's own record of the shopper's choice
 

@@ -222,7 +222,7 @@ test("JS API: main-thread mode, Segment names, unknown names warn, bad events re
     const m = await import("/sdk/nextclick.js");
     const same = m.nextclick === window.nextclick; // loading the module again keeps the first runtime
     const rt = m.createRuntime();
-    const st = await rt.run("init", [{ model: "/models/reference.onnx", catalog: "/demo/catalog.bin", shop: "t", worker: false, autocapture: false }]);
+    const st = await rt.run("init", [{ model: "/models/default.onnx", catalog: "/demo/catalog.bin", shop: "t", worker: false, autocapture: false }]);
     const a = await rt.run("track", ["Product Viewed", { product_id: "p-0010" }]);
     const b = await rt.run("track", ["Order Completed", { products: [{ product_id: "p-0010", price: 5 }, { sku: "p-0020" }] }]);
     const c = await rt.run("track", ["Checkout Started", { products: [{ product_id: "p-0010" }] }]);
