@@ -26,10 +26,10 @@ tools-release:
 demo: wasm-release tools-release
 	target/release/nextclick serve --root www --host 127.0.0.1 --port $(PORT)
 
-## Regenerates the demo shop's products (www/demo/items.csv) and its catalog (stand-in: hashed vectors for
-## the reference model, until models/default.onnx exists; then `nextclick catalog … --model models/default.onnx`).
+## Regenerates the demo shop's products (www/demo/items.csv) and their catalog for the default model.
 demo-data: tools-release
-	target/release/nextclick demo-catalog --out www/demo/items.csv --hash-catalog-for models/reference.onnx --catalog-out www/demo/catalog.bin --int8
+	target/release/nextclick demo-catalog --out www/demo/items.csv
+	target/release/nextclick catalog www/demo/items.csv --model models/default.onnx --url '/p/{id}' --int8 --out www/demo/catalog.bin
 
 ## Screenshots of the demo for the README (docs/demo.png, docs/demo-consent.png).
 screenshots: wasm-release tools-release
