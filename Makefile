@@ -106,8 +106,8 @@ model:
 	$(MODEL_PROFILE_ENV) cargo build --profile train -p nextclick-tools
 	@mkdir -p $(MODEL_WORK) models
 	@t0=$$(date +%s); set -e; \
-	$(MODEL_NC) train --data $(NEXTCLICK_DATA)/amazon-games --preset student --negatives 2048 --batch-tokens 4096 \
-	  --epochs 8 --max-minutes 12 --seed 1 --out $(MODEL_WORK)/games-student.safetensors; \
+	$(MODEL_NC) train --data $(NEXTCLICK_DATA)/amazon-games --preset student --negatives 1024 --batch-tokens 4096 \
+	  --epochs 8 --max-minutes 12 --valid-cases 2000 --seed 1 --out $(MODEL_WORK)/games-student.safetensors; \
 	$(MODEL_NC) export --checkpoint $(MODEL_WORK)/games-student.safetensors --out models/default.onnx \
 	  --name nextclick-default --version 0.1.0; \
 	echo "make model: done in $$(( $$(date +%s) - t0 )) s"; ls -l models/default.*
