@@ -5,6 +5,8 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export CHROMEDRIVER ?= /usr/bin/chromedriver
 export GECKODRIVER ?= $(HOME)/.cargo/bin/geckodriver
 export NEXTCLICK_DATA ?= $(abspath ../shared/data)
+# Loading a debug wasm with tract takes a while on 2 busy cores: give the browser runner time.
+export WASM_BINDGEN_TEST_TIMEOUT ?= 300
 PORT ?= 8080
 WASM_TESTS := --test web
 

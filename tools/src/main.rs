@@ -35,6 +35,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Generates the demo shop's products (items.csv; optionally a hashed stand-in catalog).
     DemoCatalog(demo::DemoCatalogArgs),
+    /// Training pipeline: embed-items, train, export, catalog, eval-loo.
+    #[command(flatten)]
+    Pipeline(nextclick_tools::commands::PipelineCommand),
     /// Replays a target shop through the core predictor and the baselines; writes the results section.
     Eval(Box<nextclick_tools::eval::run::EvalArgs>),
 }
@@ -66,6 +69,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Serve(a) => serve::run(a)?,
         Command::DemoCatalog(a) => demo::run(a)?,
+        Command::Pipeline(c) => c.run()?,
         Command::Eval(a) => nextclick_tools::eval::run::run(*a)?,
     }
     Ok(())
