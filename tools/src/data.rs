@@ -56,7 +56,7 @@ impl LoadReport {
         }
         if self.empty_items > 0 {
             out.push(format!(
-                "{} items: no title, category or brand → embedded from the placeholder \"item\"",
+                "{} items: no title, category, brand or price → embedded from the placeholder \"item\"",
                 self.empty_items
             ));
         }
@@ -170,7 +170,11 @@ pub fn load_items(path: &Path, report: &mut LoadReport) -> Result<Vec<Item>> {
             brand: rec[3].trim().to_string(),
             price,
         };
-        if item.title.is_empty() && item.category.is_empty() && item.brand.is_empty() {
+        if item.title.is_empty()
+            && item.category.is_empty()
+            && item.brand.is_empty()
+            && item.price.is_none()
+        {
             report.empty_items += 1;
         }
         items.push(item);

@@ -2,7 +2,7 @@
 //! folders' READMEs and the skip policy reports a clean input. Skips visibly without the data; fails when
 //! `CI=true` and the data is missing.
 
-use nextclick_tools::data::{data_root, load_platform, LoadReport, TimeMode};
+use nextclick_tools::data::{data_root, load_platform, TimeMode};
 
 fn folder(name: &str) -> Option<std::path::PathBuf> {
     let p = data_root().join(name);
@@ -39,14 +39,15 @@ fn platforms_load_with_the_documented_counts() {
             "{name} events"
         );
         assert_eq!(p.ordinal, ordinal, "{name} time");
+        p.report.print(name);
         assert_eq!(
-            LoadReport {
-                bad_prices: 0,
-                empty_items: 0,
-                unknown_item_events: 0,
-                empty_sessions: 0
-            },
-            p.report
+            (
+                p.report.bad_prices,
+                p.report.unknown_item_events,
+                p.report.empty_sessions
+            ),
+            (0, 0, 0),
+            "{name}"
         );
         if ordinal {
             assert!(p.sessions.iter().flatten().all(|e| e.gap == 1));
