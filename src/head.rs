@@ -43,7 +43,7 @@ impl Default for HeadOptions {
         HeadOptions {
             enabled: true,
             alpha: None,
-            alpha_half_life: 10.0,
+            alpha_half_life: 1.0,
             learning_rate: 0.05,
             l2: 1e-3,
             temperature: None,
@@ -111,6 +111,36 @@ impl Adapter {
     /// Learning steps taken.
     pub fn steps(&self) -> u64 {
         self.steps
+    }
+
+    /// The weights as one flat vector `[A (D×D, row-major), b (D)]`, e.g. to average adapters across
+    /// browsers (federated averaging) or to inspect them.
+    pub fn params(&self) -> Vec<f32> {
+        let mut p = Vec::with_capacity(self.a.len() + self.b.len());
+        p.extend_from_slice(&self.a);
+        p.extend_from_slice(&self.b);
+        p
+    }
+
+    /// Replaces the weights with `params` (layout of [`Adapter::params`]) and the step count (which sets
+    /// the grown `α`) with `steps`. Refuses a vector of the wrong length or with a non-finite value and
+    /// then leaves the adapter unchanged.
+    pub fn set_params(&mut self, params: &[f32], steps: u64) -> Result<(), String> {
+        let d = self.dim;
+        if params.len() != d * d + d {
+            return Err(format!(
+                "adapter parameters: {} values for D = {d} (want {})",
+                params.len(),
+                d * d + d
+            ));
+        }
+        if let Some(i) = params.iter().position(|x| !x.is_finite()) {
+            return Err(format!("adapter parameter {i} is {}", params[i]));
+        }
+        self.a.copy_from_slice(&params[..d * d]);
+        self.b.copy_from_slice(&params[d * d..]);
+        self.steps = steps;
+        Ok(())
     }
 
     /// Are all weights finite and of the right size? (Checked on state import.)
@@ -293,6 +323,26 @@ mod tests {
             [0; 32],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn params_round_trip_and_bad_params_leave_the_adapter_unchanged() {
+        let c = catalog();
+        let mut a = Adapter::new(8);
+        let s: Vec<f32> = (0..8).map(|i| (i as f32 * 0.3).sin()).collect();
+        a.learn(&s, 3, &c, &HeadOptions::default(), 1.0);
+        let p = a.params();
+        assert_eq!(p.len(), 8 * 8 + 8);
+        let mut b = Adapter::new(8);
+        b.set_params(&p, a.steps()).unwrap();
+        assert_eq!(b.params(), p);
+        assert_eq!(b.steps(), 1);
+        assert_eq!(b.apply(&s, 1.0), a.apply(&s, 1.0));
+        assert!(b.set_params(&p[1..], 9).is_err());
+        let mut bad = p.clone();
+        bad[5] = f32::NAN;
+        assert!(b.set_params(&bad, 9).is_err());
+        assert_eq!((b.params(), b.steps()), (p, 1));
     }
 
     #[test]

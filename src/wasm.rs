@@ -52,6 +52,7 @@ export interface SessionFeatures {
 export interface HeadOptions {
   enabled?: boolean;
   alpha?: number | null;
+  /** Learning steps at which the grown α reaches ½ (default 1: α = n/(n+1)). */
   alphaHalfLife?: number;
   learningRate?: number;
   l2?: number;

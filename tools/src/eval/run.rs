@@ -175,7 +175,7 @@ pub fn row_specs(a: &EvalArgs) -> Result<Vec<RowSpec>> {
     v.push(r(
         "device",
         "+ on-device head (α grown)",
-        "source model + adapter and intent heads learned in each browser; α = n/(n+10) after n steps",
+        "source model + adapter and intent heads learned in each browser; α = n/(n+1) after n steps (the default `alphaHalfLife` 1)",
         RowKind::Device(None),
     ));
     for &al in &a.alphas {

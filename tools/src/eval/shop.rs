@@ -12,8 +12,8 @@
 //!   purchases (item, time) of the history window, no views or carts — by sequential on-device SGD
 //!   through one shared adapter. Intent heads stay at the source priors.
 //!
-//! The adapter's weights are private to the core; they are read and written through its serde form
-//! (`a`, `b`, `steps`), see [`adapter_params`].
+//! The adapter's weights are read and written through the core's public [`Adapter::params`] /
+//! [`Adapter::set_params`].
 
 use std::collections::BTreeMap;
 
@@ -27,37 +27,16 @@ use super::data::{Dataset, Ev, Split};
 use super::device::{core_event, heads_only};
 use crate::encoder::SplitMix;
 
-/// The adapter's weights `[a (D×D), b (D)]` and its step count.
+/// The adapter's weights `[a (D×D), b (D)]` and its step count ([`Adapter::params`]).
 pub fn adapter_params(a: &Adapter) -> Result<(Vec<f32>, u64)> {
-    let v = serde_json::to_value(a)?;
-    let get = |k: &str| -> Result<Vec<f32>> {
-        serde_json::from_value(
-            v.get(k)
-                .cloned()
-                .with_context(|| format!("adapter has no field {k:?}"))?,
-        )
-        .with_context(|| format!("adapter field {k:?}"))
-    };
-    let mut p = get("a")?;
-    p.extend(get("b")?);
-    let steps = v.get("steps").and_then(|s| s.as_u64()).unwrap_or(0);
-    Ok((p, steps))
+    Ok((a.params(), a.steps()))
 }
 
-/// `a` with weights `p` (as from [`adapter_params`]) and step count `steps`.
+/// `a` with weights `p` (as from [`adapter_params`]) and step count `steps` ([`Adapter::set_params`]).
 pub fn with_params(a: &Adapter, p: &[f32], steps: u64) -> Result<Adapter> {
-    let d = a.dim();
-    anyhow::ensure!(
-        p.len() == d * d + d,
-        "adapter parameter length {} != {}",
-        p.len(),
-        d * d + d
-    );
-    let mut v = serde_json::to_value(a)?;
-    v["a"] = serde_json::to_value(&p[..d * d])?;
-    v["b"] = serde_json::to_value(&p[d * d..])?;
-    v["steps"] = serde_json::Value::from(steps);
-    Ok(serde_json::from_value(v)?)
+    let mut out = a.clone();
+    out.set_params(p, steps).map_err(anyhow::Error::msg)?;
+    Ok(out)
 }
 
 /// `ε` of `rounds` Gaussian mechanisms with noise multiplier `z` at `δ` (RDP accountant); infinite for
