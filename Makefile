@@ -113,3 +113,22 @@ model:
 	$(MODEL_NC) export --checkpoint $(MODEL_WORK)/games-student.safetensors --out models/default.onnx \
 	  --name nextclick-default --version 0.1.0; \
 	echo "make model: done in $$(( $$(date +%s) - t0 )) s"; ls -l models/default.*
+
+## Fuzzing (nightly + cargo-fuzz; not needed by `make test`, which replays tests/corpus/ on stable through
+## tests/corpus.rs, and runs the proptests of tests/decoders_prop.rs): each target in fuzz/ for FUZZ_SECONDS,
+## prints the executions run. New coverage goes to fuzz/corpus/<target> (not committed); a crash is copied to
+## tests/corpus/<target>/ so that it becomes a stable regression test once fixed.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= catalog state model event
+.PHONY: fuzz
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	@set -o pipefail; mkdir -p target/fuzz; status=0; \
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; \
+	  (cd fuzz && cargo +nightly fuzz run $$t corpus/$$t ../tests/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) \
+	    -max_len=65536 -rss_limit_mb=2048 -malloc_limit_mb=256 -timeout=10 -print_final_stats=1) > target/fuzz/$$t.log 2>&1 || status=1; \
+	  execs=$$(grep -o 'stat::number_of_executed_units: *[0-9]*' target/fuzz/$$t.log | grep -o '[0-9]*$$'); \
+	  echo "fuzz $$t: $${execs:-?} executions in $(FUZZ_SECONDS) s (log: target/fuzz/$$t.log)"; \
+	  for a in fuzz/artifacts/$$t/*; do [ -f "$$a" ] && cp "$$a" tests/corpus/$$t/ && echo "  kept $$a in tests/corpus/$$t/"; done; \
+	done; exit $$status

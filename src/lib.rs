@@ -12,6 +12,9 @@ pub mod contract;
 pub mod error;
 pub mod event;
 pub mod features;
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod head;
 pub mod model;
 pub mod predictor;

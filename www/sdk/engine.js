@@ -1,14 +1,22 @@
 // nextclick — the engine: owns the wasm Predictor. Runs inside the module worker (worker.js) or, with
 // `{worker: false}`, on the main thread. Every method is async and may throw; the client turns errors into
 // console messages and rejected promises.
+//
+// Faults: a wasm trap (`WebAssembly.RuntimeError`: a Rust panic or an allocation failure aborts as
+// `unreachable`) or running out of memory leaves the wasm instance in an unknown state. The engine then
+// stops using it for good: the failing call and every later one throw an Error with `fault: true` (the
+// client reports it once and goes on without predictions); the Predictor is never called again, so
+// nothing it holds can be written back to storage.
 
 let wasmReady = null;
 
-async function loadWasm(glueUrl) {
+async function loadWasm(glueUrl, integrity) {
   if (!wasmReady) {
     wasmReady = (async () => {
       const glue = await import(glueUrl);
-      await glue.default({ module_or_path: new URL("nextclick_bg.wasm", glueUrl) });
+      const url = new URL("nextclick_bg.wasm", glueUrl);
+      // with an SRI hash (init option `integrity.wasm`), the browser checks the bytes before compiling
+      await glue.default({ module_or_path: integrity ? fetch(url, { integrity, credentials: "same-origin" }) : url });
       return glue;
     })();
     wasmReady.catch(() => { wasmReady = null; });
@@ -16,27 +24,45 @@ async function loadWasm(glueUrl) {
   return wasmReady;
 }
 
-async function bytesOf(src, what) {
+async function bytesOf(src, what, integrity) {
   if (src instanceof Uint8Array) return src;
   if (src instanceof ArrayBuffer) return new Uint8Array(src);
   if (typeof src !== "string") throw new Error(`nextclick: ${what} must be a URL or bytes`);
   // same-origin GET without credentials; no query string, nothing about the shopper is sent
-  const r = await fetch(src, { credentials: "same-origin", cache: "default" });
+  const r = await fetch(src, { credentials: "same-origin", cache: "default", ...(integrity ? { integrity } : {}) });
   if (!r.ok) throw new Error(`nextclick: cannot load ${what} ${src}: HTTP ${r.status}`);
   return new Uint8Array(await r.arrayBuffer());
+}
+
+/** A trap or out-of-memory error from inside the wasm instance (as opposed to an input error). */
+export function isFault(e) {
+  if (typeof WebAssembly === "object" && WebAssembly.RuntimeError && e instanceof WebAssembly.RuntimeError) return true;
+  const m = String(e && e.message ? e.message : e);
+  // wasm-bindgen's guard after an earlier trap left a borrow open; memory growth refused
+  return (e instanceof RangeError && /memory|allocation/i.test(m)) || /recursive use of an object|out of memory/i.test(m);
+}
+
+function faultError(message) {
+  return Object.assign(new Error(message), { fault: true });
 }
 
 /** The engine API; `ops[name](...args)` is what the worker protocol calls. */
 export function createEngine() {
   let p = null;
+  let fault = null;
   const need = () => {
     if (!p) throw new Error("nextclick: not initialised");
     return p;
   };
   const ops = {
     /** Loads wasm, model and catalog; returns what the client needs to namespace storage. */
-    async init({ model, catalog, options, glue, learning }) {
-      const [g, m, c] = await Promise.all([loadWasm(glue), bytesOf(model, "model"), bytesOf(catalog, "catalog")]);
+    async init({ model, catalog, options, glue, learning, integrity }) {
+      const sri = integrity && typeof integrity === "object" ? integrity : {};
+      const [g, m, c] = await Promise.all([
+        loadWasm(glue, sri.wasm),
+        bytesOf(model, "model", sri.model),
+        bytesOf(catalog, "catalog", sri.catalog),
+      ]);
       if (p) p.free();
       p = g.Predictor.create(m, c, options || undefined);
       if (typeof p.setLearning === "function") p.setLearning(!!learning);
@@ -49,6 +75,7 @@ export function createEngine() {
         try {
           return pr.track(e);
         } catch (err) {
+          if (isFault(err)) throw err;
           return { error: String(err && err.message ? err.message : err) };
         }
       });
@@ -90,5 +117,19 @@ export function createEngine() {
       if (p) p.forget();
     },
   };
+  // every op: refuse after a fault; turn a trap into a fault
+  for (const [name, op] of Object.entries(ops)) {
+    ops[name] = async (...args) => {
+      if (fault) throw faultError(fault);
+      try {
+        return await op(...args);
+      } catch (e) {
+        if (!isFault(e)) throw e;
+        fault = `nextclick: the prediction engine failed in ${name} (${String(e && e.message ? e.message : e)})`;
+        p = null; // never touch the instance again (not even free())
+        throw faultError(fault);
+      }
+    };
+  }
   return ops;
 }

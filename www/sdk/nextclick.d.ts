@@ -46,6 +46,17 @@ export interface InitOptions {
   glue?: string;
   /** Called with every new prediction. */
   onPrediction?: (detail: PredictionDetail) => void;
+  /** Subresource Integrity (`sha384-…`) of the wasm binary, the model and the catalog, checked by `fetch`
+   * before use (docs/security.md). `options.modelSha256` / `options.catalogSha256` pin them in the core too. */
+  integrity?: { wasm?: string; model?: string; catalog?: string };
+  /** Called once if the engine cannot start or fails later (nextclick then goes on without predictions). */
+  onError?: (error: NextclickError) => void;
+}
+
+/** What `onError` receives: `kind` "init" (wasm, model or catalog refused), "fault" (a wasm trap / out of
+ * memory later), or "late" (the callback was registered after the failure). */
+export interface NextclickError extends Error {
+  kind: "init" | "fault" | "late";
 }
 
 /** Segment e-commerce v2 names (also GA4 and the core's own names). Unknown names are warned about, not thrown. */
@@ -66,7 +77,9 @@ export interface TrackProps {
   [key: string]: unknown;
 }
 
-export type TrackStatus = "accepted" | "new_session" | "duplicate" | "unknown_item" | "ignored" | "unknown";
+/** `disabled`: the engine is out of use (see `Status.disabled`); `rate_limited`: dropped by the limiter. */
+export type TrackStatus =
+  | "accepted" | "new_session" | "duplicate" | "unknown_item" | "ignored" | "unknown" | "disabled" | "rate_limited";
 
 export interface Status {
   version: string;
@@ -75,6 +88,12 @@ export interface Status {
   backend: "worker" | "main" | null;
   /** Always 0: nextclick sends nothing about the shopper. */
   bytesSent: 0;
+  /** Why the engine is out of use for this page view (init failed, or a wasm trap), or null. */
+  disabled: string | null;
+  /** Events dropped by the rate limiter (50/s, bursts of 200) since the page loaded. */
+  dropped: number;
+  /** Snapshot merges with another tab of the same shop, this page view. */
+  merges?: number;
   shop?: string;
   modelSha256?: string;
   catalogSize?: number;
@@ -96,6 +115,7 @@ export interface Nextclick {
   (command: "consent", value: Consent): Promise<Consent>;
   (command: "forget"): Promise<true>;
   (command: "onPrediction", callback: (detail: PredictionDetail) => void): Promise<() => void>;
+  (command: "onError", callback: (error: NextclickError) => void): Promise<() => void>;
   (command: "status" | "ready"): Promise<Status>;
   readonly loaded?: true;
 }

@@ -5,9 +5,16 @@
 //   nextclick("track", "Product Viewed", { product_id: "sku-1", price: 19.9 });
 //   const top = await nextclick("predict", 5);
 //
-// Commands: init, track, predict, intent, consent, forget, onPrediction, status, ready. Every call returns a
-// promise; nothing throws into the caller (errors → console + rejected promise). Raw events stay on the
-// device: the only network requests are same-origin GETs of the wasm, the model and the catalog.
+// Commands: init, track, predict, intent, consent, forget, onPrediction, onError, status, ready. Every call
+// returns a promise; nothing throws into the caller (errors → console + rejected promise). Raw events stay on
+// the device: the only network requests are same-origin GETs of the wasm, the model and the catalog.
+//
+// Failure modes (docs/security.md): if the engine cannot start (wasm, model or catalog refused) or traps
+// later (a wasm trap or out of memory), that is reported once (one console warning + `onError`
+// callbacks) and the runtime goes on *disabled*: `predict` resolves to [], `intent` to null, `track` to
+// "disabled" (still journaled with consent, so the next page view has it), nothing is written back.
+// `track` is rate-limited (token bucket, 50 events/s, bursts of 200): extra events are dropped on the
+// spot and counted in `status().dropped`.
 //
 // Consent: with consent "pending" or "denied" nothing is stored and nothing is learned (setLearning(false));
 // predictions are still computed in memory for the current page view. "granted" enables on-device learning
@@ -16,11 +23,34 @@
 
 import { installQueue } from "./queue.js";
 import { toCoreEvents } from "./events.js";
-import { openJournal, openStore, wipeAll } from "./storage.js";
+import { covered, openJournal, openStore, wipeAll } from "./storage.js";
 import { startAutocapture } from "./autocapture.js";
+import { createBucket } from "./limit.js";
 
 const VERSION = "0.1.0";
 const CONSENTS = new Set(["pending", "granted", "denied"]);
+/** Events from the page: 50/s sustained, bursts of 200; products per multi-product event. */
+export const LIMITS = { rate: 50, burst: 200, productsPerEvent: 100 };
+
+/** What a disabled engine answers (see "Failure modes" above). */
+const DISABLED = {
+  init: () => null,
+  track: (events) => events.map(() => "disabled"),
+  predict: () => [],
+  intent: () => null,
+  status: () => ({ stats: null, features: null }),
+  setLearning: () => undefined,
+  exportState: () => null,
+  importState: () => false,
+  forget: () => undefined,
+};
+
+function randomId() {
+  const b = new Uint8Array(8);
+  if (globalThis.crypto && typeof crypto.getRandomValues === "function") crypto.getRandomValues(b);
+  else for (let i = 0; i < b.length; i++) b[i] = Math.floor(Math.random() * 256);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
 
 /** The wasm engine in a module worker; falls back to the main thread if the worker cannot start. */
 class WorkerBackend {
@@ -30,12 +60,12 @@ class WorkerBackend {
     this.pending = new Map();
     this.worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: "nextclick" });
     this.worker.onmessage = (ev) => {
-      const { id, ok, result, error } = ev.data || {};
+      const { id, ok, result, error, fault } = ev.data || {};
       const p = this.pending.get(id);
       if (!p) return;
       this.pending.delete(id);
       if (ok) p.resolve(result);
-      else p.reject(new Error(error));
+      else p.reject(Object.assign(new Error(error), { fault: !!fault }));
     };
     this.worker.onerror = (ev) => {
       ev.preventDefault();
@@ -94,7 +124,6 @@ export function createRuntime() {
   let info = null;
   let seq = 0; // last journal sequence number assigned
   let sentSeq = 0; // last journal sequence number whose event was sent to the engine
-  let replay = [];
   let saveTimer = null;
   let refreshQueued = false;
   let storage = "none";
@@ -102,7 +131,15 @@ export function createRuntime() {
   let restoredEvents = 0;
   let quotaWarned = false;
   let last = { items: [], intent: null };
+  let disabled = null; // why the engine is out of use, or null
+  let covers = {}; // per tab, the last journal sequence number the in-memory state holds (with consent)
+  let merges = 0;
+  let channel = null;
+  const tab = randomId(); // this runtime's id in the shared journal
+  const bucket = createBucket(LIMITS);
   const callbacks = new Set();
+  const errorCallbacks = new Set();
+  const failedCallbacks = new WeakSet();
   const warned = new Set();
 
   const warnOnce = (key, msg) => {
@@ -111,19 +148,97 @@ export function createRuntime() {
     console.warn(msg);
   };
   const nextSeq = () => (seq = Math.max(Date.now() * 1000, seq + 1));
-  const persisting = () => consent === "granted" && store !== null;
+  const persisting = () => consent === "granted" && store !== null && !disabled;
+
+  /** An engine call; after a fault (or once disabled) it answers as a disabled engine instead of failing. */
+  async function call(op, ...args) {
+    if (disabled) return DISABLED[op](...args);
+    try {
+      return await backend.call(op, ...args);
+    } catch (e) {
+      if (!(e && e.fault) && !(backend && backend.failed)) throw e;
+      disable(message(e), "fault");
+      return DISABLED[op](...args);
+    }
+  }
+
+  /** Reports a fault once (console warning + onError) and turns predictions off for this page view. */
+  function disable(reason, kind) {
+    if (disabled) return;
+    disabled = reason;
+    clearTimeout(saveTimer);
+    saveTimer = null;
+    console.warn(`${reason} — nextclick goes on without predictions for this page view`);
+    const err = Object.assign(new Error(reason), { kind });
+    for (const cb of errorCallbacks) {
+      try {
+        cb(err);
+      } catch {
+        /* the shop's own handler failed: nothing more to report */
+      }
+    }
+    emit({ items: [], intent: null });
+  }
+
+  /** Runs `fn` holding this shop's Web Lock (one snapshot writer at a time across tabs), if the browser has locks. */
+  function withLock(fn) {
+    const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
+    if (locks && typeof locks.request === "function") return locks.request(`nextclick:${cfg.shop}`, fn);
+    return fn();
+  }
+
+  function noteDrop() {
+    warnOnce(
+      "rate",
+      `nextclick: more than ${LIMITS.rate} events/s (bursts of ${LIMITS.burst}); extra events are dropped (count in status().dropped)`,
+    );
+    return "rate_limited";
+  }
+
+  /** Other tabs of this shop: "forget me" in one forgets in all. */
+  function openChannel() {
+    if (channel || typeof BroadcastChannel !== "function") return;
+    try {
+      channel = new BroadcastChannel(`nextclick:${cfg.shop}`);
+      channel.onmessage = (ev) => {
+        if (ev.data && ev.data.type === "forget" && ev.data.tab !== tab) forget({ fromOtherTab: true }).catch(() => {});
+      };
+    } catch {
+      channel = null;
+    }
+  }
 
   function openOwnJournal() {
     if (journal) return;
-    journal = openJournal(cfg.shop);
-    replay = journal.read();
-    for (const e of replay) seq = Math.max(seq, e.seq);
+    journal = openJournal(cfg.shop, tab);
+    for (const e of journal.read()) seq = Math.max(seq, e.seq);
     sentSeq = Math.max(sentSeq, seq); // replayed by restore() before any newer event is sent
   }
 
   function openOwnStore() {
     if (store || !info) return;
-    store = openStore(cfg.shop, info.modelSha256);
+    store = openStore(cfg.shop, info.modelSha256, {
+      onFallback: (e) => warnOnce("idb", `nextclick: IndexedDB unavailable (${message(e)}); the state is kept in localStorage instead`),
+    });
+  }
+
+  /** Journal entries of other tabs (and of earlier page views) that `snap` does not hold, oldest first. */
+  function uncovered(snap, { ownUpTo = -Infinity } = {}) {
+    if (!journal) return [];
+    return journal
+      .read()
+      .filter((e) => !(snap && covered(e, snap)) && (e.tab !== tab || e.seq <= ownUpTo))
+      .sort((a, b) => a.seq - b.seq);
+  }
+
+  function coversOf(snap) {
+    if (!snap) return {};
+    if (snap.covers) return { ...snap.covers };
+    return { "": snap.seq }; // a snapshot from before per-tab coverage: everything up to its seq
+  }
+
+  function addCovers(entries) {
+    for (const e of entries) covers[e.tab || ""] = Math.max(covers[e.tab || ""] ?? -Infinity, e.seq);
   }
 
   /**
@@ -133,30 +248,63 @@ export function createRuntime() {
   async function restore(thenReplay = []) {
     openOwnStore();
     restored = true;
-    const snap = await store.load();
-    let after = 0;
-    let imported = false;
-    if (snap) {
-      try {
-        await backend.call("importState", snap.bytes);
-        imported = true;
-        after = snap.seq;
-        storage = snap.where;
-        storedBytes = snap.bytes.length;
-      } catch (e) {
-        console.warn(`nextclick: stored state could not be restored (${message(e)}); starting fresh`);
-        await store.reset();
-        replay = []; // a clean reset: the journal belonged to the lost state
-        if (journal) journal.trim(seq);
+    await withLock(async () => {
+      const snap = await store.load();
+      let imported = false;
+      covers = {};
+      if (snap) {
+        try {
+          imported = (await call("importState", snap.bytes)) === true;
+          if (disabled) return;
+          if (imported) {
+            covers = coversOf(snap);
+            storage = snap.where;
+            storedBytes = snap.bytes.length;
+          }
+        } catch (e) {
+          console.warn(`nextclick: stored state could not be restored (${message(e)}); starting fresh`);
+          await store.reset();
+          // a clean reset: the journal belonged to the lost state (this page's own entries stay: they are
+          // on their way to the engine)
+          if (journal) journal.retain((e) => e.tab === tab);
+        }
       }
+      const todo = uncovered(imported ? snap : null);
+      addCovers(todo);
+      const events = todo.map((e) => e.event);
+      if (imported) events.push(...thenReplay);
+      if (events.length) await call("track", events);
+      const st = await call("status");
+      restoredEvents = imported || events.length ? (st.features ? st.features.events : st.stats ? st.stats.accepted : 0) : 0;
+      if (events.length || !imported) scheduleSave(0);
+    });
+  }
+
+  /**
+   * Another tab wrote a snapshot holding events this one does not have: adopt it and replay on top the
+   * journal entries it does not hold (this tab's own included), oldest first — the union of both tabs'
+   * events. Runs under the lock, inside `save`.
+   */
+  async function merge(stored) {
+    const ownUpTo = sentSeq; // own events sent before the import below; later ones arrive on top of it
+    let base = stored;
+    try {
+      await call("importState", stored.bytes);
+    } catch (e) {
+      warnOnce("merge", `nextclick: another tab's stored state could not be read (${message(e)}); rebuilding from the journal`);
+      base = null;
     }
-    const todo = replay.filter((e) => e.seq > after).map((e) => e.event);
-    replay = [];
-    if (imported) todo.push(...thenReplay);
-    if (todo.length) await backend.call("track", todo);
-    const st = await backend.call("status");
-    restoredEvents = imported || todo.length ? (st.features ? st.features.events : st.stats.accepted) : 0;
-    if (todo.length || !imported) scheduleSave(0);
+    if (disabled) return;
+    const todo = uncovered(base, { ownUpTo });
+    covers = coversOf(base);
+    addCovers(todo);
+    if (todo.length) await call("track", todo.map((e) => e.event));
+    merges++;
+  }
+
+  /** Does `mine` hold every event `theirs` holds? */
+  function holds(mine, theirs) {
+    return Object.entries(theirs).every(([t, v]) => (mine[t] ?? -Infinity) >= v);
   }
 
   function scheduleSave(delay = cfg.debounceMs) {
@@ -168,21 +316,33 @@ export function createRuntime() {
     }, delay);
   }
 
+  /**
+   * Writes the snapshot. Two tabs of one shop: writes are serialised by a Web Lock, and a tab that finds a
+   * snapshot holding events it does not have merges first (see `merge`), so no tab's events are lost.
+   */
   async function save() {
     if (!persisting()) return;
     saving = true;
     try {
-      const upTo = sentSeq; // every journaled event with seq ≤ upTo was sent before this exportState
-      const bytes = await backend.call("exportState");
-      if (!bytes || !persisting()) return;
-      try {
-        storage = await store.save(bytes, upTo);
-        storedBytes = bytes.length;
-        if (journal) journal.trim(upTo);
-      } catch (e) {
-        if (!quotaWarned) console.warn(`nextclick: could not store state (${message(e)}); keeping the previous state`);
-        quotaWarned = true;
-      }
+      await withLock(async () => {
+        if (!persisting()) return;
+        const stored = await store.load();
+        if (stored && stored.covers && !holds(covers, stored.covers)) await merge(stored);
+        if (!persisting()) return;
+        const upTo = sentSeq; // every journaled event with seq ≤ upTo was sent before this exportState
+        const bytes = await call("exportState");
+        if (!bytes || !persisting()) return;
+        const c = { ...covers, [tab]: Math.max(covers[tab] ?? -Infinity, upTo) };
+        try {
+          storage = await store.save(bytes, Math.max(...Object.values(c)), c);
+          covers = c;
+          storedBytes = bytes.length;
+          if (journal) journal.trim({ covers: c });
+        } catch (e) {
+          if (!quotaWarned) console.warn(`nextclick: could not store state (${message(e)}); keeping the previous state`);
+          quotaWarned = true;
+        }
+      });
     } finally {
       saving = false;
     }
@@ -202,8 +362,8 @@ export function createRuntime() {
     queueMicrotask(async () => {
       refreshQueued = false;
       try {
-        const [items, intent] = await Promise.all([backend.call("predict", cfg.k), backend.call("intent")]);
-        emit({ items, intent });
+        const [items, intent] = await Promise.all([call("predict", cfg.k), call("intent")]);
+        if (!disabled) emit({ items, intent });
       } catch (e) {
         console.error(message(e));
       }
@@ -216,7 +376,9 @@ export function createRuntime() {
       try {
         cb(detail);
       } catch (e) {
-        console.error("nextclick: onPrediction callback failed", e);
+        // the shop's own callback: reported once per callback, never propagated, the others still run
+        if (!failedCallbacks.has(cb)) console.error("nextclick: onPrediction callback failed", e);
+        failedCallbacks.add(cb);
       }
     }
     try {
@@ -243,26 +405,40 @@ export function createRuntime() {
       debounceMs: Number.isFinite(o.debounceMs) ? o.debounceMs : 400,
       options: o.options,
       glue: abs(o.glue || new URL("../pkg/nextclick.js", import.meta.url).href),
+      integrity: o.integrity && typeof o.integrity === "object" ? { wasm: o.integrity.wasm, model: o.integrity.model, catalog: o.integrity.catalog } : undefined,
     };
     if (CONSENTS.has(o.consent)) consent = o.consent;
     if (typeof o.onPrediction === "function") callbacks.add(o.onPrediction);
+    if (typeof o.onError === "function") errorCallbacks.add(o.onError);
     if (consent === "granted") openOwnJournal(); // now, so that early events are journaled
+    openChannel();
     // auto-capture starts now, before the model has loaded: early clicks are journaled (with consent) and
     // wait for the engine
     if (cfg.autocapture) {
-      startAutocapture(document, (type, itemId) => trackCore([{ type, itemId }]).catch(() => {}));
+      startAutocapture(document, (type, itemId) => {
+        if (!bucket.take(1)) return noteDrop();
+        trackCore([{ type, itemId }]).catch(() => {});
+      });
     }
     ready = (async () => {
-      const args = { model: cfg.model, catalog: cfg.catalog, options: cfg.options, glue: cfg.glue, learning: consent === "granted" };
-      backend = cfg.worker && typeof Worker === "function" ? new WorkerBackend() : new MainThreadBackend();
+      const args = { model: cfg.model, catalog: cfg.catalog, options: cfg.options, glue: cfg.glue, learning: consent === "granted", integrity: cfg.integrity };
       try {
-        info = await backend.call("init", args);
+        backend = cfg.worker && typeof Worker === "function" ? new WorkerBackend() : new MainThreadBackend();
+        try {
+          info = await backend.call("init", args);
+        } catch (e) {
+          if (backend.kind !== "worker" || !backend.failed) throw e;
+          console.warn(`${message(e)}; running on the main thread`);
+          backend.terminate();
+          backend = new MainThreadBackend();
+          info = await backend.call("init", args);
+        }
       } catch (e) {
-        if (backend.kind !== "worker" || !backend.failed) throw e;
-        console.warn(`${message(e)}; running on the main thread`);
-        backend.terminate();
-        backend = new MainThreadBackend();
-        info = await backend.call("init", args);
+        // wasm, model or catalog refused (tampered, wrong pin, HTTP error, no WebAssembly): the page goes on
+        info = null;
+        disable(`nextclick: init failed: ${message(e)}`, "init");
+        if (backend) backend.terminate();
+        return status();
       }
       if (consent === "granted") await restore();
       addEventListener("pagehide", flush);
@@ -290,7 +466,7 @@ export function createRuntime() {
     }
     await needReady();
     sentSeq = Math.max(sentSeq, lastSeq);
-    const statuses = await backend.call("track", stamped);
+    const statuses = await call("track", stamped);
     const failed = statuses.find((s) => s && s.error);
     if (statuses.some((s) => s === "accepted" || s === "new_session")) {
       scheduleSave();
@@ -301,10 +477,17 @@ export function createRuntime() {
   }
 
   async function track(name, props) {
-    const { events, ignored, warning } = toCoreEvents(name, props);
+    if (!bucket.take(1)) return noteDrop(); // before any work: a flood costs a counter increment per call
+    let mapped;
+    try {
+      mapped = toCoreEvents(name, props);
+    } catch (e) {
+      throw new Error(`nextclick: unreadable event (${message(e)})`); // a throwing getter, a revoked proxy, …
+    }
+    const { events, ignored, warning } = mapped;
     if (warning) console.warn(warning);
     if (!events.length) return ignored ? "ignored" : "unknown";
-    return trackCore(events);
+    return trackCore(events.slice(0, LIMITS.productsPerEvent));
   }
 
   async function setConsent(value) {
@@ -313,10 +496,13 @@ export function createRuntime() {
     consent = value;
     if (!info) return consent; // init not done: it reads `consent`
     await ready;
-    await backend.call("setLearning", consent === "granted");
+    await call("setLearning", consent === "granted");
     if (consent === "granted" && before !== "granted") {
       openOwnJournal();
-      if (!restored) await restore(pageEvents.splice(0));
+      const early = pageEvents.splice(0);
+      // journaled too, so that a merge with another tab's snapshot keeps them
+      if (journal) for (const e of early) journal.append((sentSeq = nextSeq()), e);
+      if (!restored) await restore(early);
       pageEvents.length = 0;
       await save();
     } else if (consent !== "granted") {
@@ -326,8 +512,9 @@ export function createRuntime() {
       if (store) await store.close();
       store = null;
       if (consent === "denied") {
-        await backend.call("forget");
+        await call("forget");
         await wipeAll(cfg.shop);
+        if (channel) channel.postMessage({ type: "forget", tab });
         storage = "none";
         storedBytes = 0;
         emit({ items: [], intent: null });
@@ -336,15 +523,19 @@ export function createRuntime() {
     return consent;
   }
 
-  async function forget() {
+  async function forget({ fromOtherTab = false } = {}) {
     clearTimeout(saveTimer);
     saveTimer = null;
     journal = null;
     pageEvents.length = 0;
+    covers = {};
     if (store) await store.close();
     store = null;
-    if (backend && info) await backend.call("forget");
-    await wipeAll(cfg ? cfg.shop : "default");
+    if (backend && info) await call("forget");
+    if (!fromOtherTab) {
+      await wipeAll(cfg ? cfg.shop : "default");
+      if (channel) channel.postMessage({ type: "forget", tab });
+    }
     storage = "none";
     storedBytes = 0;
     restoredEvents = 0;
@@ -357,9 +548,17 @@ export function createRuntime() {
   }
 
   async function status() {
-    const base = { version: VERSION, consent, ready: !!info, backend: backend ? backend.kind : null, bytesSent: 0 };
+    const base = {
+      version: VERSION,
+      consent,
+      ready: !!info,
+      backend: backend ? backend.kind : null,
+      bytesSent: 0,
+      disabled,
+      dropped: bucket.dropped,
+    };
     if (!info) return base;
-    const st = await backend.call("status");
+    const st = await call("status");
     return {
       ...base,
       shop: cfg.shop,
@@ -370,6 +569,7 @@ export function createRuntime() {
       storedBytes: consent === "granted" ? storedBytes : 0,
       restoredEvents,
       pendingSave: saveTimer !== null || saving,
+      merges,
       stats: st.stats,
       features: st.features,
       last,
@@ -386,11 +586,11 @@ export function createRuntime() {
         case "predict": {
           await needReady();
           const k = Number.isInteger(args[0]) && args[0] > 0 ? Math.min(args[0], 1000) : cfg.k;
-          return await backend.call("predict", k);
+          return await call("predict", k);
         }
         case "intent":
           await needReady();
-          return await backend.call("intent");
+          return await call("intent");
         case "consent":
           return await setConsent(args[0]);
         case "forget":
@@ -399,6 +599,11 @@ export function createRuntime() {
           if (typeof args[0] !== "function") throw new Error("nextclick: onPrediction needs a function");
           callbacks.add(args[0]);
           return () => callbacks.delete(args[0]);
+        case "onError":
+          if (typeof args[0] !== "function") throw new Error("nextclick: onError needs a function");
+          errorCallbacks.add(args[0]);
+          if (disabled) queueMicrotask(() => { try { args[0](Object.assign(new Error(disabled), { kind: "late" })); } catch { /* shop's */ } });
+          return () => errorCallbacks.delete(args[0]);
         case "status":
           return await status();
         case "ready":

@@ -6,7 +6,9 @@
 // * Journal: events not yet in a snapshot, in localStorage `nextclick:<shop>:journal` (written
 //   synchronously, so a click that navigates away is not lost before the debounced snapshot; raw events
 //   do not depend on the model, so it is usable before the model has loaded). Entries carry a sequence
-//   number; a snapshot records the last one it contains, and replay skips those.
+//   number and the id of the tab that wrote them; a snapshot records, per tab, the last one it contains
+//   (`covers`), and replay skips those. Tabs of one shop share the journal and the snapshot: see
+//   `covered` and the runtime's merge-on-save (nextclick.js).
 //
 // Nothing here ever leaves the device. `wipeAll` deletes every trace (databases and keys).
 
@@ -51,33 +53,98 @@ function req(r) {
   });
 }
 
-function openDb(name) {
+function openDb(name, onClose) {
   const f = idb();
   if (!f) return Promise.reject(new Error("IndexedDB unavailable"));
   return new Promise((resolve, reject) => {
     const r = f.open(name, 1);
     r.onupgradeneeded = () => r.result.createObjectStore("state");
-    r.onsuccess = () => resolve(r.result);
+    r.onsuccess = () => {
+      // another tab deletes the database ("forget me"): let it, and reopen on the next use
+      r.result.onversionchange = () => {
+        r.result.close();
+        onClose();
+      };
+      resolve(r.result);
+    };
     r.onerror = () => reject(r.error);
     r.onblocked = () => reject(new Error("IndexedDB blocked"));
   });
+}
+
+/**
+ * Is journal entry `e` contained in a snapshot `{seq, covers}`? `covers` maps a tab id to the last
+ * sequence number of that tab the snapshot holds; a snapshot without `covers` (or a plain number) holds
+ * every entry up to `seq`.
+ */
+export function covered(e, snap) {
+  if (typeof snap === "number") return e.seq <= snap;
+  if (!snap) return false;
+  if (snap.covers && typeof snap.covers === "object") {
+    const upTo = snap.covers[e.tab || ""];
+    return typeof upTo === "number" && e.seq <= upTo;
+  }
+  return e.seq <= (Number(snap.seq) || 0);
+}
+
+function cleanCovers(c) {
+  const out = {};
+  if (c && typeof c === "object") for (const [k, v] of Object.entries(c)) if (typeof v === "number" && Number.isFinite(v)) out[k] = v;
+  return out;
 }
 
 function isQuota(e) {
   return !!e && (e.name === "QuotaExceededError" || e.code === 22 || /quota/i.test(String(e.message)));
 }
 
-/** The journal of one shop (synchronous localStorage). */
-export function openJournal(shop) {
-  const key = `${PREFIX}${shop}:journal`;
+/**
+ * The journal of one shop (synchronous localStorage). Each tab (runtime) writes only its own key,
+ * `nextclick:<shop>:journal:<tab>`, from its in-memory copy — localStorage has no cross-tab atomic
+ * read-modify-write, so a shared key would lose entries when two tabs append at once. `read()` returns
+ * the entries of every tab (each with its `tab`), plus those of the untagged key
+ * `nextclick:<shop>:journal` (written when no tab id is given, as in the unit tests).
+ */
+export function openJournal(shop, tab) {
+  const base = `${PREFIX}${shop}:journal`;
+  const own = tab ? `${base}:${tab}` : base;
+  const parse = (raw, t) => {
+    try {
+      const j = JSON.parse(raw || "[]");
+      if (!Array.isArray(j)) return [];
+      return j.filter((e) => e && typeof e.seq === "number" && e.event).map((e) => (t ? { ...e, tab: t } : e));
+    } catch {
+      return [];
+    }
+  };
+  const keys = (s) => {
+    const out = [];
+    for (let i = 0; i < s.length; i++) {
+      const k = s.key(i);
+      if (k === base || (k && k.startsWith(`${base}:`))) out.push(k);
+    }
+    return out;
+  };
+  const tabOf = (k) => (k === base ? undefined : k.slice(base.length + 1));
+  let mine = null; // this tab's entries (the authority for its own key)
+  const loadMine = (s) => (mine ??= parse(s.getItem(own), tab).map(({ seq, event }) => ({ seq, event })));
+  const writeMine = (s) => {
+    if (mine.length) s.setItem(own, JSON.stringify(mine));
+    else s.removeItem(own);
+  };
   function read() {
     const s = ls();
     if (!s) return [];
-    try {
-      const j = JSON.parse(s.getItem(key) || "[]");
-      return Array.isArray(j) ? j.filter((e) => e && typeof e.seq === "number" && e.event) : [];
-    } catch {
-      return [];
+    const out = [];
+    for (const k of keys(s)) out.push(...parse(s.getItem(k), tabOf(k)));
+    return out;
+  }
+  /** Removes another tab's key when the snapshot holds all of it and it has been quiet for a minute. */
+  function dropOthers(s, isStale) {
+    for (const k of keys(s)) {
+      if (k === own) continue;
+      const entries = parse(s.getItem(k), tabOf(k));
+      const newest = Math.max(0, ...entries.map((e) => e.seq));
+      if (entries.every(isStale) && newest / 1000 < Date.now() - 60000) s.removeItem(k);
     }
   }
   return {
@@ -86,40 +153,57 @@ export function openJournal(shop) {
     append(seq, event) {
       const s = ls();
       if (!s) return false;
-      const j = read();
-      j.push({ seq, event });
+      loadMine(s).push({ seq, event });
+      if (mine.length > MAX_JOURNAL) mine.splice(0, mine.length - MAX_JOURNAL);
       try {
-        s.setItem(key, JSON.stringify(j.slice(-MAX_JOURNAL)));
+        s.setItem(own, JSON.stringify(mine));
         return true;
       } catch {
         return false;
       }
     },
-    /** Drops the entries up to `seq` (they are in a snapshot now). */
-    trim(seq) {
+    /** Drops the entries a snapshot holds: `snap` is a sequence number or `{seq, covers}` (see `covered`). */
+    trim(snap) {
       const s = ls();
       if (!s) return;
-      const rest = read().filter((e) => e.seq > seq);
+      const t = (e) => covered(tab ? { ...e, tab } : e, snap);
+      mine = loadMine(s).filter((e) => !t(e));
       try {
-        if (rest.length) s.setItem(key, JSON.stringify(rest));
-        else s.removeItem(key);
+        writeMine(s);
+        dropOthers(s, (e) => covered(e, snap));
       } catch {
         /* keep the longer journal; replay skips what the snapshot has */
       }
     },
     clear() {
       const s = ls();
-      if (s) s.removeItem(key);
+      mine = [];
+      if (s) s.removeItem(own);
+    },
+    /** Keeps only this tab's entries for which `keep(entry)` is true; drops every other tab's entries. */
+    retain(keep) {
+      const s = ls();
+      if (!s) return;
+      mine = loadMine(s).filter((e) => keep(tab ? { ...e, tab } : e));
+      try {
+        writeMine(s);
+        for (const k of keys(s)) if (k !== own) s.removeItem(k);
+      } catch {
+        /* unchanged */
+      }
     },
   };
 }
 
 /** The snapshot store of one shop + model. */
-export function openStore(shop, modelSha256) {
+export function openStore(shop, modelSha256, { onFallback } = {}) {
   const dbName = `${PREFIX}${shop}`;
   const stateKey = `${PREFIX}${shop}:state:${modelSha256}`;
   let dbp = null;
-  const db = () => (dbp ||= openDb(dbName).catch((e) => { dbp = null; throw e; }));
+  const db = () => (dbp ||= openDb(dbName, () => { dbp = null; }).catch((e) => { dbp = null; throw e; }));
+  const fellBack = (e) => {
+    if (typeof onFallback === "function") onFallback(e);
+  };
 
   return {
     /** `{bytes, seq, where}` of the snapshot (IndexedDB first, then the localStorage fallback), or null. */
@@ -128,9 +212,9 @@ export function openStore(shop, modelSha256) {
       try {
         const d = await db();
         const v = await req(d.transaction("state", "readonly").objectStore("state").get(modelSha256));
-        if (v && v.bytes instanceof Uint8Array) best = { bytes: v.bytes, seq: Number(v.seq) || 0, where: "indexeddb" };
-      } catch {
-        /* fall through to localStorage */
+        if (v && v.bytes instanceof Uint8Array) best = { bytes: v.bytes, seq: Number(v.seq) || 0, covers: v.covers ? cleanCovers(v.covers) : null, where: "indexeddb" };
+      } catch (e) {
+        fellBack(e); // fall through to localStorage
       }
       // the fallback copy wins when it is newer (written when IndexedDB failed, e.g. during unload)
       const s = ls();
@@ -139,9 +223,9 @@ export function openStore(shop, modelSha256) {
         let fb;
         try {
           const v = JSON.parse(raw);
-          fb = { bytes: fromBase64(v.b64), seq: Number(v.seq) || 0, where: "localstorage" };
+          fb = { bytes: fromBase64(v.b64), seq: Number(v.seq) || 0, covers: v.covers ? cleanCovers(v.covers) : null, where: "localstorage" };
         } catch {
-          fb = { bytes: new Uint8Array(0), seq: Infinity, where: "localstorage" }; // corrupt: importState rejects it
+          fb = { bytes: new Uint8Array(0), seq: Infinity, covers: null, where: "localstorage" }; // corrupt: importState rejects it
         }
         if (!best || fb.seq > best.seq) best = fb;
       }
@@ -152,11 +236,12 @@ export function openStore(shop, modelSha256) {
      * Writes a snapshot. On a quota error the previous snapshot is kept (a failed transaction or setItem
      * changes nothing) and the error is rethrown. Resolves to where it was written.
      */
-    async save(bytes, seq) {
+    async save(bytes, seq, covers) {
+      const value = covers ? { bytes, seq, covers: cleanCovers(covers), savedAt: Date.now() } : { bytes, seq, savedAt: Date.now() };
       try {
         const d = await db();
         const tx = d.transaction("state", "readwrite");
-        tx.objectStore("state").put({ bytes, seq, savedAt: Date.now() }, modelSha256);
+        tx.objectStore("state").put(value, modelSha256);
         await new Promise((resolve, reject) => {
           tx.oncomplete = resolve;
           tx.onerror = () => reject(tx.error);
@@ -169,7 +254,10 @@ export function openStore(shop, modelSha256) {
         if (isQuota(e)) throw e;
         const s = ls();
         if (!s) throw e;
-        s.setItem(stateKey, JSON.stringify({ b64: toBase64(bytes), seq })); // throws on quota: old value kept
+        fellBack(e);
+        const v = { b64: toBase64(bytes), seq };
+        if (covers) v.covers = value.covers;
+        s.setItem(stateKey, JSON.stringify(v)); // throws on quota: old value kept
         return "localstorage";
       }
     },

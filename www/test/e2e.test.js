@@ -392,3 +392,409 @@ test("storage quota exceeded: one warning, the previous snapshot is kept, nothin
   assertClean(log);
   await context.close();
 });
+
+// ——— Hardening (issue #8): storage faults, two tabs, engine faults, API safety, flood, CSP, tampering ———
+
+/** Records console / page errors of a page that `newShopper` did not create (a second tab). */
+function watch(page, log) {
+  const onConsole = (m) => {
+    if (m.type() === "error") log.consoleErrors.push(m.text());
+    if (m.type() === "warning") log.warnings.push(m.text());
+    if (/Content.Security.Policy/i.test(m.text())) log.csp.push(m.text());
+  };
+  page.on("console", onConsole);
+  page.on("pageerror", (e) => log.pageErrors.push(String(e)));
+  page.on("worker", (w) => w.on("console", onConsole));
+  return page;
+}
+
+/** The stored snapshots of the demo shop, read from a page without the snippet: `[{key, bytes: number[]}]`. */
+function readSnapshots(page) {
+  return page.evaluate(async () => {
+    const db = await new Promise((res, rej) => {
+      const r = indexedDB.open("nextclick:demo-shop", 1);
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error);
+    });
+    const store = db.transaction("state").objectStore("state");
+    const keys = await new Promise((res) => (store.getAllKeys().onsuccess = (e) => res(e.target.result)));
+    const vals = await new Promise((res) => (store.getAll().onsuccess = (e) => res(e.target.result)));
+    db.close();
+    return keys.map((key, i) => ({ key, bytes: [...vals[i].bytes] }));
+  });
+}
+
+for (const how of ["open throws", "open fails"]) {
+  test(`IndexedDB unavailable (${how}): localStorage fallback, one warning per page view, state survives a reload`, async () => {
+    const { context, page, log } = await newShopper(browser);
+    await context.addInitScript((how) => {
+      IDBFactory.prototype.open = function () {
+        if (how === "open throws") throw new DOMException("test: IndexedDB disabled", "InvalidStateError");
+        const r = { readyState: "pending" };
+        setTimeout(() => {
+          r.error = new DOMException("test: IndexedDB broken", "UnknownError");
+          if (r.onerror) r.onerror({ target: r });
+        }, 0);
+        return r;
+      };
+    }, how);
+    await page.goto(`${server.base}/`);
+    await page.evaluate(() => window.nextclick("ready"));
+    await allow(page);
+    await openProductFrom(page, "running", 1);
+    await page.locator(".add-to-cart").click();
+    await page.waitForTimeout(1200);
+    await waitStored(page);
+    const st = await status(page);
+    assert.equal(st.storage, "localstorage");
+    const keys = (await deviceStorage(page)).localStorage;
+    assert.ok(keys.some((k) => /^nextclick:demo-shop:state:[0-9a-f]{64}$/.test(k)), JSON.stringify(keys));
+    const mark = log.warnings.length;
+    await page.reload();
+    const r = await page.evaluate(() => window.nextclick("ready"));
+    assert.ok(r.restoredEvents >= st.features.events, `restored ${r.restoredEvents} < ${st.features.events}`);
+    await page.locator(".add-to-cart").click();
+    await page.waitForTimeout(800);
+    await waitStored(page);
+    const fallback = log.warnings.slice(mark).filter((w) => /IndexedDB unavailable/.test(w));
+    assert.equal(fallback.length, 1, JSON.stringify(log.warnings));
+    assertClean(log);
+    await context.close();
+  });
+}
+
+test("state written by an older or a newer format version: one warning, clean reset, then learning goes on", async () => {
+  const { context, page, log } = await newShopper(browser);
+  await page.goto(`${server.base}/`);
+  await page.evaluate(() => window.nextclick("ready"));
+  await allow(page);
+  for (const version of [0, 2]) {
+    await openProductFrom(page, "garden", version);
+    await page.waitForTimeout(1200);
+    await waitStored(page);
+    // rewrite the format version (bytes 8..9, little endian) and re-seal the SHA-256 trailer, as a
+    // genuine older / newer build would have written it
+    await page.goto(`${server.base}/demo/favicon.svg`);
+    await page.evaluate(async (version) => {
+      const db = await new Promise((res) => (indexedDB.open("nextclick:demo-shop", 1).onsuccess = (e) => res(e.target.result)));
+      const store = db.transaction("state", "readwrite").objectStore("state");
+      const keys = await new Promise((res) => (store.getAllKeys().onsuccess = (e) => res(e.target.result)));
+      const vals = await new Promise((res) => (store.getAll().onsuccess = (e) => res(e.target.result)));
+      const sealed = [];
+      for (const v of vals) {
+        const b = new Uint8Array(v.bytes);
+        b[8] = version & 255;
+        b[9] = version >> 8;
+        const n = b.length - 32;
+        b.set(new Uint8Array(await crypto.subtle.digest("SHA-256", b.subarray(0, n))), n);
+        sealed.push({ ...v, bytes: b });
+      }
+      const tx = db.transaction("state", "readwrite");
+      sealed.forEach((v, i) => tx.objectStore("state").put(v, keys[i]));
+      await new Promise((res) => (tx.oncomplete = res));
+      db.close();
+    }, version);
+    const mark = log.warnings.length;
+    await page.goto(`${server.base}/c/garden`);
+    const s = await page.evaluate(() => window.nextclick("ready"));
+    const w = log.warnings.slice(mark).filter((x) => /could not be restored/.test(x));
+    assert.equal(w.length, 1, JSON.stringify(log.warnings));
+    assert.match(w[0], new RegExp(`format version ${version}, this build reads 1`));
+    assert.equal(s.restoredEvents, 0);
+    await openProductFrom(page, "garden", 3);
+    await page.waitForTimeout(1200);
+    await waitStored(page);
+    assert.ok((await status(page)).features.events > 0, "learning goes on");
+  }
+  await page.goto(`${server.base}/demo/favicon.svg`);
+  for (const s of await readSnapshots(page)) assert.deepEqual(s.bytes.slice(8, 10), [1, 0], "rewritten in the current version");
+  assertClean(log);
+  await context.close();
+});
+
+test("two tabs of one shop writing at once: no corruption, the snapshot holds both tabs' events; forget reaches both", async () => {
+  const { context, page: a, log } = await newShopper(browser);
+  await a.goto(`${server.base}/`);
+  await a.evaluate(() => window.nextclick("ready"));
+  await allow(a);
+  await openProductFrom(a, "kitchen", 0);
+  const b = watch(await context.newPage(), log);
+  await openProductFrom(b, "audio", 0);
+  assert.equal((await status(b)).consent, "granted");
+  const carts = async (page) => (await status(page)).features.carts;
+  const [a0, b0] = [await carts(a), await carts(b)];
+  // both tabs add 12 different products to the cart, interleaved, as fast as the engine takes them
+  const burst = (page, from) =>
+    page.evaluate(async (from) => {
+      for (let i = 0; i < 12; i++) {
+        await window.nextclick("track", "Product Added", { product_id: `p-${String(from + i).padStart(4, "0")}` });
+        await new Promise((r) => setTimeout(r, 20 + Math.random() * 60));
+      }
+    }, from);
+  await Promise.all([burst(a, 101), burst(b, 301)]);
+  await Promise.all([waitStored(a), waitStored(b)]);
+  // whichever tab wrote last merged the other's snapshot first
+  const c = watch(await context.newPage(), log);
+  await c.goto(`${server.base}/c/home`);
+  const r = await c.evaluate(() => window.nextclick("ready"));
+  assert.ok(r.restoredEvents > 0);
+  const merged = (await status(c)).features.carts;
+  assert.ok(merged >= a0 + b0 + 24, `merged snapshot has ${merged} carts, expected ≥ ${a0 + b0 + 24} (last writer would keep ~${a0 + 12})`);
+  assert.equal(log.warnings.filter((w) => /could not be (restored|read)/.test(w)).length, 0, JSON.stringify(log.warnings));
+  assert.ok((await status(a)).merges + (await status(b)).merges >= 1, "one tab merged");
+  // "forget me" in one tab forgets in the others (BroadcastChannel), and nothing is written back
+  await c.locator("#nc-forget").click();
+  await c.locator("#toast").waitFor({ state: "visible" });
+  await a.waitForFunction(async () => (await window.nextclick("status")).features.events === 0);
+  await b.waitForFunction(async () => (await window.nextclick("status")).features.events === 0);
+  await a.waitForTimeout(800);
+  assert.deepEqual(await deviceStorage(c), { databases: [], localStorage: [] });
+  assertClean(log);
+  await context.close();
+});
+
+test("engine faults: corrupted wasm, tampered model or catalog at init — one warning, the page works without predictions, the stored state stays", async () => {
+  const { context, page, log } = await newShopper(browser);
+  await page.goto(`${server.base}/`);
+  await page.evaluate(() => window.nextclick("ready"));
+  await allow(page);
+  await openProductFrom(page, "coffee", 0);
+  await page.waitForTimeout(1200);
+  await waitStored(page);
+  await page.goto(`${server.base}/demo/favicon.svg`);
+  const kept = await readSnapshots(page);
+  const cases = [
+    ["/pkg/nextclick_bg.wasm", (b) => b.subarray(0, 4096), /init failed: .*(WebAssembly|wasm|Compile)/i],
+    ["/models/default.onnx", (b) => { b[b.length >> 1] ^= 1; return b; }, /init failed: .*catalog was built for model sha256 [0-9a-f]{64}, but the loaded model is [0-9a-f]{64}/],
+    ["/demo/catalog.bin", (b) => { b[b.length >> 1] ^= 1; return b; }, /init failed: .*catalog: checksum mismatch \(file corrupted or tampered with\)/],
+  ];
+  for (const [path, tamper, why] of cases) {
+    const url = `${server.base}${path}`;
+    await context.route(url, async (route) => {
+      try {
+        const res = await route.fetch();
+        await route.fulfill({ response: res, body: Buffer.from(tamper(new Uint8Array(await res.body()))) });
+      } catch {
+        /* the page navigated away meanwhile */
+      }
+    });
+    const mark = log.warnings.length;
+    await page.goto(`${server.base}/c/coffee`);
+    const r = await page.evaluate(async () => {
+      const errors = [];
+      window.nextclick("onError", (e) => errors.push(e.message));
+      const st = await window.nextclick("ready");
+      return {
+        st,
+        predict: await window.nextclick("predict", 5),
+        intent: await window.nextclick("intent"),
+        track: await window.nextclick("track", "Product Viewed", { product_id: "p-0005" }),
+        errors,
+      };
+    });
+    const w = log.warnings.slice(mark).filter((x) => /init failed/.test(x));
+    assert.equal(w.length, 1, `${path}: ${JSON.stringify(log.warnings.slice(mark))}`);
+    assert.match(w[0], why);
+    assert.equal(r.st.ready, false);
+    assert.match(r.st.disabled, why);
+    assert.deepEqual(r.predict, []);
+    assert.equal(r.intent, null);
+    assert.equal(r.track, "disabled");
+    assert.equal(r.errors.length, 1, "onError registered late still hears of it, once");
+    // the shop's page itself keeps working
+    await page.locator(".grid a.card").first().click();
+    await page.waitForURL(/\/p\/p-\d{4}$/);
+    await page.locator(".add-to-cart").click();
+    await context.unroute(url);
+    await page.goto(`${server.base}/demo/favicon.svg`);
+    assert.deepEqual(await readSnapshots(page), kept, `${path}: the previous snapshot is untouched`);
+  }
+  // with the genuine files again, the previous state serves (and the events tracked meanwhile were journaled)
+  await page.goto(`${server.base}/c/coffee`);
+  const back = await page.evaluate(() => window.nextclick("ready"));
+  assert.equal(back.disabled, null);
+  assert.ok(back.restoredEvents > 0);
+  assert.ok((await page.evaluate(() => window.nextclick("predict", 3))).length === 3);
+  assertClean(log);
+  await context.close();
+});
+
+test("engine faults: a wasm trap inside the worker is reported once; predict resolves to [], nothing is written back", async () => {
+  const { context, page, log } = await newShopper(browser);
+  // Test-only worker (served in place of /sdk/worker.js by route interception; nothing in www/sdk knows
+  // about it): predict(777) makes the real wasm instance trap the way an allocation failure does —
+  // an impossible allocation request aborts inside Rust (`unreachable`, a WebAssembly.RuntimeError).
+  await context.route(`${server.base}/sdk/worker.js`, async (route) => {
+    const res = await route.fetch();
+    const hook = `import * as glue from "/pkg/nextclick.js";
+const predict = glue.Predictor.prototype.predict;
+glue.Predictor.prototype.predict = function (k) {
+  if (k === 777) glue.initSync().__wbindgen_malloc_command_export(0xffffff00, 1);
+  return predict.call(this, k);
+};
+`;
+    await route.fulfill({ response: res, body: hook + (await res.text()) }).catch(() => {});
+  });
+  await page.goto(`${server.base}/`);
+  await page.evaluate(() => window.nextclick("ready"));
+  await allow(page);
+  await openProductFrom(page, "toys", 0);
+  await page.waitForTimeout(1200);
+  await waitStored(page);
+  const before = await status(page);
+  assert.equal(before.backend, "worker");
+  const r = await page.evaluate(async () => {
+    const errors = [];
+    const seen = [];
+    window.nextclick("onError", (e) => errors.push({ kind: e.kind, message: e.message }));
+    window.nextclick("onPrediction", (d) => seen.push(d.items.length));
+    const unhandled = [];
+    addEventListener("unhandledrejection", (e) => unhandled.push(String(e.reason)));
+    const trapped = await window.nextclick("predict", 777);
+    const after = await window.nextclick("predict", 5);
+    const track = await window.nextclick("track", "Product Added", { product_id: "p-0007" });
+    const intent = await window.nextclick("intent");
+    await new Promise((res) => setTimeout(res, 800)); // longer than the snapshot debounce
+    return { trapped, after, track, intent, errors, seen, unhandled, st: await window.nextclick("status") };
+  });
+  assert.deepEqual(r.trapped, []);
+  assert.deepEqual(r.after, []);
+  assert.equal(r.track, "disabled");
+  assert.equal(r.intent, null);
+  assert.deepEqual(r.unhandled, []);
+  assert.equal(r.errors.length, 1, JSON.stringify(r.errors));
+  assert.equal(r.errors[0].kind, "fault");
+  assert.match(r.errors[0].message, /engine failed in predict \(.*unreachable/i);
+  assert.match(r.st.disabled, /engine failed in predict/);
+  assert.equal(r.st.storedBytes, before.storedBytes, "nothing written after the fault");
+  assert.equal(log.warnings.filter((w) => /engine failed/.test(w)).length, 1, JSON.stringify(log.warnings));
+  // the next page view gets a fresh engine and the stored state, plus the event journaled meanwhile
+  await page.reload();
+  const again = await page.evaluate(() => window.nextclick("ready"));
+  assert.equal(again.disabled, null);
+  assert.ok(again.restoredEvents >= before.features.events + 1, `${again.restoredEvents} < ${before.features.events + 1}`);
+  assert.equal((await page.evaluate(() => window.nextclick("predict", 4))).length, 4);
+  assertClean(log);
+  await context.close();
+});
+
+test("JS API never throws into the shop: throwing callbacks, garbage arguments, a flood of 100k events/s; strict CSP is enough", async () => {
+  const { context, page, log } = await newShopper(browser);
+  const res = await page.goto(`${server.base}/c/toys`);
+  const csp = res.headers()["content-security-policy"];
+  const scriptSrc = csp.split(";").map((d) => d.trim()).find((d) => d.startsWith("script-src"));
+  assert.match(scriptSrc, /^script-src 'self' 'wasm-unsafe-eval'( 'inline-speculation-rules')?$/, csp);
+  assert.doesNotMatch(csp, /'unsafe-eval'|'unsafe-inline'/);
+  await page.evaluate(() => window.nextclick("ready"));
+  const r = await page.evaluate(async () => {
+    const unhandled = [];
+    addEventListener("unhandledrejection", (e) => unhandled.push(String(e.reason)));
+    let good = 0;
+    window.nextclick("onPrediction", () => {
+      throw new Error("the shop's own bug");
+    });
+    window.nextclick("onPrediction", () => good++);
+    const throwing = () => {
+      throw new Error("a throwing DOM listener");
+    };
+    document.addEventListener("nextclick:prediction", throwing);
+    const nasty = [
+      undefined, null, 0, NaN, -Infinity, "", "x".repeat(1 << 20), Symbol("s"), 10n, () => 1, [], {},
+      { toString() { throw new Error("toString"); } },
+      new Proxy({}, { get() { throw new Error("proxy get"); } }),
+      { product_id: "p-0003", price: NaN, timestamp: -1 },
+      { product_id: "x".repeat(100000) },
+      { products: Array.from({ length: 100000 }, (_, i) => ({ product_id: `p-${String(i % 2000).padStart(4, "0")}` })) },
+      JSON.parse('{"product_id":"\\ud800\\u0000\\u200b"}'),
+    ];
+    const names = [...nasty, "Product Viewed", "Product Clicked"];
+    let threw = 0;
+    let promises = 0;
+    for (const n of names)
+      for (const p of nasty) {
+        try {
+          const ret = window.nextclick("track", n, p);
+          if (ret instanceof Promise) promises++;
+          await ret.catch(() => {});
+        } catch {
+          threw++;
+        }
+      }
+    // the garbage above used up the limiter's burst: refused calls resolve "rate_limited"; wait for tokens
+    const limited = await window.nextclick("track", "Product Viewed", { product_id: "p-0012" });
+    await new Promise((res) => setTimeout(res, 4500));
+    const ok = await window.nextclick("track", "Product Viewed", { product_id: "p-0011" });
+    await new Promise((res) => setTimeout(res, 300));
+    const goodBefore = good;
+    // the flood: 100k calls as fast as the page can make them
+    const s0 = await window.nextclick("status");
+    const heap0 = performance.memory ? performance.memory.usedJSHeapSize : 0;
+    const t0 = performance.now();
+    for (let i = 0; i < 100000; i++) window.nextclick("track", "Product Viewed", { product_id: `p-${String(10 + (i % 90)).padStart(4, "0")}` });
+    const floodMs = performance.now() - t0;
+    const heap1 = performance.memory ? performance.memory.usedJSHeapSize : 0;
+    await new Promise((res) => setTimeout(res, 1000));
+    const s1 = await window.nextclick("status");
+    const top = await window.nextclick("predict", 3);
+    document.removeEventListener("nextclick:prediction", throwing);
+    return { unhandled, threw, promises, calls: names.length * nasty.length, limited, ok, good: goodBefore, floodMs, heapMb: (heap1 - heap0) / 1e6, s0, s1, top: top.length };
+  });
+  assert.equal(r.threw, 0, "nextclick() never throws");
+  assert.equal(r.promises, r.calls, "every call returns a promise");
+  assert.deepEqual(r.unhandled, []);
+  assert.equal(r.limited, "rate_limited");
+  assert.ok(["accepted", "new_session", "duplicate"].includes(r.ok), r.ok);
+  assert.ok(r.good > 0, "the other callback still runs");
+  const accepted = r.s1.stats.accepted - r.s0.stats.accepted;
+  const bound = 200 + 50 * Math.ceil((r.floodMs + 1000) / 1000);
+  assert.ok(accepted <= bound, `${accepted} events got through the limiter (bound ${bound})`);
+  assert.ok(r.s1.dropped - r.s0.dropped >= 100000 - bound, `dropped ${r.s1.dropped - r.s0.dropped}`);
+  assert.ok(r.heapMb < 64, `heap grew by ${r.heapMb} MB during the flood`);
+  assert.equal(r.top, 3, "predictions still work after the flood");
+  console.log(`# flood: 100000 calls in ${r.floodMs.toFixed(0)} ms, ${accepted} accepted, ${r.s1.dropped - r.s0.dropped} dropped, heap +${r.heapMb.toFixed(1)} MB`);
+  assert.equal(log.warnings.filter((w) => /events\/s/.test(w)).length, 1, "one rate-limit warning");
+  // our own reports only: rejected garbage (console errors by design), the throwing callback once; the
+  // throwing DOM listener is the shop's own uncaught error (reported by the browser, not by nextclick)
+  assert.equal(log.consoleErrors.filter((e) => /onPrediction callback failed/.test(e)).length, 1, JSON.stringify(log.consoleErrors.slice(0, 5)));
+  assert.ok(log.consoleErrors.every((e) => /^nextclick: /.test(e) && !/Uncaught/.test(e)), JSON.stringify(log.consoleErrors.filter((e) => !/^nextclick: /.test(e)).slice(0, 5)));
+  assert.ok(log.pageErrors.every((e) => /a throwing DOM listener/.test(e)), JSON.stringify(log.pageErrors.slice(0, 3)));
+  log.consoleErrors.length = 0;
+  log.pageErrors.length = 0;
+  await page.locator(".grid a.card").first().click();
+  await page.waitForURL(/\/p\/p-\d{4}$/);
+  assertClean(log);
+  await context.close();
+});
+
+test("Subresource Integrity: a wasm / model with the documented sha384 hash loads; a wrong hash is refused at init", async () => {
+  const { createHash } = await import("node:crypto");
+  const { readFileSync } = await import("node:fs");
+  const sri = (f) => `sha384-${createHash("sha384").update(readFileSync(new URL(f, import.meta.url))).digest("base64")}`;
+  const good = { wasm: sri("../pkg/nextclick_bg.wasm"), model: sri("../../models/default.onnx"), catalog: sri("../demo/catalog.bin") };
+  const { context, page, log } = await newShopper(browser);
+  await page.goto(`${server.base}/c/toys`);
+  await page.evaluate(() => window.nextclick("ready"));
+  const r = await page.evaluate(async (good) => {
+    const m = await import("/sdk/nextclick.js");
+    const run = async (integrity) => {
+      const rt = m.createRuntime();
+      const st = await rt.run("init", [{ model: "/models/default.onnx", catalog: "/demo/catalog.bin", shop: "sri", worker: true, autocapture: false, integrity }]);
+      await rt.run("track", ["Product Viewed", { product_id: "p-0010" }]);
+      return { disabled: st.disabled, top: (await rt.run("predict", [2])).length };
+    };
+    return {
+      ok: await run(good),
+      badWasm: await run({ ...good, wasm: "sha384-AAAA" + good.wasm.slice(11) }),
+      badModel: await run({ ...good, model: good.catalog }),
+    };
+  }, good);
+  assert.deepEqual(r.ok, { disabled: null, top: 2 });
+  assert.match(r.badWasm.disabled, /init failed/);
+  assert.equal(r.badWasm.top, 0);
+  assert.match(r.badModel.disabled, /init failed/);
+  // the browser reports the SRI mismatch itself, as a console error; nextclick's own report is a warning
+  log.consoleErrors.splice(0, log.consoleErrors.length, ...log.consoleErrors.filter((e) => !/integrity/i.test(e)));
+  assert.equal(log.warnings.filter((w) => /init failed/.test(w)).length, 2, JSON.stringify(log.warnings));
+  assertClean(log);
+  await context.close();
+});

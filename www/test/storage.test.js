@@ -2,7 +2,7 @@
 // localStorage snapshot fallback, quota behaviour and the wipe.
 import { test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { openJournal, openStore, wipeAll, toBase64, fromBase64 } from "../sdk/storage.js";
+import { openJournal, openStore, wipeAll, toBase64, fromBase64, covered } from "../sdk/storage.js";
 
 class FakeStorage {
   constructor() {
@@ -83,4 +83,39 @@ test("wipeAll removes every nextclick:* key and nothing else", async () => {
   localStorage.setItem("shop-cart", "keep");
   await wipeAll("shop");
   assert.deepEqual([...localStorage.m.keys()], ["shop-cart"]);
+});
+
+test("journal of two tabs: one key per tab, per-tab coverage; trimming keeps the other tab's entries", async () => {
+  const T = Date.now() * 1000 - 10; // sequence numbers are µs timestamps
+  const ja = openJournal("shop", "A");
+  const jb = openJournal("shop", "B");
+  ja.append(T + 0, { type: "view", itemId: "a" });
+  jb.append(T + 1, { type: "view", itemId: "b" });
+  ja.append(T + 2, { type: "view", itemId: "c" });
+  jb.append(T + 3, { type: "view", itemId: "d" });
+  assert.deepEqual(Object.keys(Object.fromEntries(localStorage.m)).sort(), ["nextclick:shop:journal:A", "nextclick:shop:journal:B"]);
+  assert.deepEqual(ja.read().sort((x, y) => x.seq - y.seq).map((e) => `${e.tab}${e.event.itemId}`), ["Aa", "Bb", "Ac", "Bd"]);
+  const snapA = { seq: T + 2, covers: { A: T + 2 } };
+  assert.equal(covered({ seq: T + 1, tab: "B" }, snapA), false, "B's entry is not in A's snapshot");
+  assert.equal(covered({ seq: T + 2, tab: "A" }, snapA), true);
+  assert.equal(covered({ seq: 5 }, { seq: 9 }), true, "a snapshot without covers holds everything up to seq");
+  ja.trim(snapA);
+  assert.deepEqual(jb.read().map((e) => e.event.itemId), ["b", "d"]);
+  // B's key is covered but recent: kept (its tab may still be appending)
+  ja.trim({ seq: T + 3, covers: { A: T + 2, B: T + 3 } });
+  assert.deepEqual(jb.read().map((e) => e.event.itemId), ["b", "d"]);
+  jb.trim({ seq: T + 3, covers: { A: T + 2, B: T + 2 } });
+  assert.deepEqual(ja.read().map((e) => e.event.itemId), ["d"]);
+  const s = openStore("shop", "abc");
+  await s.save(new Uint8Array([1]), 13, { A: T + 2, B: T + 3, bad: "x" });
+  assert.deepEqual((await s.load()).covers, { A: T + 2, B: T + 3 }, "covers round-trip (non-numbers dropped)");
+});
+
+test("IndexedDB failing: the store falls back to localStorage and says so through onFallback", async () => {
+  globalThis.indexedDB = { open() { throw new Error("test: no IndexedDB"); } };
+  const why = [];
+  const s = openStore("shop", "abc", { onFallback: (e) => why.push(e.message) });
+  assert.equal(await s.save(new Uint8Array([4, 5]), 1), "localstorage");
+  assert.deepEqual([...(await s.load()).bytes], [4, 5]);
+  assert.ok(why.length >= 1 && why.every((m) => /no IndexedDB/.test(m)), JSON.stringify(why));
 });
