@@ -75,7 +75,7 @@ eval: tools-release
 	$(EVAL_NC) catalog $(EVAL_DATA)/items.csv --model $(EVAL_MODEL) --out $(EVAL_WORK)/rees46.catalog; \
 	$(EVAL_NC) eval --target $(EVAL_DATA) --model $(EVAL_MODEL) --write-history $(EVAL_WORK)/rees46-history; \
 	$(EVAL_NC) train --data $(EVAL_WORK)/rees46-history --preset id --out $(EVAL_WORK)/central-id.safetensors \
-	  --epochs 30 --max-minutes 6 --valid-cases 1000 --seed 1; \
+	  --batch-tokens 256 --lr 2e-3 --epochs 40 --max-minutes 6 --valid-cases 1000 --seed 1; \
 	$(EVAL_NC) export --checkpoint $(EVAL_WORK)/central-id.safetensors --out $(EVAL_WORK)/central-id.onnx \
 	  --name nextclick-central-id --data $(EVAL_WORK)/rees46-history; \
 	$(EVAL_NC) eval --target $(EVAL_DATA) --model $(EVAL_MODEL) --catalog $(EVAL_WORK)/rees46.catalog \

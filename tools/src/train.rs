@@ -631,8 +631,8 @@ impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {
             epochs: 20,
-            batch_tokens: 4096,
-            lr: 1e-3,
+            batch_tokens: 1024,
+            lr: 2e-3,
             weight_decay: 0.0,
             dropout: 0.2,
             negatives: 0,
