@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use nextclick::contract::EventKind;
 use nextclick::head::Adapter;
 use nextclick::predictor::Predictor;
