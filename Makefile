@@ -28,10 +28,10 @@ tools-release:
 demo: wasm-release tools-release
 	target/release/nextclick serve --root www --host 127.0.0.1 --port $(PORT)
 
-## Regenerates the demo shop's products (www/demo/items.csv) and their catalog for the default model.
+## Regenerates the demo shop's products (www/demo/products.csv) and their catalog for the default model.
 demo-data: tools-release
-	target/release/nextclick demo-catalog --out www/demo/items.csv
-	target/release/nextclick catalog www/demo/items.csv --model models/default.onnx --url '/p/{id}' --int8 --out www/demo/catalog.bin
+	target/release/nextclick demo-catalog --out www/demo/products.csv
+	target/release/nextclick catalog www/demo/products.csv --model models/default.onnx --url '/p/{id}' --int8 --out www/demo/catalog.bin
 
 ## Screenshots of the demo for the README (docs/demo.png, docs/demo-consent.png).
 screenshots: wasm-release tools-release

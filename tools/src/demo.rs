@@ -351,7 +351,7 @@ pub struct DemoCatalogArgs {
     #[arg(long, default_value_t = 6)]
     pub seed: u64,
     /// Output items.csv.
-    #[arg(long, default_value = "www/demo/items.csv")]
+    #[arg(long, default_value = "www/demo/products.csv")]
     pub out: PathBuf,
     /// Also write a hashed stand-in catalog for this tower-less ONNX (temporary; see module docs).
     #[arg(long)]

@@ -6,7 +6,7 @@
 //! * no directory traversal: `..`, dot-files, backslashes and NUL are refused, and the resolved path must
 //!   stay inside the root after symlinks are resolved;
 //! * binds `127.0.0.1` by default and prints the URL;
-//! * when `<root>/demo/items.csv` and `<root>/demo/layout.html` exist, renders the demo shop's pages
+//! * when `<root>/demo/products.csv` and `<root>/demo/layout.html` exist, renders the demo shop's pages
 //!   (`/`, `/c/<category>[/<page>]`, `/p/<id>`) and product images (`/img/<id>.svg`) from them, so the
 //!   ~2,000 product pages are not committed as files;
 //! * `--models <dir>` is mounted read-only at `/models/` (flat: file names only).
@@ -80,7 +80,7 @@ impl Server {
             .canonicalize()
             .with_context(|| format!("root {} does not exist", a.root.display()))?;
         let models = a.models.canonicalize().ok().filter(|p| p.is_dir());
-        let items = root.join("demo/items.csv");
+        let items = root.join("demo/products.csv");
         let layout = root.join("demo/layout.html");
         let shop = if items.is_file() && layout.is_file() {
             let products = demo::read_items_csv(&items)?;
@@ -612,7 +612,7 @@ mod tests {
         let root = dir.join("www");
         std::fs::create_dir_all(root.join("demo")).unwrap();
         let products = demo::generate(120, 6);
-        demo::write_items_csv(&products, &root.join("demo/items.csv")).unwrap();
+        demo::write_items_csv(&products, &root.join("demo/products.csv")).unwrap();
         std::fs::write(
             root.join("demo/layout.html"),
             "<title>{{title}}</title><body data-page=\"{{page}}\">{{nav}}<main>{{main}}</main>",
