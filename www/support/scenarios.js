@@ -1,0 +1,299 @@
+// Shared e2e scenarios (not a test file): the JS-level browser checks that must hold in every browser the
+// tests drive — persistence across reload, learning changes the strip, consent gating, forget(), recovery
+// from a corrupted snapshot, and that no request carries event data. test/e2e.test.js runs them in
+// Chromium, test/e2e-firefox.test.js in Firefox ESR (WebDriver BiDi); each file calls `setup(browserName)`
+// in `before` and `teardown()` in `after`, then registers `SCENARIOS`.
+//
+// After every scenario: no console errors, no uncaught page errors, no CSP violations, and no request that
+// carries event data (every request is a same-origin GET without query string or body, to a known static
+// path; any item id in a non-navigation URL must appear in HTML the server itself rendered).
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, newShopper, deviceStorage, stripIds, status } from "./harness.js";
+
+/** The server and browser of the current test file (set by `setup`). */
+export const env = { server: null, browser: null, name: null };
+
+/** Starts `nextclick serve` and the browser (`"chromium"` or `"firefox"`, launch options); resolves to `env`. */
+export async function setup(name, launchOptions) {
+  env.server = await startServer();
+  env.browser = await launchBrowser(name, launchOptions);
+  env.name = name || "chromium";
+  return env;
+}
+
+export async function teardown() {
+  if (env.browser) await env.browser.close();
+  if (env.server) env.server.stop();
+}
+
+export const STATIC = /^\/(|favicon\.ico|c\/[a-z]+(\/\d+)?|p\/p-\d{4}|img\/p-\d{4}\.svg|sdk\/[\w.-]+|pkg\/[\w.-]+|demo\/[\w.-]+|models\/[\w.-]+)$/;
+
+/** A prefetch (speculation rules or `<link rel=prefetch>`), as Chromium and Firefox mark it. */
+export const isPrefetch = (headers) =>
+  /prefetch/.test(headers["sec-purpose"] || "") || /prefetch/.test(headers["purpose"] || "") || /prefetch/.test(headers["x-moz"] || "");
+
+export function assertClean(log, { prefetched = [] } = {}) {
+  assert.deepEqual(log.pageErrors, [], "uncaught page errors");
+  assert.deepEqual(log.consoleErrors, [], "console errors");
+  assert.deepEqual(log.csp, [], "CSP violations");
+  const served = log.documents.join("\n");
+  assert.ok(log.requests.length > 0);
+  for (const r of log.requests) {
+    const u = new URL(r.url);
+    assert.equal(u.origin, env.server.base, `request to another origin: ${r.url}`);
+    assert.equal(r.method, "GET", `${r.method} ${r.url}`);
+    assert.equal(r.post, null, `request body on ${r.url}`);
+    assert.equal(u.search, "", `query string on ${r.url}`);
+    assert.match(u.pathname, STATIC, `unexpected path ${u.pathname}`);
+    const prefetch = isPrefetch(r.headers);
+    if (prefetch) assert.ok(prefetched.includes(u.pathname), `unexpected prefetch of ${u.pathname}`);
+    if (r.type !== "document" && !prefetch) {
+      for (const id of u.pathname.match(/p-\d{4}/g) || []) {
+        assert.ok(served.includes(`"${id}"`) || served.includes(`/${id}`), `${r.url} names ${id}, which no served page shows`);
+      }
+    }
+  }
+}
+
+export async function allow(page) {
+  await page.locator("#nc-allow").click();
+  await page.waitForFunction(async () => (await window.nextclick("status")).consent === "granted");
+}
+
+export async function openProductFrom(page, category, nth = 0) {
+  await page.goto(`${env.server.base}/c/${category}`);
+  await page.locator(".grid a.card").nth(nth).click();
+  await page.waitForURL(/\/p\/p-\d{4}$/);
+  await page.evaluate(() => window.nextclick("ready"));
+}
+
+export async function waitForStrip(page, notEqual) {
+  await page.waitForFunction(
+    (prev) => {
+      const ids = [...document.querySelectorAll("#nc-strip a.card")].map((a) => a.getAttribute("data-nextclick-item"));
+      return ids.length > 0 && JSON.stringify(ids) !== JSON.stringify(prev);
+    },
+    notEqual || null,
+    { timeout: 15000 },
+  );
+  return stripIds(page);
+}
+
+/** The strip once it has not changed for `quietMs` (auto-captured views have landed). */
+export async function settledStrip(page, quietMs = 1500) {
+  let ids = await stripIds(page);
+  for (let since = Date.now(), t0 = Date.now(); Date.now() - since < quietMs; ) {
+    if (Date.now() - t0 > 15000) throw new Error(`the strip kept changing for 15 s: ${ids}`);
+    await page.waitForTimeout(250);
+    const now = await stripIds(page);
+    if (JSON.stringify(now) !== JSON.stringify(ids)) [ids, since] = [now, Date.now()];
+  }
+  assert.ok(ids.length > 0, "strip shows suggestions");
+  return ids;
+}
+
+export async function waitStored(page) {
+  // a snapshot was written and no newer one is pending
+  await page.waitForFunction(
+    async () => {
+      const s = await window.nextclick("status");
+      return s.storedBytes > 0 && !s.pendingSave;
+    },
+    null,
+    { timeout: 10000 },
+  );
+}
+
+async function persistence() {
+  const { server, browser } = env;
+  const { context, page, log } = await newShopper(browser);
+  await page.goto(`${server.base}/`);
+  await page.locator("#nc-consent").waitFor({ state: "visible" });
+  const s0 = await page.evaluate(() => window.nextclick("ready"));
+  assert.equal(s0.backend, "worker", "the wasm runs in a Web Worker by default");
+  assert.equal(s0.catalogSize, 2000);
+  await page.waitForTimeout(1300); // auto-captured views while consent is pending
+  assert.ok((await status(page)).features.events > 0, "pending: events are used in memory");
+  assert.deepEqual(await deviceStorage(page), { databases: [], localStorage: [] }, "pending: nothing stored");
+  await allow(page);
+
+  await openProductFrom(page, "running", 0);
+  const first = await waitForStrip(page);
+  assert.ok(first.length >= 3, `strip shows suggestions: ${first}`);
+  assert.match(await page.locator("#nc-purchase-v").textContent(), /%$/, "purchase meter shows a value");
+  assert.match(await page.locator("#nc-exit-v").textContent(), /%$/, "exit meter shows a value");
+
+  await page.locator(".add-to-cart").click();
+  const afterCart = await waitForStrip(page, first);
+  await openProductFrom(page, "kitchen", 3);
+  await waitForStrip(page, afterCart);
+  // the page's auto-captured views (≥ 1 s visible) update the strip once more: click a settled one
+  const second = await settledStrip(page);
+  // Every interaction changed the strip (waitForStrip waits for a different list). With the current,
+  // under-trained default model a product of another category can bring back an earlier list, so the
+  // test does not require `second` to differ from `first` (see docs/results.md on the model's quality).
+  assert.notDeepEqual(afterCart, first, "predictions change after adding to cart");
+  assert.notDeepEqual(second, afterCart, "predictions change after browsing another category");
+  // a click on a suggestion is tracked (auto-capture) and navigates to its page
+  const target = second[0];
+  await page.locator(`#nc-strip a.card[data-nextclick-item="${target}"]`).click();
+  await page.waitForURL(new RegExp(`/p/${target}$`));
+  await page.evaluate(() => window.nextclick("ready"));
+  await waitForStrip(page);
+  await waitStored(page);
+
+  const before = await status(page);
+  assert.equal(before.storage, "indexeddb");
+  assert.ok(before.features.events >= 6, `events tracked: ${JSON.stringify(before)}`);
+  const stored = await deviceStorage(page);
+  assert.ok(stored.databases.includes("nextclick:demo-shop"), JSON.stringify(stored));
+  assert.equal(await page.locator("#nc-p-sent").textContent(), "0");
+
+  await page.reload();
+  const restored = await page.evaluate(() => window.nextclick("ready"));
+  assert.equal(restored.consent, "granted");
+  assert.ok(restored.restoredEvents >= before.features.events, `restored ${restored.restoredEvents} of ${before.features.events} events: ${JSON.stringify({ before, restored })}`);
+  assert.ok(restored.storedBytes > 0);
+  assert.ok((await waitForStrip(page)).length > 0, "suggestions right after reload");
+  const shot = env.name === "chromium" ? "/tmp/nextclick-demo.png" : `/tmp/nextclick-demo-${env.name}.png`;
+  // caret "initial": hiding the caret injects a <style>, which Firefox reports as a CSP violation of the page
+  await page.screenshot({ path: process.env.NEXTCLICK_SCREENSHOT || shot, caret: "initial" });
+  assertClean(log);
+  await context.close();
+}
+
+async function consentDenied() {
+  const { server, browser } = env;
+  const { context, page, log } = await newShopper(browser);
+  await page.goto(`${server.base}/`);
+  await page.locator("#nc-deny").click();
+  await openProductFrom(page, "audio", 1);
+  await page.locator(".add-to-cart").click();
+  await openProductFrom(page, "audio", 2);
+  assert.ok((await waitForStrip(page)).length > 0, "predictions still computed for the page view");
+  const s = await status(page);
+  assert.equal(s.consent, "denied");
+  assert.equal(s.storage, "none");
+  assert.equal(s.restoredEvents, 0, "nothing carried over from the previous page");
+  await page.waitForTimeout(1500); // longer than the snapshot debounce and the view dwell time
+  assert.deepEqual(await deviceStorage(page), { databases: [], localStorage: [] });
+  assertClean(log);
+  await context.close();
+}
+
+async function forget() {
+  const { server, browser } = env;
+  const { context, page, log } = await newShopper(browser);
+  await page.goto(`${server.base}/`);
+  await page.evaluate(() => window.nextclick("ready"));
+  await allow(page);
+  await openProductFrom(page, "coffee", 0);
+  await openProductFrom(page, "coffee", 4);
+  await waitForStrip(page);
+  await waitStored(page);
+  const full = await deviceStorage(page);
+  assert.ok(full.databases.length > 0 && full.localStorage.length > 0, JSON.stringify(full));
+
+  await page.locator("#nc-forget").click();
+  await page.locator("#toast").waitFor({ state: "visible" });
+  await page.waitForFunction(() => document.querySelectorAll("#nc-strip a.card").length === 0);
+  assert.deepEqual(await deviceStorage(page), { databases: [], localStorage: [] });
+  const s = await status(page);
+  assert.equal(s.features.events, 0);
+  assert.equal(s.consent, "pending");
+  await page.reload();
+  const r = await page.evaluate(() => window.nextclick("ready"));
+  assert.equal(r.restoredEvents, 0);
+  await page.locator("#nc-consent").waitFor({ state: "visible" });
+  assert.deepEqual(await deviceStorage(page), { databases: [], localStorage: [] });
+  assertClean(log);
+  await context.close();
+}
+
+async function corrupted() {
+  const { server, browser } = env;
+  const { context, page, log } = await newShopper(browser);
+  await page.goto(`${server.base}/`);
+  await page.evaluate(() => window.nextclick("ready"));
+  await allow(page);
+  await openProductFrom(page, "garden", 0);
+  await page.waitForTimeout(1200); // let the auto-captured views land
+  await waitStored(page);
+  // flip bytes of the stored snapshot, from a page without the snippet (nothing writes meanwhile)
+  await page.goto(`${server.base}/demo/favicon.svg`);
+  await page.evaluate(async () => {
+    const db = await new Promise((res, rej) => {
+      const r = indexedDB.open("nextclick:demo-shop", 1);
+      r.onsuccess = () => res(r.result);
+      r.onerror = () => rej(r.error);
+    });
+    const store = db.transaction("state", "readwrite").objectStore("state");
+    const keys = await new Promise((res) => (store.getAllKeys().onsuccess = (e) => res(e.target.result)));
+    for (const k of keys) {
+      const v = await new Promise((res) => (store.get(k).onsuccess = (e) => res(e.target.result)));
+      v.bytes = v.bytes.map((b, i) => (i > 16 ? b ^ 0x5a : b));
+      store.put(v, k);
+    }
+    db.close();
+  });
+  await page.goto(`${server.base}/c/garden`);
+  const s = await page.evaluate(() => window.nextclick("ready"));
+  const warnings = log.warnings.filter((w) => /could not be restored/.test(w));
+  assert.equal(warnings.length, 1, JSON.stringify(log.warnings));
+  assert.equal(s.restoredEvents, 0);
+  await openProductFrom(page, "garden", 2);
+  await waitForStrip(page);
+  await waitStored(page);
+  assertClean(log);
+  await context.close();
+}
+
+/**
+ * The no-event-data check above is only as good as the request recorder: in this browser, a beacon, a
+ * POST body, a query string and a worker's fetch must all show up in `log.requests` (and fail
+ * `assertClean`). Guards against a protocol (CDP, BiDi) that silently misses a kind of request.
+ */
+async function recorderSeesLeaks() {
+  const { server, browser } = env;
+  const { context, page, log } = await newShopper(browser);
+  await page.goto(`${server.base}/demo/favicon.svg`);
+  await page.evaluate(async () => {
+    navigator.sendBeacon("/leak/beacon", JSON.stringify({ itemId: "p-0001" }));
+    await fetch("/leak/post", { method: "POST", body: "type=view&itemId=p-0002" }).catch(() => {});
+    await fetch("/leak/get?itemId=p-0003").catch(() => {});
+    // the SDK's own worker (the CSP allows no blob: worker), told to fetch its model from a leaking URL
+    const w = new Worker("/sdk/worker.js", { type: "module" });
+    const leak = "/leak/worker?itemId=p-0004";
+    w.postMessage({ id: 1, op: "init", args: [{ model: leak, catalog: leak }] });
+    await new Promise((res) => (w.onmessage = res));
+    w.terminate();
+  });
+  const seen = (p) => log.requests.filter((r) => new URL(r.url).pathname === p);
+  for (let i = 0; i < 50 && !(seen("/leak/beacon").length && seen("/leak/worker").length); i++) await page.waitForTimeout(100);
+  const beacon = seen("/leak/beacon")[0];
+  assert.ok(beacon, `beacon recorded: ${JSON.stringify(log.requests.map((r) => r.url))}`);
+  assert.equal(beacon.method, "POST");
+  assert.equal(seen("/leak/post")[0]?.method, "POST");
+  if (env.name === "firefox") {
+    // playwright-core's BiDi backend never reports request bodies (postData() is null). assertClean does
+    // not depend on it: it requires GET, and a GET cannot carry a body (fetch rejects one), so a beacon or
+    // any request with a body fails on its method.
+    assert.equal(beacon.post, null);
+  } else {
+    assert.match(beacon.post || "", /p-0001/, "beacon body recorded");
+    assert.match(seen("/leak/post")[0]?.post || "", /p-0002/, "POST body recorded");
+  }
+  assert.ok(seen("/leak/get").some((r) => new URL(r.url).search === "?itemId=p-0003"), "query string recorded");
+  assert.ok(seen("/leak/worker").some((r) => /p-0004/.test(r.url)), "a worker's fetch is recorded");
+  assert.throws(() => assertClean({ ...log, consoleErrors: [] }), "assertClean rejects these requests");
+  await context.close();
+}
+
+/** [test name, scenario] in the order the test files register them. */
+export const SCENARIOS = [
+  ["browsing and clicking products shows predictions that change; reload keeps the learned state", persistence],
+  ["consent denied: predictions in memory only, nothing stored on the device", consentDenied],
+  ["forget me erases IndexedDB, localStorage and the in-memory state", forget],
+  ["corrupted stored state: one warning, clean reset, then learning goes on", corrupted],
+  ["the request recorder sees beacons, POST bodies, query strings and worker fetches", recorderSeesLeaks],
+];
