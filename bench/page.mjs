@@ -233,7 +233,42 @@ function pct(xs, p) {
 }
 const wasmBytes = () => window.__memories.reduce((a, m) => a + m.buffer.byteLength, 0);
 
+// ---- memory after many events (mode=memory, nextclick only) ----
+// Linear memory of the page's wasm instances (it never shrinks, so its size is also the peak) and, where
+// the browser has it, the JS heap (performance.memory; run.mjs starts Chromium with precise memory info and
+// exposes gc(), collected before each reading). Read after Predictor.create and at checkpoints while
+// `events` events go through predictor.track (learning as given by learn=), a predict(20) every 100 events.
+async function memoryRun() {
+  const suffix = DTYPE === 'int8' ? 'int8' : 'f32';
+  const [mod, model, catalog] = await Promise.all([
+    import(`${PKG}/nextclick.js`).then(async (m) => { await m.default({ module_or_path: `${PKG}/nextclick_bg.wasm` }); return m; }),
+    fetchBytes(MODEL), fetchBytes(`/bench/out/data/catalog-${N}-${suffix}.bin`)]);
+  const heap = () => {
+    if (typeof window.gc === 'function') window.gc();
+    return performance.memory ? performance.memory.usedJSHeapSize : null;
+  };
+  const base = { wasm: wasmBytes(), heap: heap() }; // wasm instantiated, nothing created yet
+  const p = mod.Predictor.create(model, catalog, { head: { enabled: LEARN } });
+  const stream = eventStream(EVENTS, N);
+  const marks = new Set([0, 1000, 10000, 25000, 50000, 75000, EVENTS]);
+  const points = [];
+  const t0 = now();
+  const statuses = {};
+  const read = (i) => points.push({ events: i, wasmBytes: wasmBytes(), jsHeapBytes: heap(), stateBytes: p.exportState().length, seconds: (now() - t0) / 1000 });
+  read(0);
+  for (let i = 0; i < stream.length; i++) {
+    const ev = stream[i];
+    const st = p.track({ type: ev.type, itemId: ev.itemId, timestamp: ev.timestamp });
+    statuses[st] = (statuses[st] || 0) + 1;
+    if (i % 100 === 99) p.predict(K);
+    if (marks.has(i + 1)) { read(i + 1); log(JSON.stringify(points[points.length - 1])); }
+  }
+  window.__result = { mode: 'memory', n: N, dtype: DTYPE, learn: LEARN, events: EVENTS, base, points, statuses,
+    memories: window.__memories.length, hasJsHeap: !!performance.memory, hasGc: typeof window.gc === 'function', userAgent: navigator.userAgent };
+}
+
 async function main() {
+  if (q.get('mode') === 'memory') return memoryRun();
   const t0 = now();
   const suffix = DTYPE === 'int8' ? 'int8' : 'f32';
   const modelP = fetchBytes(MODEL);

@@ -4,6 +4,9 @@
 // Environment: NEXTCLICK_PKG (wasm-pack output dir, default www/pkg), BENCH_EVENTS (timed events per
 // configuration, default 2000), BENCH_COLD_RUNS (default 5), BENCH_SIZES (default "2000,20000"),
 // BENCH_LABEL (a note for the report), BENCH_OUT (markdown path, default docs/bench.md).
+// Memory after many events: BENCH_MEMORY_EVENTS (default 100000; 0 skips it), BENCH_MEMORY_N (catalog items,
+// default the largest of BENCH_SIZES), BENCH_MEMORY_LEARN (default 1: on-device learning on, as with
+// consent). BENCH_ONLY=memory runs only that measurement and rewrites only its section of docs/bench.md.
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
@@ -23,6 +26,11 @@ const SIZES = (process.env.BENCH_SIZES || '2000,20000').split(',').map(Number);
 const PKG = path.resolve(ROOT, process.env.NEXTCLICK_PKG || 'www/pkg');
 const MD = path.resolve(ROOT, process.env.BENCH_OUT || 'docs/bench.md');
 const SVG = MD.replace(/\.md$/, '.svg');
+const MEM_EVENTS = +(process.env.BENCH_MEMORY_EVENTS ?? 100000);
+const MEM_N = +(process.env.BENCH_MEMORY_N || SIZES[SIZES.length - 1]);
+const MEM_LEARN = (process.env.BENCH_MEMORY_LEARN ?? '1') !== '0';
+const ONLY = process.env.BENCH_ONLY || '';
+if (ONLY && ONLY !== 'memory') throw new Error(`BENCH_ONLY=${ONLY}: only "memory" is supported`);
 
 const sh = (c) => { try { return execSync(c, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return '?'; } };
 const say = (s) => console.log(`bench: ${s}`);
@@ -88,13 +96,13 @@ function writeCatalog(n, int8) {
   return Buffer.concat([body, crypto.createHash('sha256').update(body).digest()]);
 }
 fs.mkdirSync(path.join(OUT, 'data'), { recursive: true });
-for (const n of SIZES) {
+for (const n of ONLY === 'memory' ? [MEM_N] : [...new Set([...SIZES, MEM_N])]) {
   for (const int8 of [false, true]) {
     const f = path.join(OUT, 'data', `catalog-${n}-${int8 ? 'int8' : 'f32'}.bin`);
     fs.writeFileSync(f, writeCatalog(n, int8));
   }
 }
-say(`catalogs: ${SIZES.join(', ')} items (f32 + int8)`);
+say(`catalogs: ${ONLY === 'memory' ? MEM_N : SIZES.join(', ')} items (f32 + int8)`);
 
 // ---- the nextclick package under test (copied so the server exposes nothing else) ----
 if (!fs.existsSync(path.join(PKG, 'nextclick_bg.wasm'))) throw new Error(`${PKG}/nextclick_bg.wasm missing: run make wasm-release`);
@@ -126,25 +134,49 @@ const server = await startServer(ROOT);
 const base = `http://127.0.0.1:${server.address().port}`;
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    // for the memory figures: unquantised performance.memory, and gc() to read the heap after a collection
+    '--enable-precise-memory-info', '--js-flags=--expose-gc'],
 });
 const browserVersion = browser.version();
-async function runPage(params) {
+async function runPage(params, timeout = 600_000) {
   const ctx = await browser.newContext(); // fresh context: empty HTTP and code cache
   const page = await ctx.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   const qs = new URLSearchParams({ model: '/bench/out/data/model.onnx', pkg: '/bench/out/pkg', events: String(EVENTS), ...params });
   await page.goto(`${base}/bench/page.html?${qs}`);
-  await page.waitForFunction(() => window.__result, null, { timeout: 600_000, polling: 200 });
+  await page.waitForFunction(() => window.__result, null, { timeout, polling: 1000 });
   const r = await page.evaluate(() => window.__result);
   await ctx.close();
   if (r.error) throw new Error(`${JSON.stringify(params)}: ${r.error} ${errors.join(' ')}`);
   return r;
 }
 
-const results = { cold: { nextclick: [], ort: [] }, latency: [] };
+const results = { cold: { nextclick: [], ort: [] }, latency: [], memory: null };
 const COLD_N = SIZES[SIZES.length - 1];
+if (MEM_EVENTS > 0) {
+  const t = Date.now();
+  results.memory = await runPage({ mode: 'memory', lib: 'nextclick', n: String(MEM_N), dtype: 'f32', learn: MEM_LEARN ? '1' : '0', events: String(MEM_EVENTS) }, 3 * 3600_000);
+  results.memory.wallSeconds = (Date.now() - t) / 1000;
+  const last = results.memory.points[results.memory.points.length - 1];
+  say(`memory: ${MEM_EVENTS} events in ${results.memory.wallSeconds.toFixed(0)} s, wasm ${(results.memory.points[0].wasmBytes / 1048576).toFixed(2)} → ${(last.wasmBytes / 1048576).toFixed(2)} MiB`);
+}
+if (ONLY === 'memory') {
+  await browser.close();
+  server.close();
+  const section = memorySection(results.memory, os.loadavg());
+  let md = fs.existsSync(MD) ? fs.readFileSync(MD, 'utf8') : '';
+  const re = /<!-- memory:begin -->[\s\S]*?<!-- memory:end -->\n/;
+  if (re.test(md)) md = md.replace(re, section);
+  else if (md.includes('\n![track→top-20 latency]')) md = md.replace('\n![track→top-20 latency]', `\n${section}\n![track→top-20 latency]`);
+  else md += `\n${section}`;
+  fs.writeFileSync(MD, md);
+  fs.mkdirSync(OUT, { recursive: true });
+  fs.writeFileSync(path.join(OUT, 'memory.json'), JSON.stringify(results.memory, null, 1));
+  say(`wrote the memory section of ${path.relative(ROOT, MD)} (and bench/out/memory.json)`);
+  process.exit(0);
+}
 for (let i = 0; i < COLD_RUNS; i++) {
   for (const lib of ['nextclick', 'ort']) {
     const r = await runPage({ lib, n: String(COLD_N), events: '0', warmup: '0', learn: '0' });
@@ -265,10 +297,32 @@ md += `\nCold start breakdown (median ms): nextclick — library JS + wasm compi
 md += `\n### Every configuration\n\n| library | items | catalog | learning | p50 ms | p99 ms | mean ms | track p50 ms | wasm memory |\n|---|---:|---|---|---:|---:|---:|---:|---:|\n`;
 for (const x of results.latency) md += `| ${x.lib} | ${x.n} | ${x.dtype} | ${x.learn ? 'on' : 'off'} | ${f(x.r.total.p50)} | ${f(x.r.total.p99)} | ${f(x.r.total.mean)} | ${f(x.r.track.p50)} | ${mb(x.r.wasmMemoryBytes)} |\n`;
 md += `\nFiles: ${[...size.nextclick.wasm.per, ...size.nextclick.js.per, ...size.ort.wasm.per, ...size.ort.js.per].map((p) => `${p.file} ${p.raw} B (gzip ${p.gzip}, br ${p.brotli})`).join('; ')}.\n`;
+if (results.memory) md += `\n${memorySection(results.memory, loadAfter)}`;
 md += `\n![track→top-20 latency](${path.basename(SVG)})\n`;
 const notes = path.join(HERE, 'notes.md');
 if (fs.existsSync(notes)) md += `\n${fs.readFileSync(notes, 'utf8')}`;
 md += `\nReproduce: \`make bench\` (builds the release wasm, installs bench/ with \`npm ci\`, runs this). Raw results: bench/out/results.json.\n`;
+
+/** The "Memory after N events" section (between markers, so BENCH_ONLY=memory can replace it alone). */
+function memorySection(m, load) {
+  const MiB = (b) => (b === null || b === undefined ? '–' : `${(b / 1048576).toFixed(2)} MiB`);
+  const first = m.points[0], last = m.points[m.points.length - 1];
+  let s = `<!-- memory:begin -->\n## Memory after ${m.events.toLocaleString('en')} events\n\n`;
+  s += `Measured by \`make bench\` (alone: \`BENCH_ONLY=memory make bench\`) on ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, load average ${load.map((x) => x.toFixed(2)).join(' / ')}: `;
+  s += `one \`Predictor\` (models/${modelName}.onnx, ${m.n}-item f32 catalog, on-device learning ${m.learn ? 'on' : 'off'}) in headless Chromium ${browserVersion}; `;
+  s += `${m.events.toLocaleString('en')} events of the benchmark's stream (sessions of mean ~25 events, 45-minute gaps) through \`predictor.track\`, `;
+  s += `a \`predict(20)\` every 100 events; ${m.wallSeconds.toFixed(0)} s wall. A figure, not a threshold test. `;
+  s += `**wasm memory** is the byte length of the page's wasm linear memory (${m.memories} memory; it never shrinks, so this is also its peak); `;
+  s += `**JS heap** is \`performance.memory.usedJSHeapSize\` ${m.hasJsHeap ? `(Chromium, \`--enable-precise-memory-info\`${m.hasGc ? ', read after \`gc()\`' : ''})` : '(not available in this browser)'}; `;
+  s += `**state** is the length of \`exportState()\` (what a consenting shopper's device stores).\n\n`;
+  s += `| after | wasm memory | JS heap | state |\n|---|---:|---:|---:|\n`;
+  s += `| wasm instantiated, no predictor | ${MiB(m.base.wasm)} | ${MiB(m.base.heap)} | – |\n`;
+  for (const p of m.points) s += `| ${p.events === 0 ? 'Predictor.create, 0 events' : `${p.events.toLocaleString('en')} events`} | ${MiB(p.wasmBytes)} | ${MiB(p.jsHeapBytes)} | ${(p.stateBytes / 1024).toFixed(1)} KiB |\n`;
+  s += `\nFrom 0 to ${last.events.toLocaleString('en')} events: wasm memory ${last.wasmBytes >= first.wasmBytes ? '+' : ''}${((last.wasmBytes - first.wasmBytes) / 1048576).toFixed(2)} MiB`;
+  if (first.jsHeapBytes !== null && last.jsHeapBytes !== null) s += `, JS heap ${last.jsHeapBytes >= first.jsHeapBytes ? '+' : ''}${((last.jsHeapBytes - first.jsHeapBytes) / 1048576).toFixed(2)} MiB`;
+  s += `, state ${(first.stateBytes / 1024).toFixed(1)} → ${(last.stateBytes / 1024).toFixed(1)} KiB. Track statuses: ${Object.entries(m.statuses).map(([k, v]) => `${k} ${v}`).join(', ')}.\n<!-- memory:end -->\n`;
+  return s;
+}
 
 // ---- plot: grouped bars, p50 and p99 per configuration ----
 function plot() {
@@ -296,4 +350,5 @@ fs.mkdirSync(path.dirname(MD), { recursive: true });
 fs.writeFileSync(SVG, plot());
 fs.writeFileSync(MD, md);
 fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify({ size, results, loadBefore, loadAfter, browserVersion, ortVersion }, null, 1));
+if (results.memory) fs.writeFileSync(path.join(OUT, 'memory.json'), JSON.stringify(results.memory, null, 1));
 say(`wrote ${path.relative(ROOT, MD)} and ${path.relative(ROOT, SVG)}`);
