@@ -15,9 +15,10 @@ WASM_TESTS := --test web
 setup:
 	@scripts/setup.sh
 
-## The release wasm + JS glue, as a shop would deploy it (www/pkg).
+## The release wasm + JS glue, as a shop would deploy it (www/pkg). Cargo profile `wasm-release`
+## (size-optimised, fat LTO; Cargo.toml); native `--release` builds stay opt-level 3 without LTO.
 wasm-release: setup
-	wasm-pack build --release --target web --out-dir www/pkg --out-name nextclick --no-pack
+	wasm-pack build --profile wasm-release --no-opt --target web --out-dir www/pkg --out-name nextclick --no-pack
 	@bench/wasm-opt.sh www/pkg/nextclick_bg.wasm
 	@ls -l www/pkg/nextclick_bg.wasm | awk '{print "wasm: " $$5 " bytes"}'; gzip -9c www/pkg/nextclick_bg.wasm | wc -c | awk '{print "wasm gzip: " $$1 " bytes"}'
 

@@ -106,6 +106,11 @@ pub fn check_contract(bytes: &[u8]) -> Result<EncoderShape> {
 
 /// [`check_contract`], plus the score temperature from the ONNX metadata ([`META_TEMPERATURE`], default 1).
 pub fn check_contract_meta(bytes: &[u8]) -> Result<(EncoderShape, f32)> {
+    decode_checked(bytes).map(|(_, shape, t)| (shape, t))
+}
+
+/// Decodes the ONNX protobuf once and checks it against the contract.
+fn decode_checked(bytes: &[u8]) -> Result<(pb::ModelProto, EncoderShape, f32)> {
     if bytes.len() > MAX_MODEL_BYTES {
         return Err(Error::ModelLoad(format!(
             "{} bytes is larger than the {} byte limit",
@@ -195,7 +200,8 @@ pub fn check_contract_meta(bytes: &[u8]) -> Result<(EncoderShape, f32)> {
                 ))
             })?;
     }
-    Ok((EncoderShape { max_len, dim }, temperature))
+    check_ops(graph)?;
+    Ok((proto, EncoderShape { max_len, dim }, temperature))
 }
 
 fn load_err(e: impl std::fmt::Display) -> Error {
@@ -205,10 +211,10 @@ fn load_err(e: impl std::fmt::Display) -> Error {
 impl Encoder {
     /// Loads ONNX bytes: contract check, then tract parse, typing for batch 1, optimisation, planning.
     pub fn from_bytes(bytes: &[u8]) -> Result<Encoder> {
-        let (shape, temperature) = check_contract_meta(bytes)?;
+        let (proto, shape, temperature) = decode_checked(bytes)?;
         let (l, d) = (shape.max_len, shape.dim);
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut &bytes[..])
+        let model = onnx()
+            .model_for_proto_model(&proto)
             .map_err(load_err)?
             .with_input_fact(0, f32::fact([1, l, d]).into())
             .and_then(|m| m.with_input_fact(1, i64::fact([1, l]).into()))
@@ -298,5 +304,431 @@ impl Encoder {
     /// Score temperature the model was trained with (from its ONNX metadata; 1 if absent).
     pub fn temperature(&self) -> f32 {
         self.temperature
+    }
+}
+
+/// The ONNX operators a contract-v1 encoder may use: the ones `nextclick export` writes (a pre-norm
+/// transformer: MatMul, Add, Sub, Mul, Erf, LayerNormalization, Softmax, Gather, Reshape, Transpose,
+/// Unsqueeze) plus Constant, Identity and a few element-wise functions. Registering only these instead of
+/// tract-onnx's full table (`tract_onnx::onnx()`: FFT, convolutions, recurrent layers, NMS, resize, …)
+/// lets the linker drop the code of every other operator, which is most of the wasm.
+pub const SUPPORTED_OPS: &[&str] = &[
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Max",
+    "Min",
+    "Erf",
+    "Exp",
+    "Sqrt",
+    "Tanh",
+    "Sigmoid",
+    "Neg",
+    "Reciprocal",
+    "MatMul",
+    "LayerNormalization",
+    "Softmax",
+    "Gather",
+    "Reshape",
+    "Transpose",
+    "Unsqueeze",
+    "Constant",
+    "Identity",
+];
+
+/// Refuses a graph that uses an operator outside [`SUPPORTED_OPS`] (or a custom domain), with its name.
+fn check_ops(graph: &pb::GraphProto) -> Result<()> {
+    for node in &graph.node {
+        let std_domain = node.domain.is_empty() || node.domain == "ai.onnx";
+        if !std_domain || !SUPPORTED_OPS.contains(&node.op_type.as_str()) {
+            return Err(Error::ModelContract(format!(
+                "operator {:?}{} (node {:?}) is not supported; contract-v1 encoders use {}",
+                node.op_type,
+                if std_domain {
+                    String::new()
+                } else {
+                    format!(" of domain {:?}", node.domain)
+                },
+                node.name,
+                SUPPORTED_OPS.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// tract's ONNX front end with only the [`SUPPORTED_OPS`] registered.
+fn onnx() -> tract_onnx::Onnx {
+    let mut reg = tract_onnx::model::OnnxOpRegister::default();
+    ops::register(&mut reg);
+    tract_onnx::Onnx {
+        op_register: reg,
+        ..tract_onnx::Onnx::default()
+    }
+}
+
+/// Builders of the [`SUPPORTED_OPS`], as tract-onnx 0.23 registers them (its builders are private, so
+/// the few that are more than one line — LayerNormalization, opset-13 Unsqueeze — are restated here).
+mod ops {
+    use tract_hir::internal::*;
+    use tract_hir::ops;
+    use tract_hir::ops::binary::Nary;
+    use tract_onnx::model::{optional_outputs, OnnxOpRegister, ParsingContext};
+    use tract_onnx::pb::NodeProto;
+    use tract_onnx::tract_hir;
+
+    type Built = TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
+
+    pub fn register(reg: &mut OnnxOpRegister) {
+        reg.insert("Add", |_, _| Ok((ops::math::Add.into_hir(), vec![])));
+        reg.insert("Sub", |_, _| Ok((ops::math::Sub.into_hir(), vec![])));
+        reg.insert("Mul", |_, _| Ok((ops::math::Mul.into_hir(), vec![])));
+        reg.insert("Div", |_, _| Ok((ops::math::Div.into_hir(), vec![])));
+        reg.insert("Max", |_, _| {
+            Ok((Box::new(Nary(Box::new(ops::math::Max), false)), vec![]))
+        });
+        reg.insert("Min", |_, _| {
+            Ok((Box::new(Nary(Box::new(ops::math::Min), false)), vec![]))
+        });
+        reg.insert("Erf", |_, _| Ok((ops::math::erf().into_hir(), vec![])));
+        reg.insert("Exp", |_, _| Ok((ops::math::exp().into_hir(), vec![])));
+        reg.insert("Sqrt", |_, _| Ok((ops::math::sqrt().into_hir(), vec![])));
+        reg.insert("Tanh", |_, _| Ok((ops::math::tanh().into_hir(), vec![])));
+        reg.insert("Sigmoid", |_, _| {
+            Ok((ops::nn::sigmoid().into_hir(), vec![]))
+        });
+        reg.insert("Neg", |_, _| Ok((ops::math::neg().into_hir(), vec![])));
+        reg.insert("Reciprocal", |_, _| {
+            Ok((ops::math::recip().into_hir(), vec![]))
+        });
+        reg.insert("MatMul", |_, _| {
+            Ok((expand(ops::matmul::MatMulInference::default()), vec![]))
+        });
+        reg.insert("LayerNormalization", layer_norm);
+        reg.insert("Softmax", softmax);
+        reg.insert("Gather", |_, node| {
+            let axis = node.get_attr_opt("axis")?.unwrap_or(0);
+            Ok((expand(ops::array::Gather::new(axis)), vec![]))
+        });
+        reg.insert("Reshape", |_, node| {
+            let allowzero = node.get_attr_opt::<i64>("allowzero")?.unwrap_or(0) != 0;
+            Ok((expand(ops::array::Reshape::new(allowzero)), vec![]))
+        });
+        reg.insert("Transpose", |_, node| {
+            let perm = node.get_attr_opt_vec("perm")?;
+            Ok((
+                expand(ops::array::PermuteAxes::new(perm.map(|t| t.into()))),
+                vec![],
+            ))
+        });
+        reg.insert("Unsqueeze", unsqueeze);
+        reg.insert("Constant", constant);
+        reg.insert("Identity", |_, _| {
+            Ok((Box::<ops::identity::Identity>::default(), vec![]))
+        });
+    }
+
+    fn softmax(ctx: &ParsingContext, node: &NodeProto) -> Built {
+        let axis = node.get_attr_opt("axis")?;
+        if ctx.onnx_operator_set_version < 13 {
+            Ok((
+                expand(ops::nn::LayerSoftmax::new(axis.unwrap_or(1), true)),
+                vec![],
+            ))
+        } else {
+            Ok((expand(ops::nn::Softmax::new(axis.unwrap_or(-1))), vec![]))
+        }
+    }
+
+    fn constant(ctx: &ParsingContext, node: &NodeProto) -> Built {
+        let value = if let Some(v) = node.get_attr_opt("value")? {
+            ctx.load_tensor(v)?
+        } else if let Some(i) = node.get_attr_opt::<i64>("value_int")? {
+            tensor0(i)
+        } else if let Some(v) = node.get_attr_opt::<f32>("value_float")? {
+            tensor0(v)
+        } else if let Some(ints) = node.get_attr_opt_slice::<i64>("value_ints")? {
+            tensor1(ints)
+        } else if let Some(floats) = node.get_attr_opt_slice::<f32>("value_floats")? {
+            tensor1(floats)
+        } else {
+            bail!("Constant node without a numeric value")
+        };
+        Ok((
+            Box::new(ops::konst::Const::new(value.into_arc_tensor())?),
+            vec![],
+        ))
+    }
+
+    fn unsqueeze(ctx: &ParsingContext, node: &NodeProto) -> Built {
+        if ctx.onnx_operator_set_version < 13 {
+            let axes = node
+                .get_attr_vec::<i64>("axes")?
+                .into_iter()
+                .map(|x| x as isize)
+                .collect();
+            Ok((expand(ops::array::AddDims::new(axes)), vec![]))
+        } else {
+            Ok((expand(Unsqueeze13), vec![]))
+        }
+    }
+
+    fn const_axes(t: &Tensor) -> TractResult<Vec<isize>> {
+        Ok(t.cast_to::<i64>()?
+            .try_as_plain_ram()?
+            .as_slice::<i64>()?
+            .iter()
+            .map(|i| *i as isize)
+            .collect())
+    }
+
+    /// Unsqueeze from opset 13 on: the axes are a second (constant) input.
+    #[derive(Debug, Clone, Hash, PartialEq, Eq)]
+    struct Unsqueeze13;
+
+    impl Expansion for Unsqueeze13 {
+        fn name(&self) -> StaticName {
+            "Unsqueeze13".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_input_arity(inputs, 2)?;
+            check_output_arity(outputs, 1)?;
+            s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
+            s.given_2(&inputs[0].shape, &inputs[1].value, move |s, shape, axes| {
+                let op = ops::array::AddDims::new(const_axes(&axes)?);
+                s.equals(&outputs[0].shape, op.output_shape(&shape))
+            })
+        }
+
+        fn wire(
+            &self,
+            prefix: &str,
+            model: &mut TypedModel,
+            inputs: &[OutletId],
+        ) -> TractResult<TVec<OutletId>> {
+            let Some(axes) = model.outlet_fact(inputs[1])?.konst.clone() else {
+                bail!("Unsqueeze needs constant axes")
+            };
+            ops::array::AddDims::new(const_axes(&axes)?).wire(prefix, model, &inputs[0..1])
+        }
+    }
+
+    fn layer_norm(_ctx: &ParsingContext, node: &NodeProto) -> Built {
+        let axis = node.get_attr_opt("axis")?.unwrap_or(-1);
+        let epsilon = node.get_attr_opt("epsilon")?.unwrap_or(1e-5);
+        let datum_type = node.get_attr_opt("stash_type")?.unwrap_or(DatumType::F32);
+        let have_bias = node.input.len() == 3;
+        let mut optional = optional_outputs(node).skip(1);
+        let mean_output = optional.next().flatten();
+        let invstddev_output = optional.next().flatten();
+        Ok((
+            expand(LayerNorm {
+                axis,
+                epsilon,
+                datum_type,
+                have_bias,
+                mean_output,
+                invstddev_output,
+            }),
+            vec![],
+        ))
+    }
+
+    /// ONNX LayerNormalization (opset 17), wired as tract-onnx does: mean and variance over the axes from
+    /// `axis` on, in `stash_type`, then scale and optional bias.
+    #[derive(Debug, Clone)]
+    struct LayerNorm {
+        axis: isize,
+        epsilon: f32,
+        datum_type: DatumType,
+        have_bias: bool,
+        mean_output: Option<usize>,
+        invstddev_output: Option<usize>,
+    }
+
+    impl Expansion for LayerNorm {
+        fn name(&self) -> StaticName {
+            "LayerNorm".into()
+        }
+
+        fn nboutputs(&self) -> TractResult<usize> {
+            Ok(1 + self.mean_output.is_some() as usize + self.invstddev_output.is_some() as usize)
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_input_arity(inputs, 2 + self.have_bias as usize)?;
+            check_output_arity(outputs, self.nboutputs()?)?;
+            s.equals(&inputs[0].datum_type, &inputs[1].datum_type)?;
+            if self.have_bias {
+                s.equals(&inputs[0].datum_type, &inputs[2].datum_type)?;
+            }
+            s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?;
+            s.equals(&inputs[0].shape, &outputs[0].shape)?;
+            for ix in [self.mean_output, self.invstddev_output]
+                .into_iter()
+                .flatten()
+            {
+                s.equals(&outputs[ix].datum_type, self.datum_type)?;
+                s.equals(&inputs[0].rank, &outputs[ix].rank)?;
+            }
+            s.given(&inputs[0].rank, move |s, rank| {
+                let axis = if self.axis < 0 {
+                    (self.axis + rank as isize) as usize
+                } else {
+                    self.axis as usize
+                };
+                for ix in [self.mean_output, self.invstddev_output]
+                    .into_iter()
+                    .flatten()
+                {
+                    for ax in 0..axis {
+                        s.equals(&inputs[0].shape[ax], &outputs[ix].shape[ax])?;
+                    }
+                    for ax in axis..rank as usize {
+                        s.equals(&outputs[ix].shape[ax], 1.to_dim())?;
+                    }
+                }
+                Ok(())
+            })
+        }
+
+        fn wire(
+            &self,
+            prefix: &str,
+            model: &mut TypedModel,
+            inputs: &[OutletId],
+        ) -> TractResult<TVec<OutletId>> {
+            use tract_hir::ops::logic::wire_with_rank_broadcast;
+            use tract_hir::tract_core::ops::cast::cast;
+            use tract_hir::tract_core::ops::math::{add, div, mul, rsqrt, square, sub};
+            use tract_hir::tract_core::ops::nn::{Reduce, Reducer};
+            let dt = self.datum_type;
+            let fact = model.outlet_fact(inputs[0])?.clone();
+            let axis = if self.axis < 0 {
+                (self.axis + fact.rank() as isize) as usize
+            } else {
+                self.axis as usize
+            };
+            let x = model.wire_node(format!("{prefix}.cast_x"), cast(dt), &[inputs[0]])?;
+            let scale = model.wire_node(format!("{prefix}.cast_scale"), cast(dt), &[inputs[1]])?;
+            let bias = if self.have_bias {
+                Some(model.wire_node(format!("{prefix}.cast_bias"), cast(dt), &[inputs[2]])?)
+            } else {
+                None
+            };
+            let axes: TVec<usize> = (axis..fact.rank()).collect();
+            let sum_x = model.wire_node(
+                format!("{prefix}.reduced_sum"),
+                Reduce {
+                    axes: axes.clone(),
+                    reducer: Reducer::Sum,
+                },
+                &x,
+            )?;
+            let len = axes
+                .iter()
+                .map(|ax| fact.shape[*ax].clone())
+                .product::<TDim>();
+            let len = model.add_const(format!("{prefix}.len"), tensor0(len))?;
+            let len = model.wire_node(format!("{prefix}.cast_len"), cast(dt), &[len])?;
+            let mean = wire_with_rank_broadcast(
+                format!("{prefix}.reduced_mean_x"),
+                model,
+                div(),
+                &[sum_x[0], len[0]],
+            )?;
+            let d = model.wire_node(format!("{prefix}.d"), sub(), &[x[0], mean[0]])?;
+            let dd = model.wire_node(format!("{prefix}.dd"), square(), &d)?;
+            let sum_dd = model.wire_node(
+                format!("{prefix}.reduced_sum_dd"),
+                Reduce {
+                    axes,
+                    reducer: Reducer::Sum,
+                },
+                &dd,
+            )?;
+            let var = wire_with_rank_broadcast(
+                format!("{prefix}.var"),
+                model,
+                div(),
+                &[sum_dd[0], len[0]],
+            )?;
+            let eps = tensor0(self.epsilon).cast_to_dt(dt)?.into_owned();
+            let eps = model.add_const(format!("{prefix}.epsilon"), eps)?;
+            let var_eps = wire_with_rank_broadcast(
+                format!("{prefix}.var_eps"),
+                model,
+                add(),
+                &[var[0], eps],
+            )?;
+            let inv_std = model.wire_node(format!("{prefix}.inv_std_dev"), rsqrt(), &var_eps)?;
+            let normalized =
+                model.wire_node(format!("{prefix}.normalized"), mul(), &[d[0], inv_std[0]])?;
+            let scaled = wire_with_rank_broadcast(
+                format!("{prefix}.normalized_scaled"),
+                model,
+                mul(),
+                &[normalized[0], scale[0]],
+            )?;
+            let y = match bias {
+                Some(b) => wire_with_rank_broadcast(
+                    format!("{prefix}.y_internal"),
+                    model,
+                    add(),
+                    &[scaled[0], b[0]],
+                )?,
+                None => scaled,
+            };
+            let y = model.wire_node(format!("{prefix}.cast_y"), cast(fact.datum_type), &y)?;
+            let mut outputs = tvec!(y[0]);
+            if self.mean_output.is_some() {
+                outputs.push(mean[0]);
+            }
+            if self.invstddev_output.is_some() {
+                outputs.push(inv_std[0]);
+            }
+            Ok(outputs)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_operator_outside_the_supported_set_is_refused_by_name() {
+        let bytes = include_bytes!("../models/reference.onnx");
+        let mut proto = pb::ModelProto::decode(&bytes[..]).unwrap();
+        let graph = proto.graph.as_mut().unwrap();
+        assert!(graph
+            .node
+            .iter()
+            .all(|n| SUPPORTED_OPS.contains(&n.op_type.as_str())));
+        let original = graph.node[0].op_type.clone();
+        graph.node[0].op_type = "Conv".into();
+        let err = check_contract(&proto.encode_to_vec()).unwrap_err();
+        assert!(
+            matches!(&err, Error::ModelContract(m) if m.contains("\"Conv\"") && m.contains("MatMul")),
+            "{err}"
+        );
+        // A known name in a custom domain is a different operator.
+        let node = &mut proto.graph.as_mut().unwrap().node[0];
+        node.op_type = original;
+        node.domain = "com.microsoft".into();
+        let err = check_contract(&proto.encode_to_vec()).unwrap_err();
+        assert!(err.to_string().contains("com.microsoft"), "{err}");
     }
 }
