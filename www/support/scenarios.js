@@ -129,11 +129,11 @@ async function persistence() {
   await waitForStrip(page, afterCart);
   // the page's auto-captured views (≥ 1 s visible) update the strip once more: click a settled one
   const second = await settledStrip(page);
-  // Every interaction changed the strip (waitForStrip waits for a different list). With the current,
-  // under-trained default model a product of another category can bring back an earlier list, so the
-  // test does not require `second` to differ from `first` (see docs/results.md on the model's quality).
+  // Every interaction changed the strip (waitForStrip waits for a different list), and browsing another
+  // category does not bring back the first list.
   assert.notDeepEqual(afterCart, first, "predictions change after adding to cart");
   assert.notDeepEqual(second, afterCart, "predictions change after browsing another category");
+  assert.notDeepEqual(second, first, "another category's product gives other predictions than the first page");
   // a click on a suggestion is tracked (auto-capture) and navigates to its page
   const target = second[0];
   await page.locator(`#nc-strip a.card[data-nextclick-item="${target}"]`).click();
