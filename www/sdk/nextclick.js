@@ -28,6 +28,10 @@ import { startAutocapture } from "./autocapture.js";
 import { createBucket } from "./limit.js";
 
 const VERSION = "0.1.0";
+/** How long a tab waits for the shop's Web Lock before it goes on without it (see `withLock`). */
+const LOCK_WAIT_MS = 2000;
+/** Compare-and-swap attempts of one snapshot write before it gives up (see `save`). */
+const SAVE_ATTEMPTS = 4;
 const CONSENTS = new Set(["pending", "granted", "denied"]);
 /** Events from the page: 50/s sustained, bursts of 200; products per multi-product event. */
 export const LIMITS = { rate: 50, burst: 200, productsPerEvent: 100 };
@@ -135,6 +139,8 @@ export function createRuntime() {
   let covers = {}; // per tab, the last journal sequence number the in-memory state holds (with consent)
   let merges = 0;
   let channel = null;
+  let hidden = false; // between pagehide and pageshow: this page may be frozen in the back-forward cache
+  const releases = new Set(); // releases the Web Lock held by a running `withLock` (at pagehide)
   const tab = randomId(); // this runtime's id in the shared journal
   const bucket = createBucket(LIMITS);
   const callbacks = new Set();
@@ -180,11 +186,54 @@ export function createRuntime() {
     emit({ items: [], intent: null });
   }
 
-  /** Runs `fn` holding this shop's Web Lock (one snapshot writer at a time across tabs), if the browser has locks. */
-  function withLock(fn) {
+  /**
+   * Runs `fn` holding this shop's Web Lock (one snapshot writer at a time across tabs), if the browser has
+   * locks — but never waits for it unboundedly, and never keeps it into the back-forward cache:
+   * * the request gives up after LOCK_WAIT_MS (another tab holds it too long — e.g. a page Firefox froze in
+   *   its bfcache while it held the lock) and `fn` then runs without it;
+   * * at pagehide the lock is released at once (`releaseLocks`); `fn` finishes without it;
+   * * after pagehide (the page is hidden) `fn` runs without asking for the lock.
+   * Without the lock, the snapshot write in `save` is still a compare-and-swap (storage.js), so the
+   * two-tab merge holds (docs/js-sdk.md#two-tabs). Resolves to `fn`'s result.
+   */
+  async function withLock(fn) {
     const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
-    if (locks && typeof locks.request === "function") return locks.request(`nextclick:${cfg.shop}`, fn);
-    return fn();
+    if (hidden || !locks || typeof locks.request !== "function") return fn();
+    let signal;
+    let timer;
+    if (typeof AbortSignal !== "undefined" && typeof AbortSignal.timeout === "function") signal = AbortSignal.timeout(LOCK_WAIT_MS);
+    else if (typeof AbortController === "function") {
+      const ac = new AbortController();
+      timer = setTimeout(() => ac.abort(), LOCK_WAIT_MS);
+      signal = ac.signal;
+    }
+    let result = null;
+    try {
+      await locks.request(`nextclick:${cfg.shop}`, signal ? { signal } : {}, () => {
+        clearTimeout(timer);
+        result = Promise.resolve().then(fn);
+        if (hidden) return undefined; // granted after pagehide: let go at once
+        let release;
+        const released = new Promise((r) => releases.add((release = r)));
+        return Promise.race([result.catch(() => {}), released]).finally(() => releases.delete(release));
+      });
+    } catch (e) {
+      if (result) throw e; // not the lock's: cannot happen (the callback's promise never rejects)
+      clearTimeout(timer);
+      // timed out, or locks refused (e.g. an opaque origin): go on without the lock
+      warnOnce(
+        "lock",
+        `nextclick: the Web Lock nextclick:${cfg.shop} was not granted within ${LOCK_WAIT_MS} ms (${message(e)}); going on without it (writes are compare-and-swap)`,
+      );
+      result = Promise.resolve().then(fn);
+    }
+    return result;
+  }
+
+  /** pagehide: a page must not go into the back-forward cache holding the lock (it would block every other page). */
+  function releaseLocks() {
+    for (const r of [...releases]) r();
+    releases.clear();
   }
 
   function noteDrop() {
@@ -317,30 +366,43 @@ export function createRuntime() {
   }
 
   /**
-   * Writes the snapshot. Two tabs of one shop: writes are serialised by a Web Lock, and a tab that finds a
-   * snapshot holding events it does not have merges first (see `merge`), so no tab's events are lost.
+   * Writes the snapshot. Two tabs of one shop: writes are serialised by a Web Lock (bounded, see
+   * `withLock`), and a tab that finds a snapshot holding events it does not have merges first (see
+   * `merge`), so no tab's events are lost. The write itself is a compare-and-swap against the snapshot
+   * read (storage.js `save(…, {expect})`): if another tab wrote in between — possible only when a tab went
+   * on without the lock — it re-reads, merges and tries again (SAVE_ATTEMPTS in all).
    */
   async function save() {
     if (!persisting()) return;
     saving = true;
     try {
       await withLock(async () => {
-        if (!persisting()) return;
-        const stored = await store.load();
-        if (stored && stored.covers && !holds(covers, stored.covers)) await merge(stored);
-        if (!persisting()) return;
-        const upTo = sentSeq; // every journaled event with seq ≤ upTo was sent before this exportState
-        const bytes = await call("exportState");
-        if (!bytes || !persisting()) return;
-        const c = { ...covers, [tab]: Math.max(covers[tab] ?? -Infinity, upTo) };
-        try {
-          storage = await store.save(bytes, Math.max(...Object.values(c)), c);
-          covers = c;
-          storedBytes = bytes.length;
-          if (journal) journal.trim({ covers: c });
-        } catch (e) {
-          if (!quotaWarned) console.warn(`nextclick: could not store state (${message(e)}); keeping the previous state`);
-          quotaWarned = true;
+        for (let attempt = 1; persisting(); attempt++) {
+          const { snap: stored, token } = await store.read();
+          if (stored && stored.covers && !holds(covers, stored.covers)) await merge(stored);
+          if (!persisting()) return;
+          const upTo = sentSeq; // every journaled event with seq ≤ upTo was sent before this exportState
+          const bytes = await call("exportState");
+          if (!bytes || !persisting()) return;
+          const c = { ...covers, [tab]: Math.max(covers[tab] ?? -Infinity, upTo) };
+          try {
+            storage = await store.save(bytes, Math.max(...Object.values(c)), c, { expect: token });
+            covers = c;
+            storedBytes = bytes.length;
+            if (journal) journal.trim({ covers: c });
+            return;
+          } catch (e) {
+            if (e && e.stale && attempt < SAVE_ATTEMPTS) continue;
+            if (e && e.stale) {
+              // other tabs keep writing: this tab's events stay in its journal; try again after the debounce
+              warnOnce("stale", `nextclick: the stored state kept changing (${SAVE_ATTEMPTS} attempts); writing again later`);
+              scheduleSave();
+              return;
+            }
+            if (!quotaWarned) console.warn(`nextclick: could not store state (${message(e)}); keeping the previous state`);
+            quotaWarned = true;
+            return;
+          }
         }
       });
     } finally {
@@ -412,6 +474,15 @@ export function createRuntime() {
     if (typeof o.onError === "function") errorCallbacks.add(o.onError);
     if (consent === "granted") openOwnJournal(); // now, so that early events are journaled
     openChannel();
+    // now, not after the model has loaded: a page left during init's restore() must not keep the lock either
+    addEventListener("pagehide", () => {
+      hidden = true; // first: the flush below, and any lock granted from now on, run without the lock
+      releaseLocks();
+      flush();
+    });
+    addEventListener("pageshow", () => {
+      hidden = false; // back from the back-forward cache
+    });
     // auto-capture starts now, before the model has loaded: early clicks are journaled (with consent) and
     // wait for the engine
     if (cfg.autocapture) {
@@ -441,7 +512,6 @@ export function createRuntime() {
         return status();
       }
       if (consent === "granted") await restore();
-      addEventListener("pagehide", flush);
       document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flush());
       refresh();
       return status();

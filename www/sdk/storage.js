@@ -93,6 +93,20 @@ function cleanCovers(c) {
   return out;
 }
 
+/** A random revision id: every snapshot write has its own, so a writer can tell whether the stored one changed. */
+function newRev() {
+  try {
+    return globalThis.crypto.randomUUID();
+  } catch {
+    return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  }
+}
+
+/** The error of a compare-and-swap `save` whose expected snapshot is no longer the stored one. */
+function staleError() {
+  return Object.assign(new Error("nextclick: the stored snapshot changed meanwhile (another tab wrote)"), { name: "StaleSnapshotError", stale: true });
+}
+
 function isQuota(e) {
   return !!e && (e.name === "QuotaExceededError" || e.code === 22 || /quota/i.test(String(e.message)));
 }
@@ -205,13 +219,27 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
     if (typeof onFallback === "function") onFallback(e);
   };
 
-  return {
-    /** `{bytes, seq, where}` of the snapshot (IndexedDB first, then the localStorage fallback), or null. */
+  // What a writer read, to check at write time that nobody wrote since: the IndexedDB record's revision
+  // (null: no record; undefined: IndexedDB could not be read, not checked) and the raw fallback copy.
+  const revOf = (v) => (v ? String(v.rev ?? v.savedAt ?? "") : null);
+
+  const store = {
+    /** `{bytes, seq, covers, where}` of the snapshot (IndexedDB first, then the localStorage fallback), or null. */
     async load() {
+      return (await store.read()).snap;
+    },
+
+    /**
+     * `{snap, token}`: the snapshot as `load()` gives it, and a token for `save(…, {expect: token})`, which
+     * then writes only if the stored snapshot is still the one read here.
+     */
+    async read() {
       let best = null;
+      const token = { idb: undefined, ls: null };
       try {
         const d = await db();
         const v = await req(d.transaction("state", "readonly").objectStore("state").get(modelSha256));
+        token.idb = revOf(v);
         if (v && v.bytes instanceof Uint8Array) best = { bytes: v.bytes, seq: Number(v.seq) || 0, covers: v.covers ? cleanCovers(v.covers) : null, where: "indexeddb" };
       } catch (e) {
         fellBack(e); // fall through to localStorage
@@ -219,6 +247,7 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
       // the fallback copy wins when it is newer (written when IndexedDB failed, e.g. during unload)
       const s = ls();
       const raw = s && s.getItem(stateKey);
+      token.ls = raw || null;
       if (raw) {
         let fb;
         try {
@@ -229,32 +258,54 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
         }
         if (!best || fb.seq > best.seq) best = fb;
       }
-      return best;
+      return { snap: best, token };
     },
 
     /**
      * Writes a snapshot. On a quota error the previous snapshot is kept (a failed transaction or setItem
      * changes nothing) and the error is rethrown. Resolves to where it was written.
+     *
+     * With `expect` (a token from `read()`), a compare-and-swap: the write happens only if the stored
+     * snapshot is still the one that was read — checked and written inside one IndexedDB readwrite
+     * transaction, which IndexedDB serialises across tabs (the localStorage fallback copy is compared
+     * synchronously). Otherwise nothing is written and it rejects with an error whose `stale` is true.
      */
-    async save(bytes, seq, covers) {
-      const value = covers ? { bytes, seq, covers: cleanCovers(covers), savedAt: Date.now() } : { bytes, seq, savedAt: Date.now() };
+    async save(bytes, seq, covers, { expect } = {}) {
+      const value = { bytes, seq, savedAt: Date.now(), rev: newRev() };
+      if (covers) value.covers = cleanCovers(covers);
+      const lsChanged = (s) => expect && s && (s.getItem(stateKey) || null) !== expect.ls;
       try {
+        if (lsChanged(ls())) throw staleError();
         const d = await db();
         const tx = d.transaction("state", "readwrite");
-        tx.objectStore("state").put(value, modelSha256);
+        const os = tx.objectStore("state");
+        let failed = null; // why this code aborted the transaction: stale, or what `put` threw (e.g. quota)
+        if (expect && expect.idb !== undefined) {
+          const g = os.get(modelSha256);
+          g.onsuccess = () => {
+            try {
+              if (revOf(g.result) !== expect.idb) failed = staleError();
+              else os.put(value, modelSha256);
+            } catch (e) {
+              failed = e;
+            }
+            if (failed) tx.abort();
+          };
+        } else os.put(value, modelSha256);
         await new Promise((resolve, reject) => {
           tx.oncomplete = resolve;
-          tx.onerror = () => reject(tx.error);
-          tx.onabort = () => reject(tx.error || new Error("IndexedDB transaction aborted"));
+          tx.onerror = () => reject(failed || tx.error);
+          tx.onabort = () => reject(failed || tx.error || new Error("IndexedDB transaction aborted"));
         });
         const s = ls();
         if (s) s.removeItem(stateKey); // an older fallback copy is now stale
         return "indexeddb";
       } catch (e) {
-        if (isQuota(e)) throw e;
+        if (isQuota(e) || (e && e.stale)) throw e;
         const s = ls();
         if (!s) throw e;
         fellBack(e);
+        if (lsChanged(s)) throw staleError();
         const v = { b64: toBase64(bytes), seq };
         if (covers) v.covers = value.covers;
         s.setItem(stateKey, JSON.stringify(v)); // throws on quota: old value kept
@@ -283,6 +334,7 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
       if (p) await p.then((d) => d.close(), () => {});
     },
   };
+  return store;
 }
 
 /** Deletes every nextclick trace on this origin: all `nextclick:*` IndexedDB databases and localStorage keys. */
