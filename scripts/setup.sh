@@ -28,7 +28,7 @@ if want browsers; then
   missing=()
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
-  command -v firefox-esr >/dev/null || command -v firefox >/dev/null || missing+=(firefox-esr)
+  [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr) # the e2e harness runs /usr/bin/firefox-esr, not any `firefox`
   if [ ${#missing[@]} -gt 0 ]; then
     log "apt-get install ${missing[*]}"
     apt-get update -qq
