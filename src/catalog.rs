@@ -562,16 +562,7 @@ fn dot_i8(a: &[i8], b: &[f32]) -> f32 {
     allow(dead_code)
 )]
 fn dot_i8_portable(a: &[i8], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 4];
-    let (ca, ra) = a.split_at(a.len() / 4 * 4);
-    let (cb, rb) = b.split_at(ca.len());
-    for (x, y) in ca.chunks_exact(4).zip(cb.chunks_exact(4)) {
-        for k in 0..4 {
-            acc[k] += x[k] as f32 * y[k];
-        }
-    }
-    let tail: f32 = ra.iter().zip(rb).map(|(&x, y)| x as f32 * y).sum();
-    acc[0] + acc[1] + acc[2] + acc[3] + tail
+    dot_lanes(a, b)
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -604,15 +595,26 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     allow(dead_code)
 )]
 fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+    dot_lanes(a, b)
+}
+
+/// The portable four-lane dot product of `a` (f32 or int8, widened to f32) with `b`: lane `k` sums the
+/// products at indices `≡ k (mod 4)`, then the lanes and the tail are added in that order (the order the
+/// simd128 kernels follow, so both give bit-identical results).
+#[cfg_attr(
+    all(target_arch = "wasm32", target_feature = "simd128"),
+    allow(dead_code)
+)]
+fn dot_lanes<T: Copy + Into<f32>>(a: &[T], b: &[f32]) -> f32 {
     let mut acc = [0f32; 4];
     let (ca, ra) = a.split_at(a.len() / 4 * 4);
     let (cb, rb) = b.split_at(ca.len());
     for (x, y) in ca.chunks_exact(4).zip(cb.chunks_exact(4)) {
         for k in 0..4 {
-            acc[k] += x[k] * y[k];
+            acc[k] += x[k].into() * y[k];
         }
     }
-    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| x * y).sum();
+    let tail: f32 = ra.iter().zip(rb).map(|(&x, y)| x.into() * y).sum();
     acc[0] + acc[1] + acc[2] + acc[3] + tail
 }
 
