@@ -536,7 +536,12 @@ impl<'a> OnnxBuilder<'a> {
                 let hl = self.node("Gather", &[&hn, &last_keep], vec![attr_int("axis", 1)]);
                 (hl, split_last.clone(), merge_last.clone(), pad_bias.clone())
             } else {
-                (hn.clone(), split_shape.clone(), merge_shape.clone(), bias.clone())
+                (
+                    hn.clone(),
+                    split_shape.clone(),
+                    merge_shape.clone(),
+                    bias.clone(),
+                )
             };
             let q = self.linear(&q_in, &wq, &bq);
             let q4 = self.node("Reshape", &[&q, &q_shape], vec![]);
