@@ -119,7 +119,7 @@ model:
 ## Figures go to $(PAPER_WORK)/*.txt; docs/results.md quotes them.
 PAPER_WORK := target/paper
 PAPER_SCI := $(NEXTCLICK_DATA)/amazon-scientific
-PAPER_TRAIN := --batch-tokens 256 --lr 2e-3 --epochs 60 --max-minutes 20 --patience 4 --valid-cases 2000 --seed 1
+PAPER_TRAIN := --batch-tokens 256 --lr 2e-3 --epochs 60 --max-minutes 45 --patience 4 --valid-cases 2000 --seed 1
 .PHONY: paper
 paper:
 	$(MAKE) tools-release
