@@ -107,9 +107,9 @@ model:
 	@mkdir -p $(MODEL_WORK) models
 	@t0=$$(date +%s); set -e; \
 	$(MODEL_NC) train --data $(NEXTCLICK_DATA)/amazon-games --preset student --negatives 1024 --batch-tokens 1024 \
-	  --lr 2e-3 --epochs 12 --max-minutes 45 --valid-cases 2000 --seed 1 --out $(MODEL_WORK)/games-student.safetensors; \
+	  --lr 2e-3 --epochs 30 --max-minutes 90 --patience 3 --valid-cases 2000 --seed 1 --out $(MODEL_WORK)/games-student.safetensors; \
 	$(MODEL_NC) export --checkpoint $(MODEL_WORK)/games-student.safetensors --out models/default.onnx \
-	  --name nextclick-default --version 0.2.1; \
+	  --name nextclick-default --version 0.3.0; \
 	$(MODEL_NC) catalog www/demo/products.csv --model models/default.onnx --url '/p/{id}' --int8 --out www/demo/catalog.bin; \
 	echo "make model: done in $$(( $$(date +%s) - t0 )) s"; ls -l models/default.* www/demo/catalog.bin
 
