@@ -113,6 +113,7 @@ impl Preset {
                 tower_hidden: if self == Preset::Id { 0 } else { 256 },
                 id_items: if self == Preset::Id { n_items } else { 0 },
                 temperature: 1.0,
+                cosine: false,
             },
             Preset::Teacher => NetConfig {
                 encoder: EncoderConfig {
@@ -127,6 +128,7 @@ impl Preset {
                 tower_hidden: 512,
                 id_items: 0,
                 temperature: 1.0,
+                cosine: false,
             },
         }
     }
@@ -150,6 +152,14 @@ pub struct TrainArgs {
     /// Train only the item tower (backbone frozen).
     #[arg(long)]
     pub freeze_backbone: bool,
+    /// Cosine scoring: L2-normalised item and session vectors, scores = cosine / temperature. From a
+    /// dot-product `--init`, the encoder's input scale is set to the source's mean item-vector norm.
+    #[arg(long)]
+    pub cosine: bool,
+    /// Softmax temperature of the scores (default: 1, or 0.07 with `--cosine`). Exported in the ONNX
+    /// metadata and the card; the in-page head uses it.
+    #[arg(long)]
+    pub temperature: Option<f32>,
     /// Teacher checkpoint for distillation (soft + hard targets).
     #[arg(long)]
     pub teacher: Option<PathBuf>,
@@ -238,12 +248,23 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         split.valid.len(),
         split.test.len()
     );
-    let cfg = a.preset.config(platform.items.len());
+    let mut cfg = a.preset.config(platform.items.len());
+    cfg.cosine = a.cosine;
+    cfg.temperature = a.temperature.unwrap_or(if a.cosine { 0.07 } else { 1.0 });
+    anyhow::ensure!(
+        cfg.temperature.is_finite() && cfg.temperature > 0.0,
+        "--temperature {} must be a positive number",
+        cfg.temperature
+    );
     let mut net = Net::new(cfg, a.seed)?;
     if let Some(init) = &a.init {
         let src = Net::load(init)?;
         net.copy_from(&src, &["enc.", "tower."])?;
         eprintln!("initialised from {}", init.display());
+        if cfg.cosine && !src.cfg.cosine {
+            let s = net.match_input_scale(&src, content.as_ref())?;
+            eprintln!("cosine from a dot-product source: encoder input scale set to its mean item norm {s:.3}");
+        }
     }
     let teacher = match &a.teacher {
         Some(p) => Some(Net::load(p)?),
@@ -364,12 +385,17 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
         }
         training_data = format!(
             "{} ({} users, {} items, {} events); leave-one-out per user (last = test, second to last = validation); \
-             full-ranking metrics with history items excluded; preset {}, seed {}, {} epochs (best {}){}",
+             full-ranking metrics with history items excluded; preset {}{}, seed {}, {} epochs (best {}){}",
             base(r["data"].as_str().unwrap_or("?")),
             r["users"],
             r["items"],
             r["events"],
             r["preset"].as_str().unwrap_or("?"),
+            if net.cfg.cosine {
+                format!(", cosine scoring at temperature {}", net.cfg.temperature)
+            } else {
+                String::new()
+            },
             r["seed"],
             r["epochs"],
             r["best_epoch"],
@@ -425,7 +451,7 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
                 net.cfg.id_items
             );
         }
-        let vecs = train::to_f32(&net.p("idemb"))?;
+        let vecs = train::to_f32(&net.item_vectors(None)?)?;
         let cat = Catalog::from_f32(
             items.iter().map(|i| i.id.clone()).collect(),
             net.cfg.encoder.dim,
@@ -472,6 +498,7 @@ pub fn tower_of(net: &Net, sha: [u8; 32]) -> Result<Tower> {
             train::to_f32(&net.p("tower.b2"))?
         },
         model_sha256: sha,
+        normalize: net.cfg.cosine,
     })
 }
 

@@ -79,6 +79,30 @@ pub struct EncoderWeights {
     pub lnf_g: Vec<f32>,
     /// Final LayerNorm bias.
     pub lnf_b: Vec<f32>,
+    /// Scale applied to the input item vectors: 1 for dot-product models; cosine models
+    /// ([`crate::train::NetConfig::cosine`]) take unit item vectors and learn this scale.
+    #[serde(default = "one")]
+    pub input_scale: f32,
+    /// L2-normalise the session vector (cosine models: scores are cosines).
+    #[serde(default)]
+    pub normalize_output: bool,
+    /// Score temperature, written to the ONNX metadata (`nextclick.temperature`) when it is not 1.
+    #[serde(default = "one")]
+    pub temperature: f32,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+/// Epsilon of the L2 normalisations (`x / √(Σx² + ε)`), the same in training, export and the plain-Rust
+/// forward pass.
+pub const L2_EPS: f32 = 1e-12;
+
+/// `x / √(Σx² + ε)` in place.
+pub fn l2_normalize(x: &mut [f32]) {
+    let n = (x.iter().map(|v| v * v).sum::<f32>() + L2_EPS).sqrt();
+    x.iter_mut().for_each(|v| *v /= n);
 }
 
 /// SplitMix64: a tiny deterministic generator for reproducible reference weights and synthetic data.
@@ -150,6 +174,9 @@ impl EncoderWeights {
             layers,
             lnf_g: near_one(d, &mut r),
             lnf_b: r.normals(d, 0.05),
+            input_scale: 1.0,
+            normalize_output: false,
+            temperature: 1.0,
         }
     }
 
@@ -172,6 +199,16 @@ impl EncoderWeights {
         check("pos_emb", &self.pos_emb, l * d)?;
         check("lnf_g", &self.lnf_g, d)?;
         check("lnf_b", &self.lnf_b, d)?;
+        anyhow::ensure!(
+            self.input_scale.is_finite() && self.input_scale > 0.0,
+            "input_scale {} must be a positive number",
+            self.input_scale
+        );
+        anyhow::ensure!(
+            self.temperature.is_finite() && self.temperature > 0.0,
+            "temperature {} must be a positive number",
+            self.temperature
+        );
         anyhow::ensure!(
             self.layers.len() == c.layers,
             "{} layers, expected {}",
@@ -213,7 +250,7 @@ impl EncoderWeights {
             let t = input.event_types[p] as usize;
             let g = input.time_gaps[p] as usize;
             for j in 0..d {
-                x[p * d + j] = (input.items[p * d + j]
+                x[p * d + j] = (input.items[p * d + j] * self.input_scale
                     + self.type_emb[t * d + j]
                     + self.gap_emb[g * d + j]
                     + self.pos_emb[p * d + j])
@@ -262,7 +299,11 @@ impl EncoderWeights {
             let f2 = linear(&f1, c.ffn, &w.w2, &w.b2, d);
             x.iter_mut().zip(&f2).for_each(|(a, b)| *a += b);
         }
-        layer_norm(&x[(l - 1) * d..], d, &self.lnf_g, &self.lnf_b, c.ln_eps)
+        let mut out = layer_norm(&x[(l - 1) * d..], d, &self.lnf_g, &self.lnf_b, c.ln_eps);
+        if self.normalize_output {
+            l2_normalize(&mut out);
+        }
+        out
     }
 
     /// Serialises the encoder as a contract-v1 ONNX model (opset 17), batch dimension symbolic (`N`).
@@ -492,7 +533,13 @@ impl<'a> OnnxBuilder<'a> {
             &[&gap_emb, contract::INPUT_TIME_GAPS],
             vec![attr_int("axis", 0)],
         );
-        let s1 = self.node("Add", &[contract::INPUT_ITEMS, &te], vec![]);
+        let items_in = if w.input_scale == 1.0 {
+            contract::INPUT_ITEMS.to_string()
+        } else {
+            let sc = self.f32_init("input_scale", &[], &[w.input_scale]);
+            self.node("Mul", &[contract::INPUT_ITEMS, &sc], vec![])
+        };
+        let s1 = self.node("Add", &[&items_in, &te], vec![]);
         let s2 = self.node("Add", &[&s1, &ge], vec![]);
         let s3 = self.node("Add", &[&s2, &pos_emb], vec![]);
         let m3 = self.node("Unsqueeze", &[contract::INPUT_MASK, &ax2], vec![]);
@@ -580,12 +627,25 @@ impl<'a> OnnxBuilder<'a> {
             self.node("Gather", &[&x, &zero], vec![attr_int("axis", 1)])
         };
         let eps = c.ln_eps;
-        self.node_named(
-            "LayerNormalization",
-            &[&last_x, &lg, &lb],
-            vec![attr_int("axis", -1), attr_float("epsilon", eps)],
-            contract::OUTPUT_SESSION,
-        );
+        if w.normalize_output {
+            // session = y / √(Σy² + ε) over the last axis; the sum is a MatMul with a ones column, which
+            // keeps the graph inside the contract's operator set (no ReduceSum)
+            let y = self.layer_norm(&last_x, &lg, &lb);
+            let ones = self.f32_init("ones_column", &[d, 1], &vec![1.0; d as usize]);
+            let l2_eps = self.f32_init("l2_eps", &[], &[L2_EPS]);
+            let sq = self.node("Mul", &[&y, &y], vec![]);
+            let ss = self.node("MatMul", &[&sq, &ones], vec![]);
+            let sse = self.node("Add", &[&ss, &l2_eps], vec![]);
+            let norm = self.node("Sqrt", &[&sse], vec![]);
+            self.node_named("Div", &[&y, &norm], vec![], contract::OUTPUT_SESSION);
+        } else {
+            self.node_named(
+                "LayerNormalization",
+                &[&last_x, &lg, &lb],
+                vec![attr_int("axis", -1), attr_float("epsilon", eps)],
+                contract::OUTPUT_SESSION,
+            );
+        }
 
         let graph = pb::GraphProto {
             name: "nextclick_session_encoder".into(),
@@ -609,6 +669,14 @@ impl<'a> OnnxBuilder<'a> {
             producer_name: producer.into(),
             producer_version: env!("CARGO_PKG_VERSION").into(),
             graph: Some(graph),
+            metadata_props: if w.temperature == 1.0 {
+                vec![]
+            } else {
+                vec![pb::StringStringEntryProto {
+                    key: nextclick::model::META_TEMPERATURE.into(),
+                    value: format!("{}", w.temperature),
+                }]
+            },
             ..Default::default()
         }
     }

@@ -9,7 +9,7 @@
 //! | 0 | 8 | magic `NXCLTWR\0` |
 //! | 8 | 2 | format version (`1`) |
 //! | 10 | 1 | activation between the layers: `0` none (single layer), `1` exact GELU (erf) |
-//! | 11 | 1 | reserved, 0 |
+//! | 11 | 1 | output: `0` as is (dot-product models), `1` L2-normalised (cosine models) |
 //! | 12 | 4 | content dimension `C` |
 //! | 16 | 4 | hidden width `H` (0 = single linear layer) |
 //! | 20 | 4 | output dimension `D` |
@@ -17,8 +17,8 @@
 //! | 56 | … | `H = 0`: `W [C, D]`, `b [D]`; else `W1 [C, H]`, `b1 [H]`, `W2 [H, D]`, `b2 [D]` (f32, row-major) |
 //! | end − 32 | 32 | SHA-256 of every byte before it |
 //!
-//! item vector = `GELU(c · W1 + b1) · W2 + b2` (or `c · W + b`), `c` the L2-normalised all-MiniLM-L6-v2
-//! embedding of the item text ([`crate::data::item_text`]).
+//! item vector = `GELU(c · W1 + b1) · W2 + b2` (or `c · W + b`), then `v / √(Σv² + 1e-12)` when byte 11 is
+//! 1; `c` the L2-normalised all-MiniLM-L6-v2 embedding of the item text ([`crate::data::item_text`]).
 
 use anyhow::{bail, Result};
 use nextclick::catalog::{hex, sha256};
@@ -46,6 +46,8 @@ pub struct Tower {
     pub b2: Vec<f32>,
     /// SHA-256 of the ONNX the tower belongs to.
     pub model_sha256: [u8; 32],
+    /// L2-normalise the output (cosine models).
+    pub normalize: bool,
 }
 
 impl Tower {
@@ -57,11 +59,14 @@ impl Tower {
             self.hidden
         };
         let mut h = crate::encoder::linear(c, self.content_dim, &self.w1, &self.b1, first);
-        if self.hidden == 0 {
-            return h;
+        if self.hidden > 0 {
+            h.iter_mut().for_each(|v| *v = gelu(*v));
+            h = crate::encoder::linear(&h, self.hidden, &self.w2, &self.b2, self.dim);
         }
-        h.iter_mut().for_each(|v| *v = gelu(*v));
-        crate::encoder::linear(&h, self.hidden, &self.w2, &self.b2, self.dim)
+        if self.normalize {
+            crate::encoder::l2_normalize(&mut h);
+        }
+        h
     }
 
     /// Applies the tower to row-major content embeddings `[n, C]`.
@@ -78,7 +83,7 @@ impl Tower {
         out.extend_from_slice(TOWER_MAGIC);
         out.extend_from_slice(&1u16.to_le_bytes());
         out.push(if self.hidden == 0 { 0 } else { 1 });
-        out.push(0);
+        out.push(u8::from(self.normalize));
         for v in [self.content_dim, self.hidden, self.dim] {
             out.extend_from_slice(&(v as u32).to_le_bytes());
         }
@@ -108,7 +113,10 @@ impl Tower {
         }
         let u = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as usize;
         let (c, h, d) = (u(12), u(16), u(20));
-        let act = b[10];
+        let (act, norm) = (b[10], b[11]);
+        if norm > 1 {
+            bail!("tower file output mode {norm} unknown (0 = as is, 1 = L2-normalised)");
+        }
         if (h == 0) != (act == 0)
             || act > 1
             || c == 0
@@ -164,6 +172,7 @@ impl Tower {
             w2,
             b2,
             model_sha256,
+            normalize: norm == 1,
         })
     }
 
@@ -213,7 +222,7 @@ mod tests {
     #[test]
     fn tower_file_round_trips_and_detects_corruption() {
         let mut r = SplitMix(3);
-        for hidden in [0, 5] {
+        for (hidden, normalize) in [(0, false), (5, false), (5, true)] {
             let (c, d) = (4, 3);
             let first = if hidden == 0 { d } else { hidden };
             let t = Tower {
@@ -233,6 +242,7 @@ mod tests {
                     r.normals(d, 1.0)
                 },
                 model_sha256: [7; 32],
+                normalize,
             };
             let b = t.to_bytes();
             assert_eq!(Tower::from_bytes(&b).unwrap(), t);
@@ -240,7 +250,18 @@ mod tests {
             bad[60] ^= 1;
             assert!(Tower::from_bytes(&bad).is_err());
             assert!(Tower::from_bytes(&b[..b.len() - 4]).is_err());
-            assert_eq!(t.apply(&[1.0, 0.0, 0.0, 0.0]).len(), d);
+            let v = t.apply(&[1.0, 0.0, 0.0, 0.0]);
+            assert_eq!(v.len(), d);
+            if normalize {
+                let n: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                assert!((n - 1.0).abs() < 1e-6, "norm {n}");
+            }
+            let mut unknown = b.clone();
+            unknown[11] = 2;
+            let body = unknown.len() - 32;
+            let sum = sha256(&unknown[..body]);
+            unknown[body..].copy_from_slice(&sum);
+            assert!(Tower::from_bytes(&unknown).is_err());
         }
     }
 }

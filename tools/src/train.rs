@@ -34,6 +34,11 @@ pub struct NetConfig {
     pub id_items: usize,
     /// Softmax temperature (`p ∝ exp(score / temperature)`).
     pub temperature: f32,
+    /// Cosine scoring: item vectors and session vectors are L2-normalised, so scores are cosines (divided
+    /// by `temperature`, e.g. 0.07), and the encoder takes the unit item vectors times a learned scalar
+    /// `enc.in_scale`. `false` (the default, and every checkpoint written before the option): dot products.
+    #[serde(default)]
+    pub cosine: bool,
 }
 
 /// A model: its config and parameters (one [`VarMap`]; names `enc.*`, `tower.*`, `idemb`).
@@ -149,6 +154,9 @@ impl Net {
             );
             put("tower.b2", vec![0.0; d], &[d]);
         }
+        if cfg.cosine {
+            put("enc.in_scale", vec![1.0], &[1]);
+        }
         let vars = VarMap::new();
         {
             let mut data = vars.data().lock().expect("fresh lock");
@@ -206,6 +214,9 @@ impl Net {
         let dst = self.vars.data().lock().expect("var lock");
         for (name, v) in dst.iter() {
             if prefixes.iter().any(|p| name.starts_with(p)) {
+                if name == "enc.in_scale" && !src.contains_key(name) {
+                    continue; // a dot-product source: see `match_input_scale`
+                }
                 let s = src
                     .get(name)
                     .with_context(|| format!("init checkpoint has no {name}"))?;
@@ -221,13 +232,35 @@ impl Net {
         Ok(())
     }
 
-    /// Item vectors of every item: the tower applied to `content` `[V, C]`, or the ID table.
+    /// Item vectors of every item: the tower applied to `content` `[V, C]`, or the ID table (unit rows for
+    /// a cosine model).
     pub fn item_vectors(&self, content: Option<&Tensor>) -> Result<Tensor> {
         if self.cfg.id_items > 0 {
-            return Ok(self.p("idemb"));
+            return self.finish_items(self.p("idemb"));
         }
         let c = content.context("a tower model needs content embeddings")?;
         tower_forward(self, c)
+    }
+
+    /// The last step of every item vector: L2 normalisation of the rows for a cosine model.
+    pub fn finish_items(&self, v: Tensor) -> Result<Tensor> {
+        if self.cfg.cosine {
+            Ok(l2_rows(&v)?)
+        } else {
+            Ok(v)
+        }
+    }
+
+    /// Fine-tuning a cosine model from a dot-product checkpoint `src`: sets `enc.in_scale` to the mean norm
+    /// of `src`'s item vectors on `content`, so the copied backbone sees inputs at the scale it was trained
+    /// on (only the directions change). Returns the scale.
+    pub fn match_input_scale(&self, src: &Net, content: Option<&Tensor>) -> Result<f32> {
+        let v = src.item_vectors(content)?;
+        let mean = v.sqr()?.sum(1)?.sqrt()?.mean_all()?.to_scalar::<f32>()?;
+        let data = self.vars.data().lock().expect("var lock");
+        let var = data.get("enc.in_scale").context("not a cosine model")?;
+        var.set(&Tensor::from_vec(vec![mean], 1, &self.device)?)?;
+        Ok(mean)
     }
 
     /// Exports the encoder part as [`EncoderWeights`].
@@ -264,6 +297,13 @@ impl Net {
             layers,
             lnf_g: v("enc.lnf_g")?,
             lnf_b: v("enc.lnf_b")?,
+            input_scale: if self.cfg.cosine {
+                v("enc.in_scale")?[0]
+            } else {
+                1.0
+            },
+            normalize_output: self.cfg.cosine,
+            temperature: self.cfg.temperature,
         };
         w.validate()?;
         Ok(w)
@@ -282,11 +322,19 @@ pub fn tower_forward(net: &Net, content: &Tensor) -> Result<Tensor> {
         .matmul(&net.p("tower.w1"))?
         .broadcast_add(&net.p("tower.b1"))?;
     if net.cfg.tower_hidden == 0 {
-        return Ok(h);
+        return net.finish_items(h);
     }
-    Ok(h.gelu_erf()?
-        .matmul(&net.p("tower.w2"))?
-        .broadcast_add(&net.p("tower.b2"))?)
+    net.finish_items(
+        h.gelu_erf()?
+            .matmul(&net.p("tower.w2"))?
+            .broadcast_add(&net.p("tower.b2"))?,
+    )
+}
+
+/// `x / √(Σx² + ε)` over the last axis (differentiable; ε = [`crate::encoder::L2_EPS`]).
+pub fn l2_rows(x: &Tensor) -> candle_core::Result<Tensor> {
+    let n = (x.sqr()?.sum_keepdim(D::Minus1)? + crate::encoder::L2_EPS as f64)?.sqrt()?;
+    x.broadcast_div(&n)
 }
 
 /// Differentiable LayerNorm over the last axis (biased variance).
@@ -404,7 +452,10 @@ pub fn encode(
     let dev = &net.device;
     let idx = Tensor::from_vec(batch.items.clone(), b * t, dev)?;
     let mask = Tensor::from_vec(batch.mask.clone(), (b, t, 1), dev)?;
-    let items = item_table.index_select(&idx, 0)?.reshape((b, t, d))?;
+    let mut items = item_table.index_select(&idx, 0)?.reshape((b, t, d))?;
+    if net.cfg.cosine {
+        items = items.broadcast_mul(&net.p("enc.in_scale"))?;
+    }
     let types = net
         .p("enc.type_emb")
         .index_select(&Tensor::from_vec(batch.types.clone(), b * t, dev)?, 0)?
@@ -464,7 +515,12 @@ pub fn encode(
         let f2 = dropout(&lin(&f, &p("w2"), &p("b2"), d)?, drop, &mut rng)?;
         x = (x + f2)?;
     }
-    Ok(ln(&x, &net.p("enc.lnf_g"), &net.p("enc.lnf_b"), e.ln_eps)?)
+    let out = ln(&x, &net.p("enc.lnf_g"), &net.p("enc.lnf_b"), e.ln_eps)?;
+    if net.cfg.cosine {
+        Ok(l2_rows(&out)?)
+    } else {
+        Ok(out)
+    }
 }
 
 /// Session vectors at the last position of every window: `[b, D]`.
@@ -758,7 +814,7 @@ pub fn batch_loss(
     let vectors = |n: &Net, c: Option<&Tensor>| -> Result<Tensor> {
         match &subset_t {
             None => n.item_vectors(c),
-            Some(u) if n.cfg.id_items > 0 => Ok(n.p("idemb").index_select(u, 0)?),
+            Some(u) if n.cfg.id_items > 0 => n.finish_items(n.p("idemb").index_select(u, 0)?),
             Some(u) => tower_forward(
                 n,
                 &c.context("tower model without content")?

@@ -27,6 +27,7 @@ fn cfg(tower_hidden: usize) -> NetConfig {
         tower_hidden,
         id_items: 0,
         temperature: 0.5,
+        cosine: false,
     }
 }
 
@@ -97,6 +98,43 @@ fn training_steps_lower_the_loss() {
         opt.backward_step(&l).unwrap();
     }
     assert!(last < first * 0.8, "loss {first} → {last}");
+    // the cosine model learns as well, its input scale included
+    let cos = Net::new(
+        NetConfig {
+            cosine: true,
+            temperature: 0.1,
+            ..cfg(24)
+        },
+        5,
+    )
+    .unwrap();
+    let mut copt = candle_nn::AdamW::new(
+        cos.vars_with_prefix(&["enc.", "tower."]),
+        candle_nn::ParamsAdamW {
+            lr: 3e-3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let scale0 = train::to_f32(&cos.p("enc.in_scale")).unwrap();
+    let (c0, _) = batch_loss(&cos, Some(&ct), &batch, &opts, None, &mut rng).unwrap();
+    let (c_first, mut c_last) = (c0.to_scalar::<f32>().unwrap(), 0.0);
+    for _ in 0..30 {
+        let (l, _) = batch_loss(&cos, Some(&ct), &batch, &opts, None, &mut rng).unwrap();
+        c_last = l.to_scalar::<f32>().unwrap();
+        copt.backward_step(&l).unwrap();
+    }
+    assert!(c_last < c_first * 0.8, "cosine loss {c_first} → {c_last}");
+    assert_ne!(train::to_f32(&cos.p("enc.in_scale")).unwrap(), scale0);
+    // from a dot-product source, the input scale starts at the source's mean item norm
+    let norms = train::to_f32(&net.item_vectors(Some(&ct)).unwrap()).unwrap();
+    let want = norms
+        .chunks(16)
+        .map(|v| v.iter().map(|x| x * x).sum::<f32>().sqrt())
+        .sum::<f32>()
+        / n_items as f32;
+    let got = cos.match_input_scale(&net, Some(&ct)).unwrap();
+    assert!((got - want).abs() < 1e-4 * want, "{got} vs {want}");
     // sampled softmax and distillation paths run and give finite losses
     let teacher = Net::new(cfg(0), 6).unwrap();
     let o2 = TrainOptions {
@@ -170,11 +208,20 @@ fn frozen_backbone_only_moves_the_tower() {
 
 #[test]
 fn export_scores_match_the_framework() {
+    check_export(false);
+}
+
+#[test]
+fn cosine_export_scores_match_the_framework() {
+    check_export(true);
+}
+
+fn check_export(cosine: bool) {
     let mut r = SplitMix(13);
     let n_items = 50;
     let cvec = content(n_items, &mut r);
     let ct = train::content_tensor(&cvec, C).unwrap();
-    let net = Net::new(cfg(24), 9).unwrap();
+    let net = Net::new(NetConfig { cosine, ..cfg(24) }, 9).unwrap();
     // perturb every parameter so that zero-initialised embeddings and unit LN gains are exercised too
     {
         let data = net.vars.data().lock().unwrap();
@@ -193,6 +240,8 @@ fn export_scores_match_the_framework() {
     }
     let onnx = net.encoder_weights().unwrap().to_onnx("test");
     let enc = Encoder::from_bytes(&onnx).unwrap();
+    // the score temperature travels in the ONNX metadata, where the in-page head reads it
+    assert_eq!(enc.temperature(), 0.5);
     let tower = Tower::from_bytes(&tower_of(&net, sha256(&onnx)).unwrap().to_bytes()).unwrap();
     let vecs = tower.apply_all(&cvec);
     let table = net.item_vectors(Some(&ct)).unwrap();
@@ -229,6 +278,10 @@ fn export_scores_match_the_framework() {
             .unwrap();
         for (k, (ev, _)) in chunk.iter().enumerate() {
             let s = enc.run(&encoder_input(ev, &vecs, 12, 16)).unwrap();
+            if cosine {
+                let n: f32 = s.iter().map(|x| x * x).sum::<f32>().sqrt();
+                assert!((n - 1.0).abs() < 1e-5, "session vector norm {n}");
+            }
             for (i, f) in fw[k].iter().enumerate() {
                 let t = nextclick::catalog::dot(&s, &vecs[i * 16..(i + 1) * 16]);
                 worst = worst.max((t - f).abs());
@@ -237,6 +290,13 @@ fn export_scores_match_the_framework() {
         }
     }
     assert!(worst < 1e-4, "scores: max |tract − candle| = {worst}");
+    if cosine {
+        assert!(tower.normalize);
+        for v in vecs.chunks(16) {
+            let n: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            assert!((n - 1.0).abs() < 1e-5, "item vector norm {n}");
+        }
+    }
 }
 
 #[test]
