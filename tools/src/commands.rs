@@ -156,6 +156,11 @@ pub struct TrainArgs {
     /// dot-product `--init`, the encoder's input scale is set to the source's mean item-vector norm.
     #[arg(long)]
     pub cosine: bool,
+    /// Hidden width of the item tower instead of the preset's (0 = a single linear layer). The tower runs
+    /// offline (catalog building), so its size costs the page nothing. With `--init` from a checkpoint of
+    /// another tower shape, only the backbone is copied and the tower starts fresh.
+    #[arg(long)]
+    pub tower_hidden: Option<usize>,
     /// Softmax temperature of the scores (default: 1, or 0.07 with `--cosine`). Exported in the ONNX
     /// metadata and the card; the in-page head uses it.
     #[arg(long)]
@@ -250,6 +255,13 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     );
     let mut cfg = a.preset.config(platform.items.len());
     cfg.cosine = a.cosine;
+    if let Some(h) = a.tower_hidden {
+        anyhow::ensure!(
+            a.preset != Preset::Id,
+            "--tower-hidden: the ID preset has no tower"
+        );
+        cfg.tower_hidden = h;
+    }
     cfg.temperature = a.temperature.unwrap_or(if a.cosine { 0.07 } else { 1.0 });
     anyhow::ensure!(
         cfg.temperature.is_finite() && cfg.temperature > 0.0,
@@ -259,8 +271,18 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     let mut net = Net::new(cfg, a.seed)?;
     if let Some(init) = &a.init {
         let src = Net::load(init)?;
-        net.copy_from(&src, &["enc.", "tower."])?;
-        eprintln!("initialised from {}", init.display());
+        if src.cfg.tower_hidden == cfg.tower_hidden {
+            net.copy_from(&src, &["enc.", "tower."])?;
+            eprintln!("initialised from {}", init.display());
+        } else {
+            net.copy_from(&src, &["enc."])?;
+            eprintln!(
+                "initialised the backbone from {} (its tower is {} wide, this one {}: fresh tower)",
+                init.display(),
+                src.cfg.tower_hidden,
+                cfg.tower_hidden
+            );
+        }
         if cfg.cosine && !src.cfg.cosine {
             let s = net.match_input_scale(&src, content.as_ref())?;
             eprintln!("cosine from a dot-product source: encoder input scale set to its mean item norm {s:.3}");

@@ -341,3 +341,17 @@ fn catalogs_round_trip_and_int8_agrees() {
     let (overlap, _same) = int8_agreement(&back, &q8, &queries);
     assert!(overlap > 0.9, "int8 top-10 overlap {overlap}");
 }
+
+#[test]
+fn a_wider_tower_takes_only_the_backbone() {
+    // `train --init … --tower-hidden N` with another tower shape copies the backbone alone
+    let src = Net::new(cfg(24), 3).unwrap();
+    let mut dst = Net::new(cfg(8), 4).unwrap();
+    assert!(dst.copy_from(&src, &["enc.", "tower."]).is_err());
+    dst.copy_from(&src, &["enc."]).unwrap();
+    assert_eq!(
+        train::to_f32(&dst.p("enc.l1.w2")).unwrap(),
+        train::to_f32(&src.p("enc.l1.w2")).unwrap()
+    );
+    assert_eq!(dst.p("tower.w1").dims(), &[C, 8]);
+}
