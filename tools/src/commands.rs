@@ -424,6 +424,14 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
             match r["teacher"].as_str() {
                 Some(t) => format!(", distilled from {} (alpha {}, T {})", base(t), r["alpha"], r["distill_temp"]),
                 None => String::new(),
+            } + &match r["init"].as_str() {
+                Some(i) => format!(
+                    ", initialised from {}{} (lr {})",
+                    base(i),
+                    if r["freeze_backbone"].as_bool() == Some(true) { ", backbone frozen" } else { "" },
+                    r["lr"]
+                ),
+                None => String::new(),
             }
         );
     }
