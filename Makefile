@@ -134,7 +134,7 @@ paper:
 	@t0=$$(date +%s); set -e; \
 	$(MODEL_NC) eval-loo --data $(PAPER_SCI) --model models/default.onnx | tee $(PAPER_WORK)/a-zero-shot.txt; \
 	$(MODEL_NC) train --data $(PAPER_SCI) --preset student --init $(MODEL_WORK)/games-student.safetensors \
-	  --freeze-backbone $(PAPER_TRAIN) --out $(PAPER_WORK)/sci-tower.safetensors; \
+	  --freeze-backbone --dropout 0.1 $(PAPER_TRAIN) --out $(PAPER_WORK)/sci-tower.safetensors; \
 	$(MODEL_NC) export --checkpoint $(PAPER_WORK)/sci-tower.safetensors --out $(PAPER_WORK)/sci-tower.onnx --name sci-tower; \
 	$(MODEL_NC) eval-loo --data $(PAPER_SCI) --model $(PAPER_WORK)/sci-tower.onnx | tee $(PAPER_WORK)/b-frozen.txt; \
 	$(MODEL_NC) train --data $(PAPER_SCI) --preset student --init $(MODEL_WORK)/games-student.safetensors \
@@ -142,7 +142,7 @@ paper:
 	$(MODEL_NC) export --checkpoint $(PAPER_WORK)/sci-full.safetensors --out $(PAPER_WORK)/sci-full.onnx --name sci-full; \
 	$(MODEL_NC) eval-loo --data $(PAPER_SCI) --model $(PAPER_WORK)/sci-full.onnx | tee $(PAPER_WORK)/c-full.txt; \
 	$(MODEL_NC) train --data $(PAPER_SCI) --preset student --init $(PAPER_WORK)/sci-tower.safetensors \
-	  $(PAPER_BASE) --lr 1e-4 --out $(PAPER_WORK)/sci-lpft.safetensors; \
+	  $(PAPER_BASE) --lr 1e-4 --dropout 0.1 --out $(PAPER_WORK)/sci-lpft.safetensors; \
 	$(MODEL_NC) export --checkpoint $(PAPER_WORK)/sci-lpft.safetensors --out $(PAPER_WORK)/sci-lpft.onnx --name sci-lpft; \
 	$(MODEL_NC) eval-loo --data $(PAPER_SCI) --model $(PAPER_WORK)/sci-lpft.onnx | tee $(PAPER_WORK)/c2-two-stage.txt; \
 	$(MODEL_NC) train --data $(PAPER_SCI) --preset id --dropout 0.3 $(PAPER_TRAIN) --out $(PAPER_WORK)/sci-id.safetensors; \
