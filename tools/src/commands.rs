@@ -407,7 +407,7 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
         }
         training_data = format!(
             "{} ({} users, {} items, {} events); leave-one-out per user (last = test, second to last = validation); \
-             full-ranking metrics with history items excluded; preset {}{}, seed {}, {} epochs (best {}){}",
+             full-ranking metrics with history items excluded; preset {}{}, seed {}, {} epochs (best {}){}{}",
             base(r["data"].as_str().unwrap_or("?")),
             r["users"],
             r["items"],
@@ -424,7 +424,8 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
             match r["teacher"].as_str() {
                 Some(t) => format!(", distilled from {} (alpha {}, T {})", base(t), r["alpha"], r["distill_temp"]),
                 None => String::new(),
-            } + &match r["init"].as_str() {
+            },
+            match r["init"].as_str() {
                 Some(i) => format!(
                     ", initialised from {}{} (lr {})",
                     base(i),
