@@ -19,6 +19,7 @@ setup:
 ## (size-optimised, fat LTO; Cargo.toml); native `--release` builds stay opt-level 3 without LTO.
 wasm-release: setup
 	wasm-pack build --profile wasm-release --no-opt --target web --out-dir www/pkg --out-name nextclick --no-pack
+	@node bench/check-wasm.mjs www/pkg/nextclick_bg.wasm
 	@bench/wasm-opt.sh www/pkg/nextclick_bg.wasm
 	@ls -l www/pkg/nextclick_bg.wasm | awk '{print "wasm: " $$5 " bytes"}'; gzip -9c www/pkg/nextclick_bg.wasm | wc -c | awk '{print "wasm gzip: " $$1 " bytes"}'
 

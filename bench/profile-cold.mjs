@@ -24,7 +24,7 @@ const cdp = await ctx.newCDPSession(page);
 await cdp.send('Profiler.enable');
 await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
 await cdp.send('Profiler.start');
-const qs = new URLSearchParams({ model: '/bench/out/data/model.onnx', pkg: '/bench/out/pkg', events: '0', warmup: '0', learn: '0', lib: 'nextclick', n: N });
+const qs = new URLSearchParams({ model: '/bench/out/data/model.onnx', pkg: '/bench/out/pkg', events: process.env.EVENTS || '0', warmup: process.env.EVENTS ? '200' : '0', learn: '0', lib: 'nextclick', n: N });
 await page.goto(`${base}/bench/page.html?${qs}`);
 await page.waitForFunction(() => window.__result, null, { timeout: 120000, polling: 100 });
 const r = await page.evaluate(() => window.__result);

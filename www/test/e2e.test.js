@@ -432,7 +432,7 @@ test("engine faults: a wasm trap inside the worker is reported once; predict res
     const hook = `import * as glue from "/pkg/nextclick.js";
 const predict = glue.Predictor.prototype.predict;
 glue.Predictor.prototype.predict = function (k) {
-  if (k === 777) glue.initSync().__wbindgen_malloc_command_export(0xffffff00, 1);
+  if (k === 777) glue.initSync().__wbindgen_malloc(0xffffff00, 1);
   return predict.call(this, k);
 };
 `;
