@@ -114,6 +114,7 @@ impl Preset {
                 id_items: if self == Preset::Id { n_items } else { 0 },
                 temperature: 1.0,
                 cosine: false,
+                id_residual: 0,
             },
             Preset::Teacher => NetConfig {
                 encoder: EncoderConfig {
@@ -129,6 +130,7 @@ impl Preset {
                 id_items: 0,
                 temperature: 1.0,
                 cosine: false,
+                id_residual: 0,
             },
         }
     }
@@ -161,6 +163,12 @@ pub struct TrainArgs {
     /// another tower shape, only the backbone is copied and the tower starts fresh.
     #[arg(long)]
     pub tower_hidden: Option<usize>,
+    /// Content plus ID: learn a per-item offset (zero-initialised) added to the tower's item vectors, for
+    /// fine-tuning on a fixed catalog (trained with the tower, also under `--freeze-backbone`). The
+    /// catalog must then come from the checkpoint: `export --data` writes it; other catalogs get the
+    /// tower alone.
+    #[arg(long)]
+    pub id_residual: bool,
     /// Softmax temperature of the scores (default: 1, or 0.07 with `--cosine`). Exported in the ONNX
     /// metadata and the card; the in-page head uses it.
     #[arg(long)]
@@ -199,6 +207,13 @@ pub struct TrainArgs {
     /// Early-stopping patience (epochs).
     #[arg(long, default_value_t = 3)]
     pub patience: usize,
+    /// On a validation plateau (`--patience` epochs without gain): go back to the best weights and
+    /// multiply the learning rate by `--lr-decay`, up to this many times, before stopping early.
+    #[arg(long, default_value_t = 0)]
+    pub lr_decays: usize,
+    /// Learning-rate factor of each plateau decay (see `--lr-decays`).
+    #[arg(long, default_value_t = 0.15)]
+    pub lr_decay: f64,
     /// Validation users used for early stopping.
     #[arg(long, default_value_t = 3000)]
     pub valid_cases: usize,
@@ -262,6 +277,13 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         );
         cfg.tower_hidden = h;
     }
+    if a.id_residual {
+        anyhow::ensure!(
+            a.preset != Preset::Id,
+            "--id-residual: the ID preset is IDs only already"
+        );
+        cfg.id_residual = platform.items.len();
+    }
     cfg.temperature = a.temperature.unwrap_or(if a.cosine { 0.07 } else { 1.0 });
     anyhow::ensure!(
         cfg.temperature.is_finite() && cfg.temperature > 0.0,
@@ -272,7 +294,14 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     if let Some(init) = &a.init {
         let src = Net::load(init)?;
         if src.cfg.tower_hidden == cfg.tower_hidden {
-            net.copy_from(&src, &["enc.", "tower."])?;
+            // item offsets too when both are content+ID models of the same catalog (a second stage)
+            let same_offsets = cfg.id_residual > 0 && src.cfg.id_residual == cfg.id_residual;
+            let prefixes: &[&str] = if same_offsets {
+                &["enc.", "tower.", "idemb"]
+            } else {
+                &["enc.", "tower."]
+            };
+            net.copy_from(&src, prefixes)?;
             eprintln!("initialised from {}", init.display());
         } else {
             net.copy_from(&src, &["enc."])?;
@@ -301,10 +330,12 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         negatives: a.negatives,
         seed: a.seed,
         patience: a.patience,
+        lr_decay: a.lr_decay,
+        lr_decays: a.lr_decays,
         valid_cases: a.valid_cases,
         max_minutes: a.max_minutes,
         trainable: if a.freeze_backbone {
-            vec!["tower.".into()]
+            vec!["tower.".into(), "idemb".into()]
         } else {
             vec!["enc.".into(), "tower.".into(), "idemb".into()]
         },
@@ -341,7 +372,8 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         "alpha": a.alpha, "distill_temp": a.distill_temp,
         "epochs": rep.epochs, "best_epoch": rep.best_epoch, "losses": rep.losses,
         "train_seconds": rep.seconds, "total_seconds": total, "tokens_per_sec": rep.tokens_per_sec,
-        "lr": a.lr, "dropout": a.dropout, "negatives": a.negatives, "seed": a.seed,
+        "lr": a.lr, "lr_decay": a.lr_decay, "lr_decays": a.lr_decays, "lr_decays_taken": rep.lr_decays,
+        "dropout": a.dropout, "negatives": a.negatives, "seed": a.seed,
         "users": platform.sessions.len(), "items": platform.items.len(), "events": n_events,
         "valid": metrics_json(&valid), "test": metrics_json(&test),
     });
@@ -369,9 +401,13 @@ pub struct ExportArgs {
     /// Model version for the card.
     #[arg(long, default_value = "0.1.0")]
     pub version: String,
-    /// For an ID model: the platform folder whose items.csv gives the catalog ids (written as `.catalog.bin`).
+    /// For an ID model or a content+ID model (`train --id-residual`): the platform folder whose items.csv
+    /// gives the catalog ids (written as `.catalog.bin`).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// all-MiniLM-L6-v2 folder (content+ID models: the catalog's content vectors).
+    #[arg(long)]
+    pub model_dir: Option<PathBuf>,
 }
 
 fn export_cmd(a: ExportArgs) -> Result<()> {
@@ -468,21 +504,36 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
         onnx.len(),
         card_path_for(&a.out).display()
     );
-    if net.cfg.id_items > 0 {
-        let dir = a
-            .data
-            .context("an ID model needs --data <platform> to write its catalog")?;
-        let mut rep = data::LoadReport::default();
-        let items = data::load_items(&dir.join("items.csv"), &mut rep)?;
-        if items.len() != net.cfg.id_items {
+    if net.cfg.id_items > 0 || net.cfg.id_residual > 0 {
+        let hybrid = net.cfg.id_residual > 0;
+        let dir = a.data.as_ref().with_context(|| {
+            format!(
+                "{} needs --data <platform> to write its catalog",
+                if hybrid {
+                    "a content+ID model (--id-residual)"
+                } else {
+                    "an ID model"
+                }
+            )
+        })?;
+        let (items, vecs) = if hybrid {
+            let (items, emb) = load_and_embed(&dir.join("items.csv"), a.model_dir.as_deref())?;
+            let content = train::content_tensor(&emb.vecs, emb.dim)?;
+            (items, train::to_f32(&net.item_vectors(Some(&content))?)?)
+        } else {
+            let mut rep = data::LoadReport::default();
+            let items = data::load_items(&dir.join("items.csv"), &mut rep)?;
+            (items, train::to_f32(&net.item_vectors(None)?)?)
+        };
+        let rows = net.cfg.id_items.max(net.cfg.id_residual);
+        if items.len() != rows {
             bail!(
-                "{} has {} items, the ID model {}",
+                "{} has {} items, the model's item table {}",
                 dir.display(),
                 items.len(),
-                net.cfg.id_items
+                rows
             );
         }
-        let vecs = train::to_f32(&net.item_vectors(None)?)?;
         let cat = Catalog::from_f32(
             items.iter().map(|i| i.id.clone()).collect(),
             net.cfg.encoder.dim,
@@ -493,17 +544,28 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
         let p = a.out.with_extension("catalog.bin");
         std::fs::write(&p, cat.to_bytes())?;
         eprintln!(
-            "wrote {} (ID model: the catalog is the learned item table)",
-            p.display()
+            "wrote {} ({})",
+            p.display(),
+            if hybrid {
+                "content+ID model: the tower's item vectors plus the learned offsets"
+            } else {
+                "ID model: the catalog is the learned item table"
+            }
         );
-    } else {
+    }
+    if net.cfg.id_items == 0 {
         let tower = tower_of(&net, sha)?;
         let tp = tower_path_for(&a.out);
         std::fs::write(&tp, tower.to_bytes())?;
         eprintln!(
-            "wrote {} ({} bytes)",
+            "wrote {} ({} bytes{})",
             tp.display(),
-            std::fs::metadata(&tp)?.len()
+            std::fs::metadata(&tp)?.len(),
+            if net.cfg.id_residual > 0 {
+                "; the tower alone, without the item offsets: for other catalogs"
+            } else {
+                ""
+            }
         );
     }
     Ok(())

@@ -39,6 +39,13 @@ pub struct NetConfig {
     /// `enc.in_scale`. `false` (the default, and every checkpoint written before the option): dot products.
     #[serde(default)]
     pub cosine: bool,
+    /// `> 0` (tower models only): content *plus* ID. A learned per-item offset table (`idemb`, this many
+    /// rows, zero-initialised, so training starts from the content-only model) is added to the tower's item
+    /// vectors. For in-domain fine-tuning on a fixed catalog: the offsets are baked into the catalog that
+    /// `export --data` writes; items without a row (a new catalog) fall back to the tower alone. 0 (the
+    /// default, and every checkpoint written before the option): content only.
+    #[serde(default)]
+    pub id_residual: usize,
 }
 
 /// A model: its config and parameters (one [`VarMap`]; names `enc.*`, `tower.*`, `idemb`).
@@ -154,6 +161,17 @@ impl Net {
             );
             put("tower.b2", vec![0.0; d], &[d]);
         }
+        if cfg.id_residual > 0 {
+            anyhow::ensure!(
+                cfg.id_items == 0,
+                "an ID model has no tower to add an item offset to"
+            );
+            put(
+                "idemb",
+                vec![0.0; cfg.id_residual * d],
+                &[cfg.id_residual, d],
+            );
+        }
         if cfg.cosine {
             put("enc.in_scale", vec![1.0], &[1]);
         }
@@ -239,7 +257,26 @@ impl Net {
             return self.finish_items(self.p("idemb"));
         }
         let c = content.context("a tower model needs content embeddings")?;
+        if self.cfg.id_residual > 0 {
+            return self.with_offsets(tower_pre(self, c)?, None);
+        }
         tower_forward(self, c)
+    }
+
+    /// Content + ID: `v + idemb[rows]` (all rows, or the `subset`), then [`Net::finish_items`].
+    fn with_offsets(&self, v: Tensor, subset: Option<&Tensor>) -> Result<Tensor> {
+        let off = self.p("idemb");
+        let off = match subset {
+            Some(u) => off.index_select(u, 0)?,
+            None => off,
+        };
+        anyhow::ensure!(
+            off.dims() == v.dims(),
+            "item offsets {:?} vs tower output {:?}: the checkpoint's --id-residual table was built for another catalog",
+            off.dims(),
+            v.dims()
+        );
+        self.finish_items((v + off)?)
     }
 
     /// The last step of every item vector: L2 normalisation of the rows for a cosine model.
@@ -316,19 +353,23 @@ fn json_path(p: &Path) -> std::path::PathBuf {
     s.into()
 }
 
-/// The item tower: `GELU(c·W1 + b1)·W2 + b2`, or `c·W1 + b1` when `tower_hidden == 0`.
+/// The item tower: `GELU(c·W1 + b1)·W2 + b2`, or `c·W1 + b1` when `tower_hidden == 0` (then L2-normalised
+/// rows for a cosine model). Content only: the `--id-residual` offsets are added by [`Net::item_vectors`].
 pub fn tower_forward(net: &Net, content: &Tensor) -> Result<Tensor> {
+    net.finish_items(tower_pre(net, content)?)
+}
+
+/// The tower before [`Net::finish_items`].
+fn tower_pre(net: &Net, content: &Tensor) -> Result<Tensor> {
     let h = content
         .matmul(&net.p("tower.w1"))?
         .broadcast_add(&net.p("tower.b1"))?;
     if net.cfg.tower_hidden == 0 {
-        return net.finish_items(h);
+        return Ok(h);
     }
-    net.finish_items(
-        h.gelu_erf()?
-            .matmul(&net.p("tower.w2"))?
-            .broadcast_add(&net.p("tower.b2"))?,
-    )
+    Ok(h.gelu_erf()?
+        .matmul(&net.p("tower.w2"))?
+        .broadcast_add(&net.p("tower.b2"))?)
 }
 
 /// `x / √(Σx² + ε)` over the last axis (differentiable; ε = [`crate::encoder::L2_EPS`]).
@@ -667,6 +708,13 @@ pub struct TrainOptions {
     pub seed: u64,
     /// Early-stopping patience in epochs.
     pub patience: usize,
+    /// Learning-rate decay on a plateau: when validation has not improved for `patience` epochs, training
+    /// goes back to the best checkpoint's weights, multiplies the learning rate by `lr_decay` and goes on
+    /// with fresh optimiser moments, at most `lr_decays` times; only then does it stop early. 0 decays
+    /// (the default): stop at the first plateau.
+    pub lr_decay: f64,
+    /// How many times the learning rate may be decayed (see `lr_decay`).
+    pub lr_decays: usize,
     /// Validation cases used for early stopping (a fixed subset).
     pub valid_cases: usize,
     /// Wall-time limit in minutes (training stops after the epoch that crosses it).
@@ -694,6 +742,8 @@ impl Default for TrainOptions {
             negatives: 0,
             seed: 1,
             patience: 3,
+            lr_decay: 0.15,
+            lr_decays: 0,
             valid_cases: 2000,
             max_minutes: 15.0,
             trainable: vec!["enc.".into(), "tower.".into(), "idemb".into()],
@@ -720,6 +770,8 @@ pub struct TrainReport {
     pub seconds: f64,
     /// Tokens (scored positions) per second.
     pub tokens_per_sec: f64,
+    /// Learning-rate decays taken on plateaus.
+    pub lr_decays: usize,
 }
 
 fn make_batches(train: &[Example], batch_tokens: usize, max_len: usize) -> Vec<Vec<usize>> {
@@ -815,6 +867,14 @@ pub fn batch_loss(
         match &subset_t {
             None => n.item_vectors(c),
             Some(u) if n.cfg.id_items > 0 => n.finish_items(n.p("idemb").index_select(u, 0)?),
+            Some(u) if n.cfg.id_residual > 0 => n.with_offsets(
+                tower_pre(
+                    n,
+                    &c.context("tower model without content")?
+                        .index_select(u, 0)?,
+                )?,
+                Some(u),
+            ),
             Some(u) => tower_forward(
                 n,
                 &c.context("tower model without content")?
@@ -870,12 +930,24 @@ pub fn train(
         !vars.is_empty(),
         "no trainable parameters for prefixes {prefixes:?}"
     );
-    let params = candle_nn::ParamsAdamW {
-        lr: opts.lr,
-        weight_decay: opts.weight_decay,
-        ..Default::default()
+    anyhow::ensure!(
+        opts.lr_decays == 0 || (opts.lr_decay > 0.0 && opts.lr_decay < 1.0),
+        "learning-rate decay factor {} must be in (0, 1)",
+        opts.lr_decay
+    );
+    let adamw = |lr: f64| {
+        candle_nn::AdamW::new(
+            vars.clone(),
+            candle_nn::ParamsAdamW {
+                lr,
+                weight_decay: opts.weight_decay,
+                ..Default::default()
+            },
+        )
     };
-    let mut opt = candle_nn::AdamW::new(vars, params)?;
+    let mut lr = opts.lr;
+    let mut opt = adamw(lr)?;
+    let mut decays = 0;
     let max_len = net.cfg.encoder.max_len;
     let batches = make_batches(&split.train, opts.batch_tokens, max_len);
     let mut rng = SplitMix(opts.seed ^ 0x5eed);
@@ -964,7 +1036,22 @@ pub fn train(
             }
         } else {
             bad += 1;
-            if bad >= opts.patience {
+            if bad >= opts.patience && decays < opts.lr_decays {
+                // back to the best weights (set in place, so the optimiser's variables stay the same),
+                // a lower learning rate, fresh moments
+                if let (Some(p), true) = (&opts.checkpoint, best_epoch > 0) {
+                    let best_net = Net::load(p)?;
+                    net.copy_from(&best_net, &prefixes)?;
+                }
+                decays += 1;
+                lr *= opts.lr_decay;
+                opt = adamw(lr)?;
+                bad = 0;
+                eprintln!(
+                    "plateau: no validation gain for {} epochs; back to epoch {best_epoch}'s weights, learning rate {lr:.3e} (decay {decays}/{})",
+                    opts.patience, opts.lr_decays
+                );
+            } else if bad >= opts.patience {
                 eprintln!("early stop: no validation gain for {bad} epochs (best N@10 {best:.4} at epoch {best_epoch})");
                 break;
             }
@@ -990,6 +1077,7 @@ pub fn train(
         losses,
         seconds: secs,
         tokens_per_sec: tokens as f64 / secs,
+        lr_decays: decays,
     })
 }
 

@@ -28,6 +28,7 @@ fn cfg(tower_hidden: usize) -> NetConfig {
         id_items: 0,
         temperature: 0.5,
         cosine: false,
+        id_residual: 0,
     }
 }
 
@@ -354,4 +355,125 @@ fn a_wider_tower_takes_only_the_backbone() {
         train::to_f32(&src.p("enc.l1.w2")).unwrap()
     );
     assert_eq!(dst.p("tower.w1").dims(), &[C, 8]);
+}
+
+#[test]
+fn id_offsets_start_neutral_and_learn_with_the_backbone_frozen() {
+    let mut r = SplitMix(13);
+    let n_items = 30;
+    let ct = train::content_tensor(&content(n_items, &mut r), C).unwrap();
+    let split = loo_split(&sequences(n_items, 40, &mut r));
+    let base = Net::new(cfg(24), 5).unwrap();
+    let mut net = Net::new(
+        NetConfig {
+            id_residual: n_items,
+            ..cfg(24)
+        },
+        6,
+    )
+    .unwrap();
+    net.copy_from(&base, &["enc.", "tower."]).unwrap();
+    // zero-initialised offsets: exactly the content-only item vectors to start with
+    let v0 = train::to_f32(&base.item_vectors(Some(&ct)).unwrap()).unwrap();
+    assert_eq!(
+        train::to_f32(&net.item_vectors(Some(&ct)).unwrap()).unwrap(),
+        v0
+    );
+    let before_enc = train::to_f32(&net.p("enc.l0.wq")).unwrap();
+    // full softmax, then sampled negatives (the subset path), with the backbone frozen
+    for negatives in [0, 8] {
+        let opts = TrainOptions {
+            epochs: 2,
+            progress: false,
+            negatives,
+            trainable: vec!["tower.".into(), "idemb".into()],
+            valid_cases: 10,
+            ..Default::default()
+        };
+        let rep = train::train(&mut net, Some(&ct), &split, &opts, None).unwrap();
+        assert!(rep.losses.iter().all(|l| l.is_finite()));
+    }
+    assert_eq!(train::to_f32(&net.p("enc.l0.wq")).unwrap(), before_enc);
+    let off = train::to_f32(&net.p("idemb")).unwrap();
+    assert!(off.iter().any(|&x| x != 0.0), "offsets did not learn");
+    // item vectors = tower + offset, and they survive a save/load round trip
+    let tower_only = train::to_f32(&train::tower_forward(&net, &ct).unwrap()).unwrap();
+    let v = train::to_f32(&net.item_vectors(Some(&ct)).unwrap()).unwrap();
+    for ((a, b), o) in v.iter().zip(&tower_only).zip(&off) {
+        assert!((a - (b + o)).abs() < 1e-6);
+    }
+    let dir = std::env::temp_dir().join(format!("nextclick-idres-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("m.safetensors");
+    net.save(&p).unwrap();
+    let back = Net::load(&p).unwrap();
+    assert_eq!(back.cfg.id_residual, n_items);
+    assert_eq!(
+        train::to_f32(&back.item_vectors(Some(&ct)).unwrap()).unwrap(),
+        v
+    );
+    // a catalog of another size is refused with a clear error, not a shape panic
+    let other = train::content_tensor(&content(n_items + 1, &mut r), C).unwrap();
+    let e = back.item_vectors(Some(&other)).unwrap_err().to_string();
+    assert!(e.contains("another catalog"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn plateaus_decay_the_learning_rate_before_early_stopping() {
+    let mut r = SplitMix(14);
+    let n_items = 20;
+    let ct = train::content_tensor(&content(n_items, &mut r), C).unwrap();
+    let split = loo_split(&sequences(n_items, 24, &mut r));
+    let dir = std::env::temp_dir().join(format!("nextclick-decay-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // learning rate 0: validation never improves after epoch 1, so every epoch after it is a plateau
+    // (patience 1): two decays, then the early stop at epoch 4, with epoch 1's weights kept
+    let mut net = Net::new(cfg(0), 5).unwrap();
+    let before = train::to_f32(&net.p("tower.w1")).unwrap();
+    let opts = TrainOptions {
+        epochs: 10,
+        lr: 0.0,
+        patience: 1,
+        lr_decays: 2,
+        progress: false,
+        valid_cases: 10,
+        checkpoint: Some(dir.join("m.safetensors")),
+        ..Default::default()
+    };
+    let rep = train::train(&mut net, Some(&ct), &split, &opts, None).unwrap();
+    assert_eq!(
+        (rep.epochs, rep.best_epoch, rep.lr_decays),
+        (4, 1, 2),
+        "{rep:?}"
+    );
+    assert_eq!(train::to_f32(&net.p("tower.w1")).unwrap(), before);
+    // without decays the same run stops at the first plateau
+    let rep = train::train(
+        &mut net,
+        Some(&ct),
+        &split,
+        &TrainOptions {
+            lr_decays: 0,
+            ..opts.clone()
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!((rep.epochs, rep.lr_decays), (2, 0));
+    // a factor outside (0, 1) is refused when decays are asked for
+    let e = train::train(
+        &mut net,
+        Some(&ct),
+        &split,
+        &TrainOptions {
+            lr_decay: 1.5,
+            ..opts
+        },
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("(0, 1)"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
 }
