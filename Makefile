@@ -120,13 +120,14 @@ model:
 
 ## The Amazon Scientific rows of docs/results.md (the UniSRec / VQ-Rec / RecFormer protocol: leave-one-out,
 ## full-catalog ranking, history excluded), each scored through tract on its exported ONNX by `eval-loo`.
-## (b) and (c) start from the source student checkpoint that `make model` leaves in $(MODEL_WORK); (c2) is
-## the two-stage fine-tune: (b)'s checkpoint, then every parameter at a 20× lower learning rate.
+## (b) and (c) start from the source student checkpoint that `make model` leaves in $(MODEL_WORK) and decay
+## the learning rate twice on validation plateaus; (c2) is the two-stage fine-tune: (b)'s checkpoint, then
+## every parameter at 1e-4.
 ## Figures go to $(PAPER_WORK)/*.txt; docs/results.md quotes them.
 PAPER_WORK := target/paper
 PAPER_SCI := $(NEXTCLICK_DATA)/amazon-scientific
 PAPER_BASE := --batch-tokens 256 --epochs 60 --max-minutes 45 --patience 4 --valid-cases 2000 --seed 1
-PAPER_TRAIN := $(PAPER_BASE) --lr 2e-3
+PAPER_TRAIN := $(PAPER_BASE) --lr 2e-3 --lr-decays 2
 .PHONY: paper
 paper:
 	$(MAKE) tools-release
