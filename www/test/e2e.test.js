@@ -176,7 +176,16 @@ test("storage quota exceeded: one warning, the previous snapshot is kept, nothin
       db.close();
       return all.map((v) => v.bytes.length);
     });
-  const kept = await snapBytes();
+  // Baseline only once nothing is on its way: an auto-captured view (≥ 1 s visible) or a debounced save
+  // (400 ms) that lands after the baseline would change the snapshot before quota errors are switched on.
+  let kept = await snapBytes();
+  for (let i = 0; i < 5; i++) {
+    await page.waitForTimeout(1500);
+    await waitStored(page);
+    const again = await snapBytes();
+    if (JSON.stringify(again) === JSON.stringify(kept)) break;
+    kept = again;
+  }
   const before = await status(page);
   await page.evaluate(() => sessionStorage.setItem("test:quota", "1"));
   await page.locator(".add-to-cart").click();
