@@ -250,26 +250,27 @@ impl Net {
         Ok(())
     }
 
-    /// Item vectors of every item: the tower applied to `content` `[V, C]`, or the ID table (unit rows for
-    /// a cosine model).
+    /// Item vectors of every item: the tower applied to `content` `[V, C]` (plus the learned offsets of a
+    /// content+ID model), or the ID table; unit rows for a cosine model.
     pub fn item_vectors(&self, content: Option<&Tensor>) -> Result<Tensor> {
-        if self.cfg.id_items > 0 {
-            return self.finish_items(self.p("idemb"));
-        }
-        let c = content.context("a tower model needs content embeddings")?;
-        if self.cfg.id_residual > 0 {
-            return self.with_offsets(tower_pre(self, c)?, None);
-        }
-        tower_forward(self, c)
+        self.item_vectors_of(content, None)
     }
 
-    /// Content + ID: `v + idemb[rows]` (all rows, or the `subset`), then [`Net::finish_items`].
-    fn with_offsets(&self, v: Tensor, subset: Option<&Tensor>) -> Result<Tensor> {
-        let off = self.p("idemb");
-        let off = match subset {
-            Some(u) => off.index_select(u, 0)?,
-            None => off,
+    /// [`Net::item_vectors`] of the items `subset` (row indices into `content` and `idemb`), or of all.
+    fn item_vectors_of(&self, content: Option<&Tensor>, subset: Option<&Tensor>) -> Result<Tensor> {
+        let rows = |t: Tensor| match subset {
+            Some(u) => t.index_select(u, 0),
+            None => Ok(t),
         };
+        if self.cfg.id_items > 0 {
+            return self.finish_items(rows(self.p("idemb"))?);
+        }
+        let c = content.context("a tower model needs content embeddings")?;
+        let v = tower_pre(self, &rows(c.clone())?)?;
+        if self.cfg.id_residual == 0 {
+            return self.finish_items(v);
+        }
+        let off = rows(self.p("idemb"))?;
         anyhow::ensure!(
             off.dims() == v.dims(),
             "item offsets {:?} vs tower output {:?}: the checkpoint's --id-residual table was built for another catalog",
@@ -863,25 +864,7 @@ pub fn batch_loss(
         .as_ref()
         .map(|c| Tensor::from_vec(c.clone(), c.len(), dev))
         .transpose()?;
-    let vectors = |n: &Net, c: Option<&Tensor>| -> Result<Tensor> {
-        match &subset_t {
-            None => n.item_vectors(c),
-            Some(u) if n.cfg.id_items > 0 => n.finish_items(n.p("idemb").index_select(u, 0)?),
-            Some(u) if n.cfg.id_residual > 0 => n.with_offsets(
-                tower_pre(
-                    n,
-                    &c.context("tower model without content")?
-                        .index_select(u, 0)?,
-                )?,
-                Some(u),
-            ),
-            Some(u) => tower_forward(
-                n,
-                &c.context("tower model without content")?
-                    .index_select(u, 0)?,
-            ),
-        }
-    };
+    let vectors = |n: &Net, c: Option<&Tensor>| n.item_vectors_of(c, subset_t.as_ref());
     let batch = local_batch.as_ref().unwrap_or(batch);
     let table = vectors(net, content)?;
     let mut drop_rng = SplitMix(rng.next_u64());
@@ -1036,12 +1019,15 @@ pub fn train(
             }
         } else {
             bad += 1;
-            if bad >= opts.patience && decays < opts.lr_decays {
+            if bad >= opts.patience {
+                if decays == opts.lr_decays {
+                    eprintln!("early stop: no validation gain for {bad} epochs (best N@10 {best:.4} at epoch {best_epoch})");
+                    break;
+                }
                 // back to the best weights (set in place, so the optimiser's variables stay the same),
                 // a lower learning rate, fresh moments
                 if let (Some(p), true) = (&opts.checkpoint, best_epoch > 0) {
-                    let best_net = Net::load(p)?;
-                    net.copy_from(&best_net, &prefixes)?;
+                    net.copy_from(&Net::load(p)?, &prefixes)?;
                 }
                 decays += 1;
                 lr *= opts.lr_decay;
@@ -1051,9 +1037,6 @@ pub fn train(
                     "plateau: no validation gain for {} epochs; back to epoch {best_epoch}'s weights, learning rate {lr:.3e} (decay {decays}/{})",
                     opts.patience, opts.lr_decays
                 );
-            } else if bad >= opts.patience {
-                eprintln!("early stop: no validation gain for {bad} epochs (best N@10 {best:.4} at epoch {best_epoch})");
-                break;
             }
         }
         if t0.elapsed().as_secs_f64() > opts.max_minutes * 60.0 {
