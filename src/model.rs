@@ -214,17 +214,21 @@ fn load_err(e: impl std::fmt::Display) -> Error {
 /// wasm-ld gathers into `__wasm_call_ctors`. A module that never calls that function itself is linked
 /// "command-style": wasm-ld then wraps *every* export in a call to it, so each `track` and `predict`
 /// from JS re-ran ≈ 200 registrations (track→top-20 at 2k items: 0.89 ms with the wrapping, 0.57 ms
-/// without, docs/bench.md round 4). One explicit call here turns the wrapping off for the whole module.
-/// Every path to tract goes through [`Encoder::from_bytes`], so calling it there is enough.
+/// without, docs/bench.md round 4). One explicit, guarded call here turns the wrapping off for the
+/// whole module. Every path to tract goes through [`Encoder::from_bytes`], so calling it there is
+/// enough; the registrations are idempotent, so a second call would be harmless too.
 #[cfg(target_family = "wasm")]
 fn run_static_constructors_once() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static DONE: AtomicBool = AtomicBool::new(false);
     unsafe extern "C" {
         fn __wasm_call_ctors();
     }
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    // SAFETY: `__wasm_call_ctors` is synthesised by wasm-ld and only runs the constructors linked into
-    // this module (tract's `inventory::submit!` registrations); `Once` runs it a single time.
-    ONCE.call_once(|| unsafe { __wasm_call_ctors() });
+    if !DONE.swap(true, Ordering::AcqRel) {
+        // SAFETY: `__wasm_call_ctors` is synthesised by wasm-ld and only runs the constructors linked
+        // into this module (tract's `inventory::submit!` registrations); the guard runs it once.
+        unsafe { __wasm_call_ctors() }
+    }
 }
 
 impl Encoder {
