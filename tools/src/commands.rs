@@ -16,7 +16,7 @@ use crate::data::{self, item_text, Event, TimeMode};
 use crate::embed::{self, Embeddings, CONTENT_DIM};
 use crate::encoder::EncoderConfig;
 use crate::export::{card_path_for, tower_path_for, Tower};
-use crate::train::{self, loo_split, Metrics, Net, NetConfig, TrainOptions};
+use crate::train::{self, loo_split, LooSplit, Metrics, Net, NetConfig, TrainOptions};
 
 /// Subcommands of the training pipeline.
 #[derive(Debug, Subcommand)]
@@ -31,6 +31,9 @@ pub enum PipelineCommand {
     Catalog(CatalogArgs),
     /// Leave-one-out full-ranking evaluation of an exported model through tract (paper protocol).
     EvalLoo(EvalLooArgs),
+    /// Leave-one-out scores of training checkpoints and of their ensemble (the training framework's
+    /// forward pass; for choosing distillation teachers).
+    EvalCheckpoints(EvalCheckpointsArgs),
 }
 
 impl PipelineCommand {
@@ -42,6 +45,7 @@ impl PipelineCommand {
             PipelineCommand::Export(a) => export_cmd(a),
             PipelineCommand::Catalog(a) => catalog_cmd(a),
             PipelineCommand::EvalLoo(a) => eval_loo_cmd(a),
+            PipelineCommand::EvalCheckpoints(a) => eval_checkpoints_cmd(a),
         }
     }
 }
@@ -163,6 +167,18 @@ pub struct TrainArgs {
     /// another tower shape, only the backbone is copied and the tower starts fresh.
     #[arg(long)]
     pub tower_hidden: Option<usize>,
+    /// Model width `D` instead of the preset's (e.g. a wider teacher or ID baseline).
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Attention heads instead of the preset's (`D` must be divisible by it).
+    #[arg(long)]
+    pub heads: Option<usize>,
+    /// Transformer blocks instead of the preset's.
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Feed-forward width instead of the preset's.
+    #[arg(long)]
+    pub ffn: Option<usize>,
     /// Content plus ID: learn a per-item offset (zero-initialised) added to the tower's item vectors, for
     /// fine-tuning on a fixed catalog (trained with the tower, also under `--freeze-backbone`). The
     /// catalog must then come from the checkpoint: `export --data` writes it; other catalogs get the
@@ -173,9 +189,11 @@ pub struct TrainArgs {
     /// metadata and the card; the in-page head uses it.
     #[arg(long)]
     pub temperature: Option<f32>,
-    /// Teacher checkpoint for distillation (soft + hard targets).
+    /// Teacher checkpoint for distillation (soft + hard targets); repeat it for an ensemble of teachers
+    /// (soft targets = the mean of their next-item distributions). Each is scored on the validation and
+    /// test users first, and the ensemble too.
     #[arg(long)]
-    pub teacher: Option<PathBuf>,
+    pub teacher: Vec<PathBuf>,
     /// Weight of the soft targets in distillation.
     #[arg(long, default_value_t = 0.5)]
     pub alpha: f32,
@@ -277,6 +295,19 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         );
         cfg.tower_hidden = h;
     }
+    let e = &mut cfg.encoder;
+    e.dim = a.dim.unwrap_or(e.dim);
+    e.heads = a.heads.unwrap_or(e.heads);
+    e.layers = a.layers.unwrap_or(e.layers);
+    e.ffn = a.ffn.unwrap_or(e.ffn);
+    anyhow::ensure!(
+        e.dim > 0 && e.ffn > 0 && e.layers > 0 && e.heads > 0 && e.dim.is_multiple_of(e.heads),
+        "model shape: --dim {} must be a positive multiple of --heads {}, --layers {} and --ffn {} positive",
+        e.dim,
+        e.heads,
+        e.layers,
+        e.ffn
+    );
     if a.id_residual {
         anyhow::ensure!(
             a.preset != Preset::Id,
@@ -317,10 +348,16 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
             eprintln!("cosine from a dot-product source: encoder input scale set to its mean item norm {s:.3}");
         }
     }
-    let teacher = match &a.teacher {
-        Some(p) => Some(Net::load(p)?),
-        None => None,
-    };
+    let teacher_nets = a
+        .teacher
+        .iter()
+        .map(|p| Net::load(p).with_context(|| format!("teacher {}", p.display())))
+        .collect::<Result<Vec<_>>>()?;
+    let teachers = teacher_nets
+        .iter()
+        .map(|t| train::Teacher::new(t, content.as_ref()))
+        .collect::<Result<Vec<_>>>()?;
+    let teacher_scores = score_members("teacher", &a.teacher, &teachers, &split)?;
     let opts = TrainOptions {
         epochs: a.epochs,
         batch_tokens: a.batch_tokens,
@@ -339,7 +376,7 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         } else {
             vec!["enc.".into(), "tower.".into(), "idemb".into()]
         },
-        distill_alpha: if teacher.is_some() { a.alpha } else { 0.0 },
+        distill_alpha: if teachers.is_empty() { 0.0 } else { a.alpha },
         distill_temp: a.distill_temp,
         checkpoint: Some(a.out.clone()),
         progress: true,
@@ -347,13 +384,7 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     if let Some(parent) = a.out.parent() {
         std::fs::create_dir_all(parent).ok();
     }
-    let rep = train::train(
-        &mut net,
-        content.as_ref(),
-        &split,
-        &opts,
-        teacher.as_ref().zip(content.as_ref()),
-    )?;
+    let rep = train::train(&mut net, content.as_ref(), &split, &opts, &teachers)?;
     let table = net.item_vectors(content.as_ref())?;
     let valid = train::evaluate(&net, &table, &split.valid, 256)?;
     let test = train::evaluate(&net, &table, &split.test, 256)?;
@@ -368,7 +399,8 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         "config": cfg,
         "init": a.init.as_ref().map(|p| p.display().to_string()),
         "freeze_backbone": a.freeze_backbone,
-        "teacher": a.teacher.as_ref().map(|p| p.display().to_string()),
+        "teacher": a.teacher.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "teacher_scores": teacher_scores,
         "alpha": a.alpha, "distill_temp": a.distill_temp,
         "epochs": rep.epochs, "best_epoch": rep.best_epoch, "losses": rep.losses,
         "train_seconds": rep.seconds, "total_seconds": total, "tokens_per_sec": rep.tokens_per_sec,
@@ -457,9 +489,18 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
             r["seed"],
             r["epochs"],
             r["best_epoch"],
-            match r["teacher"].as_str() {
-                Some(t) => format!(", distilled from {} (alpha {}, T {})", base(t), r["alpha"], r["distill_temp"]),
-                None => String::new(),
+            {
+                // one teacher's path (older reports) or a list of them
+                let ts: Vec<String> = match &r["teacher"] {
+                    serde_json::Value::String(t) => vec![base(t)],
+                    serde_json::Value::Array(v) => v.iter().filter_map(|t| t.as_str()).map(base).collect(),
+                    _ => Vec::new(),
+                };
+                if ts.is_empty() {
+                    String::new()
+                } else {
+                    format!(", distilled from {} (alpha {}, T {})", ts.join(" + "), r["alpha"], r["distill_temp"])
+                }
             },
             match r["init"].as_str() {
                 Some(i) => format!(
@@ -763,6 +804,80 @@ fn catalog_cmd(a: CatalogArgs) -> Result<()> {
         bytes.len(),
         if a.int8 { "int8" } else { "f32" }
     );
+    Ok(())
+}
+
+/// Scores each of `members` (checkpoints `paths`) and, for more than one, their ensemble on the
+/// validation and test users of `split`; prints a line each and returns them as JSON.
+fn score_members(
+    what: &str,
+    paths: &[PathBuf],
+    members: &[train::Teacher],
+    split: &LooSplit,
+) -> Result<Vec<serde_json::Value>> {
+    let mut out = Vec::new();
+    let mut score = |name: String, m: &[train::Teacher]| -> Result<()> {
+        let v = train::evaluate_ensemble(m, &split.valid, 256)?;
+        let t = train::evaluate_ensemble(m, &split.test, 256)?;
+        eprintln!(
+            "{what} {name}: valid N@10 {:.4} R@10 {:.4}; test R@10 {:.4} N@10 {:.4} R@50 {:.4} N@50 {:.4}",
+            v.n10, v.r10, t.r10, t.n10, t.r50, t.n50
+        );
+        out.push(serde_json::json!({
+            "checkpoint": name, "valid": metrics_json(&v), "test": metrics_json(&t)
+        }));
+        Ok(())
+    };
+    for (p, t) in paths.iter().zip(members) {
+        score(p.display().to_string(), std::slice::from_ref(t))?;
+    }
+    if members.len() > 1 {
+        score(format!("ensemble of {}", members.len()), members)?;
+    }
+    Ok(out)
+}
+
+/// Arguments of `eval-checkpoints`.
+#[derive(Debug, Args)]
+pub struct EvalCheckpointsArgs {
+    /// Platform folder (items.csv + events.csv), one sequence per user.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Checkpoint written by `train` (repeat it: each is scored, then their ensemble).
+    #[arg(long, required = true)]
+    pub checkpoint: Vec<PathBuf>,
+    /// How to read timestamps.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub time: TimeMode,
+    /// all-MiniLM-L6-v2 folder.
+    #[arg(long)]
+    pub model_dir: Option<PathBuf>,
+}
+
+fn eval_checkpoints_cmd(a: EvalCheckpointsArgs) -> Result<()> {
+    let platform = data::load_platform(&a.data, a.time)?;
+    platform.report.print(&a.data.display().to_string());
+    let nets = a
+        .checkpoint
+        .iter()
+        .map(|p| Net::load(p).with_context(|| format!("checkpoint {}", p.display())))
+        .collect::<Result<Vec<_>>>()?;
+    let content = if nets.iter().all(|n| n.cfg.id_items > 0) {
+        None
+    } else {
+        let (_, emb) = load_and_embed(&a.data.join("items.csv"), a.model_dir.as_deref())?;
+        Some(train::content_tensor(&emb.vecs, emb.dim)?)
+    };
+    let members = nets
+        .iter()
+        .map(|n| train::Teacher::new(n, content.as_ref()))
+        .collect::<Result<Vec<_>>>()?;
+    score_members(
+        "checkpoint",
+        &a.checkpoint,
+        &members,
+        &loo_split(&platform.sessions),
+    )?;
     Ok(())
 }
 

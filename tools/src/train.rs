@@ -690,6 +690,75 @@ pub fn evaluate(
     Ok(m.finish())
 }
 
+/// A frozen model whose next-item distribution is a distillation target ([`batch_loss`]) or a member of
+/// a scored ensemble ([`evaluate_ensemble`]): the net and its item vectors of the whole catalog, computed
+/// once.
+pub struct Teacher<'a> {
+    /// The teacher.
+    pub net: &'a Net,
+    /// Its item vectors `[V, D]` (detached).
+    pub table: Tensor,
+}
+
+impl<'a> Teacher<'a> {
+    /// `net` as a teacher over the catalog `content` (ignored by an ID model).
+    pub fn new(net: &'a Net, content: Option<&Tensor>) -> Result<Self> {
+        Ok(Self {
+            net,
+            table: net.item_vectors(content)?.detach(),
+        })
+    }
+}
+
+/// Log of the mean of the distributions `softmax(logits_i / tau)` (`[n, C]` each): the soft targets of an
+/// ensemble, computed in log space (a member's tiny probabilities do not underflow to `log 0`).
+pub fn log_mean_softmax(logits: &[Tensor], tau: f64) -> Result<Tensor> {
+    let ls = logits
+        .iter()
+        .map(|l| Ok(log_softmax(&(l / tau)?)?))
+        .collect::<Result<Vec<_>>>()?;
+    match ls.len() {
+        0 => bail!("no members"),
+        1 => Ok(ls[0].clone()),
+        m => {
+            let st = Tensor::stack(&ls, 0)?;
+            let mx = st.max_keepdim(0)?;
+            let lse = (st.broadcast_sub(&mx)?.exp()?.sum_keepdim(0)?.log()? + mx)?.squeeze(0)?;
+            Ok((lse - (m as f64).ln())?)
+        }
+    }
+}
+
+/// [`evaluate`] for an ensemble: items ranked by the mean of the members' next-item distributions
+/// (each member's scores divided by its temperature). One member ranks as [`evaluate`] does.
+pub fn evaluate_ensemble(
+    members: &[Teacher],
+    cases: &[(Vec<Event>, u32)],
+    batch: usize,
+) -> Result<Metrics> {
+    let mut m = Metrics::default();
+    let tables = members
+        .iter()
+        .map(|t| Ok(t.table.t()?.contiguous()?))
+        .collect::<Result<Vec<_>>>()?;
+    for chunk in cases.chunks(batch.max(1)) {
+        let ex: Vec<(&[Event], &[u32])> =
+            chunk.iter().map(|(h, _)| (h.as_slice(), &[][..])).collect();
+        let mut logits = Vec::with_capacity(members.len());
+        for (t, tt) in members.iter().zip(&tables) {
+            let bt = Batch::new(&ex, t.net.cfg.encoder.max_len);
+            let s = session_vectors(t.net, &t.table, &bt)?;
+            logits.push((s.matmul(tt)? / t.net.cfg.temperature as f64)?);
+        }
+        let scores = log_mean_softmax(&logits, 1.0)?.to_vec2::<f32>()?;
+        for ((h, tgt), sc) in chunk.iter().zip(scores) {
+            let hist: Vec<u32> = h.iter().map(|e| e.item).collect();
+            m.add(rank_of(&sc, *tgt as usize, &hist));
+        }
+    }
+    Ok(m.finish())
+}
+
 /// Training options.
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
@@ -793,13 +862,15 @@ fn make_batches(train: &[Example], batch_tokens: usize, max_len: usize) -> Vec<V
     batches
 }
 
-/// One optimisation step's loss terms on `batch`; returns (loss tensor, scored positions).
+/// One optimisation step's loss terms on `batch`; returns (loss tensor, scored positions). With
+/// `teachers` (and `opts.distill_alpha > 0`) the soft targets are the mean of their next-item
+/// distributions at temperature `opts.distill_temp` (one teacher, or an ensemble).
 pub fn batch_loss(
     net: &Net,
     content: Option<&Tensor>,
     batch: &Batch,
     opts: &TrainOptions,
-    teacher: Option<(&Net, &Tensor)>,
+    teachers: &[Teacher],
     rng: &mut SplitMix,
 ) -> Result<(Tensor, usize)> {
     let dev = &net.device;
@@ -876,24 +947,34 @@ pub fn batch_loss(
     let tgt_t = Tensor::from_vec(tgt, targets.len(), dev)?;
     let lsm = log_softmax(&logits)?;
     let hard = lsm.gather(&tgt_t.unsqueeze(1)?, 1)?.neg()?.mean_all()?;
-    let loss = match teacher {
-        Some((tn, tcontent)) if opts.distill_alpha > 0.0 => {
-            let ttable = vectors(tn, Some(tcontent))?.detach();
-            let ths = encode(tn, &ttable, batch, 0.0, None)?.detach();
+    let loss = if teachers.is_empty() || opts.distill_alpha <= 0.0 {
+        hard
+    } else {
+        let mut tls = Vec::with_capacity(teachers.len());
+        for t in teachers {
+            anyhow::ensure!(
+                t.table.dim(0)? == n_items,
+                "a teacher scores {} items, the student {n_items}: not the same catalog",
+                t.table.dim(0)?
+            );
+            let tn = t.net;
+            let ttable = match &subset_t {
+                Some(u) => t.table.index_select(u, 0)?,
+                None => t.table.clone(),
+            };
+            let ths = encode(tn, &ttable, batch, 0.0, None)?;
             let th = ths
                 .reshape((batch.b * batch.t, tn.cfg.encoder.dim))?
                 .index_select(&vidx, 0)?;
-            let tl = (th.matmul(&ttable.narrow(0, 0, n_cand)?.t()?)? / tn.cfg.temperature as f64)?
-                .detach();
-            let tau = opts.distill_temp as f64;
-            let pt = softmax(&(&tl / tau)?)?;
-            let lpt = log_softmax(&(&tl / tau)?)?;
-            let lps = log_softmax(&(&logits / tau)?)?;
-            let kl = (pt * (lpt - lps)?)?.sum(1)?.mean_all()?;
-            let a = opts.distill_alpha as f64;
-            ((kl * (a * tau * tau))? + (hard * (1.0 - a))?)?
+            tls.push((th.matmul(&ttable.narrow(0, 0, n_cand)?.t()?)? / tn.cfg.temperature as f64)?);
         }
-        _ => hard,
+        let tau = opts.distill_temp as f64;
+        let lpt = log_mean_softmax(&tls, tau)?.detach();
+        let pt = lpt.exp()?;
+        let lps = log_softmax(&(&logits / tau)?)?;
+        let kl = (pt * (lpt - lps)?)?.sum(1)?.mean_all()?;
+        let a = opts.distill_alpha as f64;
+        ((kl * (a * tau * tau))? + (hard * (1.0 - a))?)?
     };
     Ok((loss, targets.len()))
 }
@@ -904,9 +985,17 @@ pub fn train(
     content: Option<&Tensor>,
     split: &LooSplit,
     opts: &TrainOptions,
-    teacher: Option<(&Net, &Tensor)>,
+    teachers: &[Teacher],
 ) -> Result<TrainReport> {
     let t0 = std::time::Instant::now();
+    for t in teachers {
+        anyhow::ensure!(
+            t.net.cfg.encoder.max_len == net.cfg.encoder.max_len,
+            "a teacher reads {} events, the student {}",
+            t.net.cfg.encoder.max_len,
+            net.cfg.encoder.max_len
+        );
+    }
     let prefixes: Vec<&str> = opts.trainable.iter().map(|s| s.as_str()).collect();
     let vars = net.vars_with_prefix(&prefixes);
     anyhow::ensure!(
@@ -978,7 +1067,7 @@ pub fn train(
                 })
                 .collect();
             let batch = Batch::new(&ex, max_len);
-            let (loss, n) = batch_loss(net, content, &batch, opts, teacher, &mut rng)?;
+            let (loss, n) = batch_loss(net, content, &batch, opts, teachers, &mut rng)?;
             let lv = loss.to_scalar::<f32>()? as f64;
             anyhow::ensure!(lv.is_finite(), "loss became {lv} at epoch {epoch}");
             opt.backward_step(&loss)?;

@@ -9,7 +9,9 @@ use nextclick_tools::data::{Event, Item};
 use nextclick_tools::embed::Embeddings;
 use nextclick_tools::encoder::{EncoderConfig, SplitMix};
 use nextclick_tools::export::Tower;
-use nextclick_tools::train::{self, batch_loss, loo_split, Batch, Net, NetConfig, TrainOptions};
+use nextclick_tools::train::{
+    self, batch_loss, loo_split, Batch, Net, NetConfig, Teacher, TrainOptions,
+};
 
 const C: usize = 16;
 
@@ -89,12 +91,12 @@ fn training_steps_lower_the_loss() {
     .unwrap();
     use candle_nn::Optimizer;
     let mut rng = SplitMix(1);
-    let (l0, n) = batch_loss(&net, Some(&ct), &batch, &opts, None, &mut rng).unwrap();
+    let (l0, n) = batch_loss(&net, Some(&ct), &batch, &opts, &[], &mut rng).unwrap();
     assert!(n > 0);
     let first = l0.to_scalar::<f32>().unwrap();
     let mut last = first;
     for _ in 0..30 {
-        let (l, _) = batch_loss(&net, Some(&ct), &batch, &opts, None, &mut rng).unwrap();
+        let (l, _) = batch_loss(&net, Some(&ct), &batch, &opts, &[], &mut rng).unwrap();
         last = l.to_scalar::<f32>().unwrap();
         opt.backward_step(&l).unwrap();
     }
@@ -118,10 +120,10 @@ fn training_steps_lower_the_loss() {
     )
     .unwrap();
     let scale0 = train::to_f32(&cos.p("enc.in_scale")).unwrap();
-    let (c0, _) = batch_loss(&cos, Some(&ct), &batch, &opts, None, &mut rng).unwrap();
+    let (c0, _) = batch_loss(&cos, Some(&ct), &batch, &opts, &[], &mut rng).unwrap();
     let (c_first, mut c_last) = (c0.to_scalar::<f32>().unwrap(), 0.0);
     for _ in 0..30 {
-        let (l, _) = batch_loss(&cos, Some(&ct), &batch, &opts, None, &mut rng).unwrap();
+        let (l, _) = batch_loss(&cos, Some(&ct), &batch, &opts, &[], &mut rng).unwrap();
         c_last = l.to_scalar::<f32>().unwrap();
         copt.backward_step(&l).unwrap();
     }
@@ -148,11 +150,72 @@ fn training_steps_lower_the_loss() {
         Some(&ct),
         &batch,
         &o2,
-        Some((&teacher, &ct)),
+        &[Teacher::new(&teacher, Some(&ct)).unwrap()],
         &mut rng,
     )
     .unwrap();
     assert!(l.to_scalar::<f32>().unwrap().is_finite());
+}
+
+#[test]
+fn ensembles_of_teachers_average_their_distributions() {
+    use candle_core::{Device, Tensor};
+    let dev = Device::Cpu;
+    // extreme logits: a member's probabilities underflow in f32, the log-space mean does not
+    let a = Tensor::new(&[[0f32, 1., 2., -200.], [3., 0., 0., 0.]], &dev).unwrap();
+    let b = Tensor::new(&[[2f32, 1., 0., 150.], [0., 0., 0., 3.]], &dev).unwrap();
+    let one = train::log_mean_softmax(std::slice::from_ref(&a), 2.0).unwrap();
+    let same = train::log_mean_softmax(&[a.clone(), a.clone()], 2.0).unwrap();
+    let want = train::log_softmax(&(&a / 2.0).unwrap()).unwrap();
+    for t in [&one, &same] {
+        let d = (t - &want).unwrap().abs().unwrap().max_all().unwrap();
+        assert!(d.to_scalar::<f32>().unwrap() < 1e-5);
+    }
+    let mixed = train::log_mean_softmax(&[a.clone(), b.clone()], 1.0).unwrap();
+    let got = train::to_f32(&mixed).unwrap();
+    assert!(got.iter().all(|x| x.is_finite()), "{got:?}");
+    let pa = train::to_f32(&train::softmax(&a).unwrap()).unwrap();
+    let pb = train::to_f32(&train::softmax(&b).unwrap()).unwrap();
+    for (i, g) in got.iter().enumerate() {
+        let want = ((pa[i] as f64 + pb[i] as f64) / 2.0).ln();
+        if want.is_finite() && want > -80.0 {
+            assert!((*g as f64 - want).abs() < 1e-4, "{i}: {g} vs {want}");
+        }
+    }
+    for row in got.chunks(4) {
+        let sum: f64 = row.iter().map(|x| (*x as f64).exp()).sum();
+        assert!((sum - 1.0).abs() < 1e-5, "{sum}");
+    }
+
+    // an ensemble of one ranks as its member does; two members distil with a finite loss
+    let mut r = SplitMix(21);
+    let n_items = 30;
+    let ct = train::content_tensor(&content(n_items, &mut r), C).unwrap();
+    let split = loo_split(&sequences(n_items, 40, &mut r));
+    let (t1, t2) = (Net::new(cfg(0), 7).unwrap(), Net::new(cfg(24), 8).unwrap());
+    let members = [
+        Teacher::new(&t1, Some(&ct)).unwrap(),
+        Teacher::new(&t2, Some(&ct)).unwrap(),
+    ];
+    let alone = train::evaluate(&t1, &members[0].table, &split.test, 16).unwrap();
+    let as_one = train::evaluate_ensemble(&members[..1], &split.test, 16).unwrap();
+    assert_eq!((alone.r10, alone.n50), (as_one.r10, as_one.n50));
+    let both = train::evaluate_ensemble(&members, &split.test, 16).unwrap();
+    assert!(both.r50.is_finite() && both.n == alone.n);
+    let mut student = Net::new(cfg(24), 9).unwrap();
+    let opts = TrainOptions {
+        epochs: 1,
+        distill_alpha: 0.5,
+        progress: false,
+        ..Default::default()
+    };
+    let rep = train::train(&mut student, Some(&ct), &split, &opts, &members).unwrap();
+    assert!(rep.losses.iter().all(|l| l.is_finite()), "{:?}", rep.losses);
+    // a teacher of another catalog is refused, not silently mis-indexed
+    let other = train::content_tensor(&content(n_items + 1, &mut r), C).unwrap();
+    let wrong = [Teacher::new(&t1, Some(&other)).unwrap()];
+    let e = train::train(&mut student, Some(&ct), &split, &opts, &wrong).unwrap_err();
+    assert!(e.to_string().contains("not the same catalog"), "{e}");
 }
 
 #[test]
@@ -171,7 +234,7 @@ fn frozen_backbone_only_moves_the_tower() {
         valid_cases: 10,
         ..Default::default()
     };
-    train::train(&mut net, Some(&ct), &split, &opts, None).unwrap();
+    train::train(&mut net, Some(&ct), &split, &opts, &[]).unwrap();
     assert_eq!(train::to_f32(&net.p("enc.l0.wq")).unwrap(), before_enc);
     assert_ne!(train::to_f32(&net.p("tower.w1")).unwrap(), before_tower);
     // unseen type/gap ids stay exactly zero under full training too
@@ -194,7 +257,7 @@ fn frozen_backbone_only_moves_the_tower() {
         })
         .collect();
     let mut net = Net::new(cfg(0), 5).unwrap();
-    train::train(&mut net, Some(&ct), &loo_split(&seqs), &opts, None).unwrap();
+    train::train(&mut net, Some(&ct), &loo_split(&seqs), &opts, &[]).unwrap();
     let te = train::to_f32(&net.p("enc.type_emb")).unwrap();
     let d = 16;
     assert!(
@@ -390,7 +453,7 @@ fn id_offsets_start_neutral_and_learn_with_the_backbone_frozen() {
             valid_cases: 10,
             ..Default::default()
         };
-        let rep = train::train(&mut net, Some(&ct), &split, &opts, None).unwrap();
+        let rep = train::train(&mut net, Some(&ct), &split, &opts, &[]).unwrap();
         assert!(rep.losses.iter().all(|l| l.is_finite()));
     }
     assert_eq!(train::to_f32(&net.p("enc.l0.wq")).unwrap(), before_enc);
@@ -441,7 +504,7 @@ fn plateaus_decay_the_learning_rate_before_early_stopping() {
         checkpoint: Some(dir.join("m.safetensors")),
         ..Default::default()
     };
-    let rep = train::train(&mut net, Some(&ct), &split, &opts, None).unwrap();
+    let rep = train::train(&mut net, Some(&ct), &split, &opts, &[]).unwrap();
     assert_eq!(
         (rep.epochs, rep.best_epoch, rep.lr_decays),
         (4, 1, 2),
@@ -457,7 +520,7 @@ fn plateaus_decay_the_learning_rate_before_early_stopping() {
             lr_decays: 0,
             ..opts.clone()
         },
-        None,
+        &[],
     )
     .unwrap();
     assert_eq!((rep.epochs, rep.lr_decays), (2, 0));
@@ -470,7 +533,7 @@ fn plateaus_decay_the_learning_rate_before_early_stopping() {
             lr_decay: 1.5,
             ..opts
         },
-        None,
+        &[],
     )
     .unwrap_err()
     .to_string();
