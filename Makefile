@@ -118,6 +118,26 @@ model:
 	$(MODEL_NC) catalog www/demo/products.csv --model models/default.onnx --url '/p/{id}' --int8 --out www/demo/catalog.bin; \
 	echo "make model: done in $$(( $$(date +%s) - t0 )) s"; ls -l models/default.* www/demo/catalog.bin
 
+## The converged-teacher distillation of docs/results.md ("A converged teacher"): a second student (seed 2, two
+## stages), their ensemble as the teacher, the default checkpoint distilled from it for 8 more epochs, and the
+## same continuation without a teacher as the control; each prints its amazon-games validation and test
+## figures (the teachers and their ensemble first). Needs `make model`'s checkpoint; ≈ 45 min on one core.
+.PHONY: distil
+distil:
+	$(MAKE) tools-release
+	@test -f $(MODEL_WORK)/games-student.safetensors || { echo "make distil: run make model first"; exit 1; }
+	@t0=$$(date +%s); set -e; G="--data $(NEXTCLICK_DATA)/amazon-games --preset student --negatives 1024 --batch-tokens 1024"; \
+	$(MODEL_NC) train $$G --lr 2e-3 --epochs 40 --max-minutes 40 --patience 3 --lr-decays 1 --lr-decay 0.5 \
+	  --valid-cases 2000 --seed 2 --out $(MODEL_WORK)/games-student-s2.safetensors; \
+	$(MODEL_NC) train $$G --init $(MODEL_WORK)/games-student-s2.safetensors --lr 1e-3 --epochs 12 --max-minutes 45 \
+	  --patience 4 --valid-cases 2000 --seed 3 --out $(MODEL_WORK)/games-student-s2b.safetensors; \
+	K="--init $(MODEL_WORK)/games-student.safetensors --lr 5e-4 --epochs 12 --max-minutes 40 --patience 4 --valid-cases 2000 --seed 4"; \
+	$(MODEL_NC) train $$G $$K --teacher $(MODEL_WORK)/games-student.safetensors \
+	  --teacher $(MODEL_WORK)/games-student-s2b.safetensors --alpha 0.5 --distill-temp 2 \
+	  --out $(MODEL_WORK)/games-distilled.safetensors; \
+	$(MODEL_NC) train $$G $$K --out $(MODEL_WORK)/games-control.safetensors; \
+	echo "make distil: done in $$(( $$(date +%s) - t0 )) s"
+
 ## The Amazon Scientific rows of docs/results.md (the UniSRec / VQ-Rec / RecFormer protocol: leave-one-out,
 ## full-catalog ranking, history excluded), each scored through tract on its exported ONNX by `eval-loo`.
 ## (b) and (c) start from the source student checkpoint that `make model` leaves in $(MODEL_WORK) and decay
