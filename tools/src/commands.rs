@@ -1,5 +1,5 @@
 //! The training-pipeline subcommands of `nextclick`: `embed-items`, `train`, `export`, `catalog`,
-//! `eval-loo`. `main.rs` flattens [`PipelineCommand`] into its own subcommand list.
+//! `eval-loo`, `eval-checkpoints`. `main.rs` flattens [`PipelineCommand`] into its own subcommand list.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
