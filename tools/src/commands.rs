@@ -808,31 +808,32 @@ fn catalog_cmd(a: CatalogArgs) -> Result<()> {
 }
 
 /// Scores each of `members` (checkpoints `paths`) and, for more than one, their ensemble on the
-/// validation and test users of `split`; prints a line each and returns them as JSON.
+/// validation and test users of `split` (one pass per split); prints a line each and returns them as
+/// JSON.
 fn score_members(
     what: &str,
     paths: &[PathBuf],
     members: &[train::Teacher],
     split: &LooSplit,
 ) -> Result<Vec<serde_json::Value>> {
+    if members.is_empty() {
+        return Ok(Vec::new());
+    }
+    let valid = train::evaluate_members(members, &split.valid, 256)?;
+    let test = train::evaluate_members(members, &split.test, 256)?;
+    let names = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .chain((members.len() > 1).then(|| format!("ensemble of {}", members.len())));
     let mut out = Vec::new();
-    let mut score = |name: String, m: &[train::Teacher]| -> Result<()> {
-        let v = train::evaluate_ensemble(m, &split.valid, 256)?;
-        let t = train::evaluate_ensemble(m, &split.test, 256)?;
+    for ((name, v), t) in names.zip(&valid).zip(&test) {
         eprintln!(
             "{what} {name}: valid N@10 {:.4} R@10 {:.4}; test R@10 {:.4} N@10 {:.4} R@50 {:.4} N@50 {:.4}",
             v.n10, v.r10, t.r10, t.n10, t.r50, t.n50
         );
         out.push(serde_json::json!({
-            "checkpoint": name, "valid": metrics_json(&v), "test": metrics_json(&t)
+            "checkpoint": name, "valid": metrics_json(v), "test": metrics_json(t)
         }));
-        Ok(())
-    };
-    for (p, t) in paths.iter().zip(members) {
-        score(p.display().to_string(), std::slice::from_ref(t))?;
-    }
-    if members.len() > 1 {
-        score(format!("ensemble of {}", members.len()), members)?;
     }
     Ok(out)
 }

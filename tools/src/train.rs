@@ -674,20 +674,12 @@ pub fn evaluate(
     cases: &[(Vec<Event>, u32)],
     batch: usize,
 ) -> Result<Metrics> {
-    let mut m = Metrics::default();
-    let table_t = item_table.t()?.contiguous()?;
-    for chunk in cases.chunks(batch.max(1)) {
-        let ex: Vec<(&[Event], &[u32])> =
-            chunk.iter().map(|(h, _)| (h.as_slice(), &[][..])).collect();
-        let bt = Batch::new(&ex, net.cfg.encoder.max_len);
-        let s = session_vectors(net, item_table, &bt)?;
-        let scores = s.matmul(&table_t)?.to_vec2::<f32>()?;
-        for ((h, tgt), sc) in chunk.iter().zip(scores) {
-            let hist: Vec<u32> = h.iter().map(|e| e.item).collect();
-            m.add(rank_of(&sc, *tgt as usize, &hist));
-        }
-    }
-    Ok(m.finish())
+    let member = Teacher {
+        net,
+        table: item_table.clone(),
+    };
+    let mut m = evaluate_members(std::slice::from_ref(&member), cases, batch)?;
+    Ok(m.remove(0))
 }
 
 /// A frozen model whose next-item distribution is a distillation target ([`batch_loss`]) or a member of
@@ -736,27 +728,53 @@ pub fn evaluate_ensemble(
     cases: &[(Vec<Event>, u32)],
     batch: usize,
 ) -> Result<Metrics> {
-    let mut m = Metrics::default();
+    let mut m = evaluate_members(members, cases, batch)?;
+    Ok(m.pop().expect("one metrics per member at least"))
+}
+
+/// [`evaluate`] of each member and, for more than one, of their ensemble (as [`evaluate_ensemble`]) in
+/// one pass: each member encodes every batch once. Returns the members' metrics in order, then the
+/// ensemble's.
+pub fn evaluate_members(
+    members: &[Teacher],
+    cases: &[(Vec<Event>, u32)],
+    batch: usize,
+) -> Result<Vec<Metrics>> {
+    anyhow::ensure!(!members.is_empty(), "no members");
+    let ensemble = members.len() > 1;
+    let mut ms = vec![Metrics::default(); members.len() + usize::from(ensemble)];
     let tables = members
         .iter()
         .map(|t| Ok(t.table.t()?.contiguous()?))
         .collect::<Result<Vec<_>>>()?;
+    let mut logits = Vec::with_capacity(members.len());
     for chunk in cases.chunks(batch.max(1)) {
         let ex: Vec<(&[Event], &[u32])> =
             chunk.iter().map(|(h, _)| (h.as_slice(), &[][..])).collect();
-        let mut logits = Vec::with_capacity(members.len());
-        for (t, tt) in members.iter().zip(&tables) {
+        let hists: Vec<Vec<u32>> = chunk
+            .iter()
+            .map(|(h, _)| h.iter().map(|e| e.item).collect())
+            .collect();
+        let rank_all = |m: &mut Metrics, scores: Vec<Vec<f32>>| {
+            for (((_, tgt), hist), sc) in chunk.iter().zip(&hists).zip(scores) {
+                m.add(rank_of(&sc, *tgt as usize, hist));
+            }
+        };
+        logits.clear();
+        for ((t, tt), m) in members.iter().zip(&tables).zip(ms.iter_mut()) {
             let bt = Batch::new(&ex, t.net.cfg.encoder.max_len);
-            let s = session_vectors(t.net, &t.table, &bt)?;
-            logits.push((s.matmul(tt)? / t.net.cfg.temperature as f64)?);
+            let raw = session_vectors(t.net, &t.table, &bt)?.matmul(tt)?;
+            rank_all(m, raw.to_vec2::<f32>()?);
+            if ensemble {
+                logits.push((raw / t.net.cfg.temperature as f64)?);
+            }
         }
-        let scores = log_mean_softmax(&logits, 1.0)?.to_vec2::<f32>()?;
-        for ((h, tgt), sc) in chunk.iter().zip(scores) {
-            let hist: Vec<u32> = h.iter().map(|e| e.item).collect();
-            m.add(rank_of(&sc, *tgt as usize, &hist));
+        if ensemble {
+            let scores = log_mean_softmax(&logits, 1.0)?.to_vec2::<f32>()?;
+            rank_all(ms.last_mut().expect("ensemble slot"), scores);
         }
     }
-    Ok(m.finish())
+    Ok(ms.into_iter().map(|m| m.finish()).collect())
 }
 
 /// Training options.
