@@ -244,6 +244,18 @@ pub struct TrainArgs {
     /// all-MiniLM-L6-v2 folder.
     #[arg(long)]
     pub model_dir: Option<PathBuf>,
+    /// Fine-tune the top K layers of the text encoder (all-MiniLM-L6-v2, 6 layers) with the tower
+    /// (0 = off). The text encoder runs offline only, so this costs the page nothing; the fine-tuned
+    /// encoder is written as a model folder (`--text-out`) that `catalog`, `eval-loo` and `export` take as
+    /// `--model-dir`. Each step runs the K layers forward and backward for the items its batch touches.
+    #[arg(long, default_value_t = 0)]
+    pub text_layers: usize,
+    /// Learning rate of the text encoder's layers (AdamW; decayed with `--lr` on plateaus).
+    #[arg(long, default_value_t = 2e-5)]
+    pub text_lr: f64,
+    /// Output folder of the fine-tuned text encoder (default: `<out>.text`).
+    #[arg(long)]
+    pub text_out: Option<PathBuf>,
 }
 
 fn report_path(ckpt: &Path) -> PathBuf {
@@ -273,12 +285,38 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
             "unix seconds"
         }
     );
+    let mut texts: Vec<String> = Vec::new();
     let content = if a.preset == Preset::Id {
         None
     } else {
-        let (_, emb) = load_and_embed(&a.data.join("items.csv"), a.model_dir.as_deref())?;
+        let (items, emb) = load_and_embed(&a.data.join("items.csv"), a.model_dir.as_deref())?;
+        texts = items.iter().map(item_text).collect();
         Some(train::content_tensor(&emb.vecs, emb.dim)?)
     };
+    let tuner = if a.text_layers > 0 {
+        anyhow::ensure!(
+            a.preset != Preset::Id,
+            "--text-layers: the ID preset has no content"
+        );
+        let dir = crate::embed::find_model_dir(a.model_dir.as_deref())?;
+        let t1 = std::time::Instant::now();
+        let t = crate::textft::TextTuner::load(&dir, &texts, a.text_layers)?;
+        eprintln!(
+            "text encoder: top {} layers train; {} items' token states below them cached ({:.0} MB) in {:.0} s",
+            a.text_layers,
+            t.len(),
+            t.cached_floats() as f64 * 4.0 / 1e6,
+            t1.elapsed().as_secs_f64()
+        );
+        Some((dir, t))
+    } else {
+        None
+    };
+    let text_out = a.text_out.clone().unwrap_or_else(|| {
+        let mut s = a.out.as_os_str().to_owned();
+        s.push(".text");
+        s.into()
+    });
     let split = loo_split(&platform.sessions);
     eprintln!(
         "split: {} training sequences, {} validation, {} test users",
@@ -384,7 +422,28 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     if let Some(parent) = a.out.parent() {
         std::fs::create_dir_all(parent).ok();
     }
-    let rep = train::train(&mut net, content.as_ref(), &split, &opts, &teachers)?;
+    let rep = train::train_with_text(
+        &mut net,
+        content.as_ref(),
+        &split,
+        &opts,
+        &teachers,
+        tuner.as_ref().map(|(dir, t)| train::TextTuning {
+            tuner: t,
+            lr: a.text_lr,
+            save: Some((dir.clone(), text_out.clone())),
+        }),
+    )?;
+    let content = match &tuner {
+        Some((_, t)) => Some(t.encode_all()?),
+        None => content,
+    };
+    if tuner.is_some() {
+        eprintln!(
+            "fine-tuned text encoder (the best epoch's): {} (pass it as --model-dir)",
+            text_out.display()
+        );
+    }
     let table = net.item_vectors(content.as_ref())?;
     let valid = train::evaluate(&net, &table, &split.valid, 256)?;
     let test = train::evaluate(&net, &table, &split.test, 256)?;
@@ -406,6 +465,8 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         "train_seconds": rep.seconds, "total_seconds": total, "tokens_per_sec": rep.tokens_per_sec,
         "lr": a.lr, "lr_decay": a.lr_decay, "lr_decays": a.lr_decays, "lr_decays_taken": rep.lr_decays,
         "dropout": a.dropout, "negatives": a.negatives, "seed": a.seed,
+        "text_layers": a.text_layers, "text_lr": a.text_lr,
+        "text_out": tuner.as_ref().map(|_| text_out.display().to_string()),
         "users": platform.sessions.len(), "items": platform.items.len(), "events": n_events,
         "valid": metrics_json(&valid), "test": metrics_json(&test),
     });

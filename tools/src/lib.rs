@@ -11,4 +11,5 @@ pub mod eval;
 pub mod export;
 pub mod fixture;
 pub mod reference;
+pub mod textft;
 pub mod train;

@@ -1005,7 +1005,52 @@ pub fn train(
     opts: &TrainOptions,
     teachers: &[Teacher],
 ) -> Result<TrainReport> {
+    train_with_text(net, content, split, opts, teachers, None)
+}
+
+/// Fine-tuning the text encoder with the tower (see [`crate::textft`]).
+pub struct TextTuning<'a> {
+    /// The tuner (its item order is the catalog's).
+    pub tuner: &'a crate::textft::TextTuner,
+    /// Learning rate of its layers (scaled by the same plateau decays as `opts.lr`).
+    pub lr: f64,
+    /// `(source folder, output folder)`: the best epoch's encoder is written there as a model folder.
+    pub save: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+/// The items a batch touches (inputs and targets), sorted and unique.
+pub fn touched_items(batch: &Batch) -> Vec<u32> {
+    let mut v: Vec<u32> = batch
+        .items
+        .iter()
+        .zip(&batch.mask)
+        .filter(|(_, m)| **m > 0.0)
+        .map(|(i, _)| *i)
+        .chain(batch.targets.iter().copied().filter(|t| *t != u32::MAX))
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// [`train`], optionally fine-tuning the text encoder too (`text`): the content rows of the items each
+/// batch touches are recomputed through the tuner's trainable layers (differentiable); the others come
+/// from the refresh after the previous epoch. `content` is then ignored (the tuner gives it).
+pub fn train_with_text(
+    net: &mut Net,
+    content: Option<&Tensor>,
+    split: &LooSplit,
+    opts: &TrainOptions,
+    teachers: &[Teacher],
+    text: Option<TextTuning>,
+) -> Result<TrainReport> {
     let t0 = std::time::Instant::now();
+    if text.is_some() {
+        anyhow::ensure!(
+            net.cfg.id_items == 0,
+            "an ID model has no content to fine-tune"
+        );
+    }
     for t in teachers {
         anyhow::ensure!(
             t.net.cfg.encoder.max_len == net.cfg.encoder.max_len,
@@ -1037,6 +1082,27 @@ pub fn train(
     };
     let mut lr = opts.lr;
     let mut opt = adamw(lr)?;
+    let text_adamw = |lr: f64| -> Result<Option<candle_nn::AdamW>> {
+        text.as_ref()
+            .map(|t| {
+                candle_nn::AdamW::new(
+                    t.tuner.vars(),
+                    candle_nn::ParamsAdamW {
+                        lr: t.lr * lr / opts.lr,
+                        weight_decay: 0.0,
+                        ..Default::default()
+                    },
+                )
+            })
+            .transpose()
+            .map_err(Into::into)
+    };
+    let mut topt = text_adamw(lr)?;
+    let mut content_now: Option<Tensor> = match &text {
+        Some(t) => Some(t.tuner.encode_all()?),
+        None => content.cloned(),
+    };
+    let mut best_text: Option<Vec<Tensor>> = None;
     let mut decays = 0;
     let max_len = net.cfg.encoder.max_len;
     let batches = make_batches(&split.train, opts.batch_tokens, max_len);
@@ -1085,10 +1151,23 @@ pub fn train(
                 })
                 .collect();
             let batch = Batch::new(&ex, max_len);
-            let (loss, n) = batch_loss(net, content, &batch, opts, teachers, &mut rng)?;
+            let (loss, n) = match &text {
+                None => batch_loss(net, content_now.as_ref(), &batch, opts, teachers, &mut rng)?,
+                Some(t) => {
+                    let touched = touched_items(&batch);
+                    let fresh = t.tuner.encode(&touched)?;
+                    let stale = content_now.as_ref().context("content of the tuner")?;
+                    let c = crate::textft::with_fresh_rows(stale, &touched, &fresh)?;
+                    batch_loss(net, Some(&c), &batch, opts, teachers, &mut rng)?
+                }
+            };
             let lv = loss.to_scalar::<f32>()? as f64;
             anyhow::ensure!(lv.is_finite(), "loss became {lv} at epoch {epoch}");
-            opt.backward_step(&loss)?;
+            let grads = loss.backward()?;
+            opt.step(&grads)?;
+            if let Some(o) = topt.as_mut() {
+                o.step(&grads)?;
+            }
             sum += lv * n as f64;
             cnt += n;
             tokens += n;
@@ -1101,7 +1180,10 @@ pub fn train(
         }
         let mean = sum / cnt.max(1) as f64;
         losses.push(mean);
-        let table = net.item_vectors(content)?;
+        if let Some(t) = &text {
+            content_now = Some(t.tuner.encode_all()?);
+        }
+        let table = net.item_vectors(content_now.as_ref())?;
         let m = evaluate(net, &table, &valid, 256)?;
         pb.finish_with_message(format!(
             "loss {mean:.4} valid N@10 {:.4} R@10 {:.4}",
@@ -1124,6 +1206,12 @@ pub fn train(
             if let Some(p) = &opts.checkpoint {
                 net.save(p)?;
             }
+            if let Some(t) = &text {
+                best_text = Some(t.tuner.snapshot()?);
+                if let Some((src, out)) = &t.save {
+                    t.tuner.save(src, out)?;
+                }
+            }
         } else {
             bad += 1;
             if bad >= opts.patience {
@@ -1136,9 +1224,14 @@ pub fn train(
                 if let (Some(p), true) = (&opts.checkpoint, best_epoch > 0) {
                     net.copy_from(&Net::load(p)?, &prefixes)?;
                 }
+                if let (Some(t), Some(b)) = (&text, &best_text) {
+                    t.tuner.restore(b)?;
+                    content_now = Some(t.tuner.encode_all()?);
+                }
                 decays += 1;
                 lr *= opts.lr_decay;
                 opt = adamw(lr)?;
+                topt = text_adamw(lr)?;
                 bad = 0;
                 eprintln!(
                     "plateau: no validation gain for {} epochs; back to epoch {best_epoch}'s weights, learning rate {lr:.3e} (decay {decays}/{})",
@@ -1158,6 +1251,9 @@ pub fn train(
         if best_epoch > 0 {
             *net = Net::load(p)?;
         }
+    }
+    if let (Some(t), Some(b)) = (&text, &best_text) {
+        t.tuner.restore(b)?;
     }
     let secs = t0.elapsed().as_secs_f64();
     Ok(TrainReport {
