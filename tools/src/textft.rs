@@ -332,8 +332,33 @@ impl TextTuner {
     }
 
     /// Content vectors `[n, H]` of the items `idx` (mean pooling over their tokens, L2-normalised),
-    /// differentiable in the trainable layers.
+    /// differentiable in the trainable layers. Items are run in chunks of similar token counts (padding
+    /// costs as much as tokens), then put back in the order of `idx`.
     pub fn encode(&self, idx: &[u32]) -> Result<Tensor> {
+        anyhow::ensure!(!idx.is_empty(), "no items to encode");
+        if let Some(&i) = idx.iter().find(|&&i| i as usize >= self.cached.len()) {
+            bail!("item {i} out of range ({} items)", self.cached.len());
+        }
+        let mut order: Vec<usize> = (0..idx.len()).collect();
+        order.sort_by_key(|&r| self.cached[idx[r] as usize].dim(0).unwrap_or(0));
+        if order.len() <= CHUNK / 2 {
+            return self.encode_padded(idx);
+        }
+        let mut parts = Vec::new();
+        for chunk in order.chunks(CHUNK / 2) {
+            let ids: Vec<u32> = chunk.iter().map(|&r| idx[r]).collect();
+            parts.push(self.encode_padded(&ids)?);
+        }
+        let sorted = Tensor::cat(&parts, 0)?;
+        let mut inv = vec![0u32; order.len()];
+        for (pos, &r) in order.iter().enumerate() {
+            inv[r] = pos as u32;
+        }
+        Ok(sorted.index_select(&Tensor::from_vec(inv, order.len(), &self.device)?, 0)?)
+    }
+
+    /// [`TextTuner::encode`] as one padded batch.
+    fn encode_padded(&self, idx: &[u32]) -> Result<Tensor> {
         let h = self.shape.hidden;
         let lens: Vec<usize> = idx
             .iter()
@@ -369,19 +394,12 @@ impl TextTuner {
 
     /// Content vectors of every item `[V, H]`, detached (the refresh of the softmax table).
     pub fn encode_all(&self) -> Result<Tensor> {
-        let mut order: Vec<u32> = (0..self.cached.len() as u32).collect();
-        order.sort_by_key(|&i| self.cached[i as usize].dim(0).unwrap_or(0));
+        let all: Vec<u32> = (0..self.cached.len() as u32).collect();
         let mut parts = Vec::new();
-        for chunk in order.chunks(CHUNK) {
+        for chunk in all.chunks(1024) {
             parts.push(self.encode(chunk)?.detach());
         }
-        let sorted = Tensor::cat(&parts, 0)?;
-        // back to item order: row r of `sorted` is item order[r]
-        let mut inv = vec![0u32; order.len()];
-        for (r, &i) in order.iter().enumerate() {
-            inv[i as usize] = r as u32;
-        }
-        Ok(sorted.index_select(&Tensor::from_vec(inv, order.len(), &self.device)?, 0)?)
+        Ok(Tensor::cat(&parts, 0)?)
     }
 
     /// Writes the fine-tuned encoder as a model folder in the original layout: `model.safetensors` (every

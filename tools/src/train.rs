@@ -891,6 +891,22 @@ pub fn batch_loss(
     teachers: &[Teacher],
     rng: &mut SplitMix,
 ) -> Result<(Tensor, usize)> {
+    batch_loss_with_inputs(net, content, None, batch, opts, teachers, rng)
+}
+
+/// [`batch_loss`] with other content rows for the session's inputs than for the scored candidates:
+/// `input_content` (same shape as `content`) feeds the encoder, `content` the softmax. Text-encoder
+/// fine-tuning gives fresh rows to the inputs only, so the candidates never tell a batch's items (fresh)
+/// from the rest (stale) — which would leak the targets.
+pub fn batch_loss_with_inputs(
+    net: &Net,
+    content: Option<&Tensor>,
+    input_content: Option<&Tensor>,
+    batch: &Batch,
+    opts: &TrainOptions,
+    teachers: &[Teacher],
+    rng: &mut SplitMix,
+) -> Result<(Tensor, usize)> {
     let dev = &net.device;
     let n_items = match content {
         Some(c) if net.cfg.id_items == 0 => c.dim(0)?,
@@ -956,8 +972,12 @@ pub fn batch_loss(
     let vectors = |n: &Net, c: Option<&Tensor>| n.item_vectors_of(c, subset_t.as_ref());
     let batch = local_batch.as_ref().unwrap_or(batch);
     let table = vectors(net, content)?;
+    let in_table = match input_content {
+        Some(c) => vectors(net, Some(c))?,
+        None => table.clone(),
+    };
     let mut drop_rng = SplitMix(rng.next_u64());
-    let hs = encode(net, &table, batch, opts.dropout, Some(&mut drop_rng))?;
+    let hs = encode(net, &in_table, batch, opts.dropout, Some(&mut drop_rng))?;
     let vidx = Tensor::from_vec(valid.clone(), valid.len(), dev)?;
     let h = hs.reshape((batch.b * batch.t, d))?.index_select(&vidx, 0)?;
     let cvec = table.narrow(0, 0, n_cand)?;
@@ -1016,26 +1036,30 @@ pub struct TextTuning<'a> {
     pub lr: f64,
     /// `(source folder, output folder)`: the best epoch's encoder is written there as a model folder.
     pub save: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// At most this many of the items a batch touches get fresh (differentiable) content rows, drawn at
+    /// random each step; the rest use the last refresh. 0 = all of them.
+    pub rows: usize,
 }
 
-/// The items a batch touches (inputs and targets), sorted and unique.
-pub fn touched_items(batch: &Batch) -> Vec<u32> {
+/// The items of a batch's inputs, sorted and unique.
+pub fn input_items(batch: &Batch) -> Vec<u32> {
     let mut v: Vec<u32> = batch
         .items
         .iter()
         .zip(&batch.mask)
         .filter(|(_, m)| **m > 0.0)
         .map(|(i, _)| *i)
-        .chain(batch.targets.iter().copied().filter(|t| *t != u32::MAX))
         .collect();
     v.sort_unstable();
     v.dedup();
     v
 }
 
-/// [`train`], optionally fine-tuning the text encoder too (`text`): the content rows of the items each
-/// batch touches are recomputed through the tuner's trainable layers (differentiable); the others come
-/// from the refresh after the previous epoch. `content` is then ignored (the tuner gives it).
+/// [`train`], optionally fine-tuning the text encoder too (`text`): the content rows of (up to
+/// `text.rows` of) the items in each batch's inputs are recomputed through the tuner's trainable layers
+/// (differentiable); the softmax over the catalog uses the content of the last refresh (after each
+/// epoch) for every item, so fresh rows never mark the batch's targets. `content` is then ignored (the
+/// tuner gives it).
 pub fn train_with_text(
     net: &mut Net,
     content: Option<&Tensor>,
@@ -1154,11 +1178,27 @@ pub fn train_with_text(
             let (loss, n) = match &text {
                 None => batch_loss(net, content_now.as_ref(), &batch, opts, teachers, &mut rng)?,
                 Some(t) => {
-                    let touched = touched_items(&batch);
+                    let mut touched = input_items(&batch);
+                    if t.rows > 0 && touched.len() > t.rows {
+                        for i in 0..t.rows {
+                            let j = i + rng.below(touched.len() - i);
+                            touched.swap(i, j);
+                        }
+                        touched.truncate(t.rows);
+                        touched.sort_unstable();
+                    }
                     let fresh = t.tuner.encode(&touched)?;
                     let stale = content_now.as_ref().context("content of the tuner")?;
                     let c = crate::textft::with_fresh_rows(stale, &touched, &fresh)?;
-                    batch_loss(net, Some(&c), &batch, opts, teachers, &mut rng)?
+                    batch_loss_with_inputs(
+                        net,
+                        Some(stale),
+                        Some(&c),
+                        &batch,
+                        opts,
+                        teachers,
+                        &mut rng,
+                    )?
                 }
             };
             let lv = loss.to_scalar::<f32>()? as f64;

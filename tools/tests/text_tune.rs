@@ -115,6 +115,11 @@ fn tuner_matches_candle_bert_and_gradients_reach_its_layers() {
         let some = t.encode(&[5, 0, 17]).unwrap().to_vec2::<f32>().unwrap();
         let w: Vec<Vec<f32>> = [5, 0, 17].iter().map(|&i| want[i].clone()).collect();
         assert!(max_diff(&some, &w) < 1e-5);
+        // more items than one chunk (sorted by length, run in chunks, put back in order), with repeats
+        let many: Vec<u32> = (0..70).map(|i| (i * 7) % 23).collect();
+        let got = t.encode(&many).unwrap().to_vec2::<f32>().unwrap();
+        let w: Vec<Vec<f32>> = many.iter().map(|&i| want[i as usize].clone()).collect();
+        assert!(max_diff(&got, &w) < 1e-5);
         // every trainable tensor gets a gradient from a loss on the vectors
         let loss = t.encode(&[1, 2, 3]).unwrap().sum_all().unwrap().sqr().unwrap();
         let g = loss.backward().unwrap();
@@ -217,6 +222,7 @@ fn training_with_the_text_encoder_lowers_the_loss_and_saves_a_model_folder() {
             tuner: &tuner,
             lr: 3e-3,
             save: Some((src.clone(), dir.join("text"))),
+            rows: 5,
         }),
     )
     .unwrap();
