@@ -223,7 +223,10 @@ impl TextTuner {
         let n = format!("encoder.layer.{l}.{p}");
         if l >= self.first {
             let i = (l - self.first) * LAYER_PARAMS.len()
-                + LAYER_PARAMS.iter().position(|q| *q == p).expect("known name");
+                + LAYER_PARAMS
+                    .iter()
+                    .position(|q| *q == p)
+                    .expect("known name");
             return self.vars[i].1.as_tensor().clone();
         }
         self.tensors[&n].clone()
@@ -235,7 +238,12 @@ impl TextTuner {
         order.sort_by_key(|&i| ids[i].len());
         let mut out: Vec<Option<Tensor>> = vec![None; ids.len()];
         for chunk in order.chunks(CHUNK) {
-            let t = chunk.iter().map(|&i| ids[i].len()).max().unwrap_or(1).max(1);
+            let t = chunk
+                .iter()
+                .map(|&i| ids[i].len())
+                .max()
+                .unwrap_or(1)
+                .max(1);
             let n = chunk.len();
             let mut flat = vec![0u32; n * t];
             let mut mask = vec![0f32; n * t];
@@ -264,18 +272,12 @@ impl TextTuner {
         let (n, t) = ids.dims2()?;
         let h = self.shape.hidden;
         let pe = &self.tensors["embeddings.position_embeddings.weight"];
-        anyhow::ensure!(
-            t <= pe.dim(0)?,
-            "{t} tokens, {} positions",
-            pe.dim(0)?
-        );
+        anyhow::ensure!(t <= pe.dim(0)?, "{t} tokens, {} positions", pe.dim(0)?);
         let w = self.tensors["embeddings.word_embeddings.weight"]
             .index_select(&ids.flatten_all()?, 0)?
             .reshape((n, t, h))?;
         let ty = self.tensors["embeddings.token_type_embeddings.weight"].get(0)?;
-        let x = w
-            .broadcast_add(&ty)?
-            .broadcast_add(&pe.narrow(0, 0, t)?)?;
+        let x = w.broadcast_add(&ty)?.broadcast_add(&pe.narrow(0, 0, t)?)?;
         Ok(ln(
             &x,
             &self.tensors["embeddings.LayerNorm.weight"],
@@ -298,11 +300,25 @@ impl TextTuner {
                 .reshape((n, t, out))?)
         };
         let split = |y: Tensor| -> Result<Tensor> {
-            Ok(y.reshape((n, t, heads, dh))?.transpose(1, 2)?.contiguous()?)
+            Ok(y.reshape((n, t, heads, dh))?
+                .transpose(1, 2)?
+                .contiguous()?)
         };
-        let q = split(lin(x, "attention.self.query.weight", "attention.self.query.bias")?)?;
-        let k = split(lin(x, "attention.self.key.weight", "attention.self.key.bias")?)?;
-        let v = split(lin(x, "attention.self.value.weight", "attention.self.value.bias")?)?;
+        let q = split(lin(
+            x,
+            "attention.self.query.weight",
+            "attention.self.query.bias",
+        )?)?;
+        let k = split(lin(
+            x,
+            "attention.self.key.weight",
+            "attention.self.key.bias",
+        )?)?;
+        let v = split(lin(
+            x,
+            "attention.self.value.weight",
+            "attention.self.value.bias",
+        )?)?;
         let sc = (q.matmul(&k.transpose(2, 3)?.contiguous()?)? / (dh as f64).sqrt())?
             .broadcast_add(bias)?;
         let ctx = softmax(&sc)?
@@ -377,7 +393,10 @@ impl TextTuner {
         for (r, (&i, &len)) in idx.iter().zip(&lens).enumerate() {
             let c = &self.cached[i as usize];
             rows.push(if len < t {
-                Tensor::cat(&[c, &Tensor::zeros((t - len, h), DType::F32, &self.device)?], 0)?
+                Tensor::cat(
+                    &[c, &Tensor::zeros((t - len, h), DType::F32, &self.device)?],
+                    0,
+                )?
             } else {
                 c.clone()
             });

@@ -38,14 +38,33 @@ fn tiny_tensors(seed: u64) -> HashMap<String, Tensor> {
         let v: Vec<f32> = r.normals(n, std).into_iter().map(|x| x + mean).collect();
         m.insert(name, Tensor::from_vec(v, shape, &dev).unwrap());
     };
-    put("embeddings.word_embeddings.weight".into(), &[VOCAB, H], 0.5, 0.0);
-    put("embeddings.position_embeddings.weight".into(), &[64, H], 0.5, 0.0);
-    put("embeddings.token_type_embeddings.weight".into(), &[2, H], 0.5, 0.0);
+    put(
+        "embeddings.word_embeddings.weight".into(),
+        &[VOCAB, H],
+        0.5,
+        0.0,
+    );
+    put(
+        "embeddings.position_embeddings.weight".into(),
+        &[64, H],
+        0.5,
+        0.0,
+    );
+    put(
+        "embeddings.token_type_embeddings.weight".into(),
+        &[2, H],
+        0.5,
+        0.0,
+    );
     put("embeddings.LayerNorm.weight".into(), &[H], 0.1, 1.0);
     put("embeddings.LayerNorm.bias".into(), &[H], 0.1, 0.0);
     for l in 0..3 {
         let p = |s: &str| format!("encoder.layer.{l}.{s}");
-        for w in ["attention.self.query", "attention.self.key", "attention.self.value"] {
+        for w in [
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+        ] {
             put(p(&format!("{w}.weight")), &[H, H], 0.3, 0.0);
             put(p(&format!("{w}.bias")), &[H], 0.1, 0.0);
         }
@@ -84,8 +103,14 @@ fn reference(tensors: &HashMap<String, Tensor>, ids: &[Vec<u32>]) -> Vec<Vec<f32
         .map(|t| {
             let x = Tensor::from_vec(t.clone(), (1, t.len()), &Device::Cpu).unwrap();
             let mask = x.ones_like().unwrap();
-            let h = model.forward(&x, &x.zeros_like().unwrap(), Some(&mask)).unwrap();
-            mean_pool_normalize(&h, &mask).unwrap().to_vec2::<f32>().unwrap()[0].clone()
+            let h = model
+                .forward(&x, &x.zeros_like().unwrap(), Some(&mask))
+                .unwrap();
+            mean_pool_normalize(&h, &mask)
+                .unwrap()
+                .to_vec2::<f32>()
+                .unwrap()[0]
+                .clone()
         })
         .collect()
 }
@@ -111,7 +136,11 @@ fn tuner_matches_candle_bert_and_gradients_reach_its_layers() {
         let t = TextTuner::new(shape(), tensors.clone(), &ids, top).unwrap();
         // batched with padding, in any order, and all at once: the same vectors
         let all = t.encode_all().unwrap().to_vec2::<f32>().unwrap();
-        assert!(max_diff(&all, &want) < 1e-5, "top {top}: {}", max_diff(&all, &want));
+        assert!(
+            max_diff(&all, &want) < 1e-5,
+            "top {top}: {}",
+            max_diff(&all, &want)
+        );
         let some = t.encode(&[5, 0, 17]).unwrap().to_vec2::<f32>().unwrap();
         let w: Vec<Vec<f32>> = [5, 0, 17].iter().map(|&i| want[i].clone()).collect();
         assert!(max_diff(&some, &w) < 1e-5);
@@ -121,22 +150,41 @@ fn tuner_matches_candle_bert_and_gradients_reach_its_layers() {
         let w: Vec<Vec<f32>> = many.iter().map(|&i| want[i as usize].clone()).collect();
         assert!(max_diff(&got, &w) < 1e-5);
         // every trainable tensor gets a gradient from a loss on the vectors
-        let loss = t.encode(&[1, 2, 3]).unwrap().sum_all().unwrap().sqr().unwrap();
+        let loss = t
+            .encode(&[1, 2, 3])
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .sqr()
+            .unwrap();
         let g = loss.backward().unwrap();
         for v in t.vars() {
-            let gv = g.get(v.as_tensor()).expect("a gradient for every trainable tensor");
-            let n = gv.sqr().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
+            let gv = g
+                .get(v.as_tensor())
+                .expect("a gradient for every trainable tensor");
+            let n = gv
+                .sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
             assert!(n > 0.0 && n.is_finite(), "zero or bad gradient");
         }
         assert_eq!(t.vars().len(), 16 * top);
     }
     // wrong settings are refused with the reason
-    let e = TextTuner::new(shape(), tensors.clone(), &ids, 4).err().unwrap();
+    let e = TextTuner::new(shape(), tensors.clone(), &ids, 4)
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("3 layers"), "{e}");
     let mut broken = tensors.clone();
     broken.remove("encoder.layer.1.output.dense.bias");
     let e = TextTuner::new(shape(), broken, &ids, 1).err().unwrap();
-    assert!(e.to_string().contains("encoder.layer.1.output.dense.bias"), "{e}");
+    assert!(
+        e.to_string().contains("encoder.layer.1.output.dense.bias"),
+        "{e}"
+    );
     let t = TextTuner::new(shape(), tensors, &ids, 1).unwrap();
     assert!(t.encode(&[23]).is_err());
 }
@@ -144,9 +192,13 @@ fn tuner_matches_candle_bert_and_gradients_reach_its_layers() {
 #[test]
 fn fresh_rows_replace_only_the_touched_rows() {
     let dev = Device::Cpu;
-    let stale = Tensor::from_vec((0..12).map(|x| x as f32).collect::<Vec<_>>(), (4, 3), &dev).unwrap();
+    let stale =
+        Tensor::from_vec((0..12).map(|x| x as f32).collect::<Vec<_>>(), (4, 3), &dev).unwrap();
     let fresh = Tensor::from_vec(vec![-1f32, -2., -3., -4., -5., -6.], (2, 3), &dev).unwrap();
-    let c = with_fresh_rows(&stale, &[1, 3], &fresh).unwrap().to_vec2::<f32>().unwrap();
+    let c = with_fresh_rows(&stale, &[1, 3], &fresh)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
     assert_eq!(
         c,
         vec![
@@ -242,7 +294,8 @@ fn training_with_the_text_encoder_lowers_the_loss_and_saves_a_model_folder() {
         .unwrap();
     assert!(moved > 1e-4, "the text encoder did not train");
     // the folder written at the best epoch holds the trained layer, the rest as before, and the small files
-    let saved = candle_core::safetensors::load(dir.join("text/model.safetensors"), &Device::Cpu).unwrap();
+    let saved =
+        candle_core::safetensors::load(dir.join("text/model.safetensors"), &Device::Cpu).unwrap();
     let reload = TextTuner::new(shape(), saved, &ids, 1).unwrap();
     let d = (reload.encode_all().unwrap() - &after)
         .unwrap()
@@ -252,7 +305,10 @@ fn training_with_the_text_encoder_lowers_the_loss_and_saves_a_model_folder() {
         .unwrap()
         .to_scalar::<f32>()
         .unwrap();
-    assert!(d < 1e-6, "saved encoder differs from the best epoch's by {d}");
+    assert!(
+        d < 1e-6,
+        "saved encoder differs from the best epoch's by {d}"
+    );
     assert!(dir.join("text/config.json").is_file() && dir.join("text/tokenizer.json").is_file());
     assert!(tuner.save(&src, &src).is_err(), "overwrote its source");
     std::fs::remove_dir_all(&dir).ok();
@@ -285,6 +341,10 @@ fn real_minilm_tuner_matches_the_embedder() {
     for top in [1, 6] {
         let t = TextTuner::load(&dir, &texts, top).unwrap();
         let got = t.encode_all().unwrap().to_vec2::<f32>().unwrap();
-        assert!(max_diff(&got, &want) < 1e-5, "top {top}: {}", max_diff(&got, &want));
+        assert!(
+            max_diff(&got, &want) < 1e-5,
+            "top {top}: {}",
+            max_diff(&got, &want)
+        );
     }
 }
