@@ -543,7 +543,7 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
         }
         training_data = format!(
             "{} ({} users, {} items, {} events); leave-one-out per user (last = test, second to last = validation); \
-             full-ranking metrics with history items excluded; preset {}{}, seed {}, {} epochs (best {}){}{}",
+             full-ranking metrics with history items excluded; preset {}{}, seed {}, {} epochs (best {}){}{}{}",
             base(r["data"].as_str().unwrap_or("?")),
             r["users"],
             r["items"],
@@ -578,6 +578,14 @@ fn export_cmd(a: ExportArgs) -> Result<()> {
                     r["lr"]
                 ),
                 None => String::new(),
+            },
+            match (r["text_layers"].as_u64(), r["text_out"].as_str()) {
+                (Some(k), Some(dir)) if k > 0 => format!(
+                    "; text encoder fine-tuned (top {k} layers, lr {}): build catalogs with --model-dir {}",
+                    r["text_lr"],
+                    base(dir)
+                ),
+                _ => String::new(),
             }
         );
     }
