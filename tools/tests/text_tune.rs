@@ -122,6 +122,18 @@ fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// Largest absolute difference between two tensors of the same shape.
+fn tensor_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
 fn shape() -> BertShape {
     BertShape::from_config(&tiny_config().to_string()).unwrap()
 }
@@ -284,27 +296,13 @@ fn training_with_the_text_encoder_lowers_the_loss_and_saves_a_model_folder() {
         rep.losses
     );
     let after = tuner.encode_all().unwrap();
-    let moved = (after.clone() - &before)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let moved = tensor_diff(&after, &before);
     assert!(moved > 1e-4, "the text encoder did not train");
     // the folder written at the best epoch holds the trained layer, the rest as before, and the small files
     let saved =
         candle_core::safetensors::load(dir.join("text/model.safetensors"), &Device::Cpu).unwrap();
     let reload = TextTuner::new(shape(), saved, &ids, 1).unwrap();
-    let d = (reload.encode_all().unwrap() - &after)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let d = tensor_diff(&reload.encode_all().unwrap(), &after);
     assert!(
         d < 1e-6,
         "saved encoder differs from the best epoch's by {d}"
