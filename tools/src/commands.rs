@@ -247,7 +247,8 @@ pub struct TrainArgs {
     /// Fine-tune the top K layers of the text encoder (all-MiniLM-L6-v2, 6 layers) with the tower
     /// (0 = off). The text encoder runs offline only, so this costs the page nothing; the fine-tuned
     /// encoder is written as a model folder (`--text-out`) that `catalog`, `eval-loo` and `export` take as
-    /// `--model-dir`. Each step runs the K layers forward and backward for the items its batch touches.
+    /// `--model-dir`. Each step runs the K layers forward and backward for (up to `--text-rows` of) the
+    /// items in its batch's inputs.
     #[arg(long, default_value_t = 0)]
     pub text_layers: usize,
     /// Learning rate of the text encoder's layers (AdamW; decayed with `--lr` on plateaus).

@@ -220,16 +220,17 @@ impl TextTuner {
     }
 
     fn param(&self, l: usize, p: &str) -> Tensor {
-        let n = format!("encoder.layer.{l}.{p}");
-        if l >= self.first {
-            let i = (l - self.first) * LAYER_PARAMS.len()
-                + LAYER_PARAMS
-                    .iter()
-                    .position(|q| *q == p)
-                    .expect("known name");
-            return self.vars[i].1.as_tensor().clone();
+        if l < self.first {
+            return self.tensors[&format!("encoder.layer.{l}.{p}")].clone();
         }
-        self.tensors[&n].clone()
+        let k = LAYER_PARAMS
+            .iter()
+            .position(|q| *q == p)
+            .expect("known name");
+        self.vars[(l - self.first) * LAYER_PARAMS.len() + k]
+            .1
+            .as_tensor()
+            .clone()
     }
 
     /// Embeddings and the frozen layers for every item, in chunks sorted by length.
@@ -254,9 +255,8 @@ impl TextTuner {
                     mask[r * t + k] = 1.0;
                 }
             }
-            let x = self.embed(&Tensor::from_vec(flat, (n, t), &self.device)?)?;
+            let mut x = self.embed(&Tensor::from_vec(flat, (n, t), &self.device)?)?;
             let bias = key_bias(&mask, n, t, &self.device)?;
-            let mut x = x;
             for l in 0..self.first {
                 x = self.layer(l, &x, &bias)?;
             }
@@ -373,20 +373,14 @@ impl TextTuner {
         Ok(sorted.index_select(&Tensor::from_vec(inv, order.len(), &self.device)?, 0)?)
     }
 
-    /// [`TextTuner::encode`] as one padded batch.
+    /// [`TextTuner::encode`] as one padded batch (`idx` non-empty and in range: `encode` checks).
     fn encode_padded(&self, idx: &[u32]) -> Result<Tensor> {
         let h = self.shape.hidden;
         let lens: Vec<usize> = idx
             .iter()
-            .map(|&i| {
-                self.cached
-                    .get(i as usize)
-                    .map(|t| t.dim(0).unwrap_or(0))
-                    .with_context(|| format!("item {i} out of range ({} items)", self.cached.len()))
-            })
-            .collect::<Result<_>>()?;
+            .map(|&i| self.cached[i as usize].dim(0))
+            .collect::<candle_core::Result<_>>()?;
         let n = idx.len();
-        anyhow::ensure!(n > 0, "no items to encode");
         let t = lens.iter().copied().max().unwrap_or(1);
         let mut rows = Vec::with_capacity(n);
         let mut mask = vec![0f32; n * t];

@@ -1036,8 +1036,8 @@ pub struct TextTuning<'a> {
     pub lr: f64,
     /// `(source folder, output folder)`: the best epoch's encoder is written there as a model folder.
     pub save: Option<(std::path::PathBuf, std::path::PathBuf)>,
-    /// At most this many of the items a batch touches get fresh (differentiable) content rows, drawn at
-    /// random each step; the rest use the last refresh. 0 = all of them.
+    /// At most this many of the items in a batch's inputs get fresh (differentiable) content rows, drawn
+    /// at random each step; the other inputs and every candidate use the last refresh. 0 = every input.
     pub rows: usize,
 }
 
