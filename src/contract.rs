@@ -1,6 +1,6 @@
 //! Model contract v1: the single source of truth for what a nextclick session-encoder ONNX file must look
 //! like and how its inputs are encoded. `docs/model-contract.md` is the prose version of this module; the
-//! loader in [`crate::model`] enforces it, and the trainer/exporter in `tools/` writes models that satisfy it.
+//! loader in [`crate::model`] enforces it, and the trainer/exporter in `crates/` writes models that satisfy it.
 
 /// Version of the model contract implemented by this crate.
 pub const CONTRACT_VERSION: u32 = 1;

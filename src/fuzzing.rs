@@ -8,7 +8,6 @@ use crate::error::{Error, EventError};
 use crate::event::{RawEvent, MAX_ITEM_ID_LEN, MAX_TIMESTAMP_MS};
 use crate::model::check_contract_meta;
 use crate::predictor::Predictor;
-use crate::state::ShopperState;
 
 /// Re-seals `bytes` with a valid trailing SHA-256 over the rest, so that mutations get past the checksum.
 fn reseal(bytes: &[u8]) -> Option<Vec<u8>> {
@@ -41,24 +40,52 @@ pub fn catalog(data: &[u8]) {
     }
 }
 
-/// Persisted state bytes: as given (bound to an all-zero model hash), and re-sealed for the model hash
-/// they name (bytes 10..42), so that mutations reach the payload decoder and the size checks.
+/// The reference predictor the state target imports into (built once per process).
+fn reference_predictor() -> std::sync::MutexGuard<'static, Predictor> {
+    static P: std::sync::OnceLock<std::sync::Mutex<Predictor>> = std::sync::OnceLock::new();
+    const MODEL: &[u8] = include_bytes!("../models/reference.onnx");
+    const CATALOG: &[u8] = include_bytes!("../models/reference.catalog");
+    P.get_or_init(|| {
+        let p = Predictor::new(MODEL, CATALOG, crate::predictor::Options::default())
+            .expect("the reference model and catalog load");
+        std::sync::Mutex::new(p)
+    })
+    .lock()
+    .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Persisted state bytes, as given and re-sealed (so that mutations reach the payload decoder), imported
+/// into a predictor on the reference model and catalog and then **used**: tracked on (which learns),
+/// predicted from, exported and imported again. A state the decoder accepts must never make any of it
+/// panic, and must never leave an event pointing outside the catalog.
 pub fn state(data: &[u8]) {
-    let check = |b: &[u8], sha: &[u8; 32]| match ShopperState::from_bytes(b, sha) {
-        Ok(s) => {
-            // what `import_state` does next: sizes and finiteness against the model's dimension
-            for dim in [8, 32] {
-                let _ = s.check(dim);
+    let mut p = reference_predictor();
+    for b in std::iter::once(data.to_vec()).chain(reseal(data)) {
+        match p.import_state(&b) {
+            Ok(report) => {
+                assert!(
+                    report.kept_events <= 200,
+                    "kept {} events",
+                    report.kept_events
+                );
+                for (i, kind) in ["view", "cart", "purchase"].into_iter().enumerate() {
+                    let ev = RawEvent {
+                        kind: kind.into(),
+                        item_id: format!("ref-000{i}"),
+                        timestamp: Some(1.9e12 + i as f64 * 1e3),
+                        price: Some(2.5),
+                    };
+                    let _ = p.track_raw(&ev, 0.0);
+                    let _ = p.predict(5).expect("predicts on imported state");
+                }
+                let _ = p.intent().expect("intent on imported state");
+                let _ = p.features();
+                let again = p.export_state();
+                p.import_state(&again)
+                    .expect("a state the predictor wrote imports again");
             }
-        }
-        Err(Error::State(_)) => {}
-        Err(e) => panic!("state: unexpected error class: {e}"),
-    };
-    check(data, &[0; 32]);
-    if data.len() >= 42 {
-        let sha: [u8; 32] = data[10..42].try_into().expect("32 bytes");
-        if let Some(b) = reseal(data) {
-            check(&b, &sha);
+            Err(Error::State(_)) => {}
+            Err(e) => panic!("state: unexpected error class: {e}"),
         }
     }
 }

@@ -30,4 +30,4 @@ pub use error::{Error, EventError, Result};
 pub use event::{Event, RawEvent};
 pub use model::Encoder;
 pub use predictor::{Intent, Options, Prediction, Predictor, TrackStatus};
-pub use state::ShopperState;
+pub use state::{RestoreReport, ShopperState};

@@ -12,7 +12,7 @@ use crate::features::{SessionFeatures, NUM_FEATURES};
 use crate::head::HeadOptions;
 use crate::model::{Encoder, EncoderInput};
 use crate::session::{Pushed, SessionConfig, SessionEvent, Sessions};
-use crate::state::ShopperState;
+use crate::state::{RestoreReport, Restored, ShopperState};
 
 /// What to do with an event whose item is not in the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -140,24 +140,7 @@ pub enum TrackStatus {
     UnknownItem,
 }
 
-/// Counters of what the predictor has seen (nothing here identifies an item or a shopper).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Stats {
-    /// Events accepted.
-    pub accepted: u64,
-    /// Events rejected by validation.
-    pub rejected: u64,
-    /// Double-fired duplicates dropped.
-    pub duplicates: u64,
-    /// Events for items not in the catalog.
-    pub unknown_items: u64,
-    /// Sessions started.
-    pub sessions: u64,
-    /// Timestamps clamped because they were ahead of the page's clock.
-    #[serde(default)]
-    pub clock_skewed: u64,
-}
+pub use crate::state::Stats;
 
 /// How far ahead of the page's clock an event timestamp may be before it is clamped (5 minutes).
 pub const MAX_FUTURE_SKEW_MS: f64 = 5.0 * 60_000.0;
@@ -271,25 +254,36 @@ impl Predictor {
         std::mem::replace(&mut self.state, fresh)
     }
 
-    /// Puts a shopper's state in (replacing the current one, which is dropped).
+    /// Puts a shopper's state in (replacing the current one, which is dropped). The state is checked
+    /// against this predictor's model (sizes, finiteness) and catalog (every item row in range, times and
+    /// prices valid) first; a state that does not fit is refused and the current one kept.
     pub fn put_state(&mut self, mut state: ShopperState) -> Result<()> {
         state.check(self.encoder.shape().dim)?;
+        state
+            .sessions
+            .check(self.catalog.len())
+            .map_err(Error::State)?;
         state.sessions.set_config(self.state.sessions.config());
         self.cached_session_vec = None;
         self.state = state;
         Ok(())
     }
 
-    /// Serialises the shopper's state (versioned, bound to this model, checksummed).
+    /// Serialises the shopper's state (versioned, bound to this model, items named by their ids,
+    /// checksummed).
     pub fn export_state(&self) -> Vec<u8> {
-        self.state.to_bytes(self.encoder.sha256())
+        self.state.to_bytes(self.encoder.sha256(), &self.catalog)
     }
 
-    /// Restores a shopper's state from [`Predictor::export_state`] bytes. Corrupted, foreign (another
-    /// model) or incompatible state is refused with [`Error::State`] and the current state is kept.
-    pub fn import_state(&mut self, bytes: &[u8]) -> Result<()> {
-        let state = ShopperState::from_bytes(bytes, self.encoder.sha256())?;
-        self.put_state(state)
+    /// Restores a shopper's state from [`Predictor::export_state`] bytes, possibly written under another
+    /// catalog or model (see [`ShopperState::from_bytes`] for the policy; the report says what it did).
+    /// Corrupted or incompatible state is refused with [`Error::State`] and the current state is kept.
+    pub fn import_state(&mut self, bytes: &[u8]) -> Result<RestoreReport> {
+        let fresh = self.new_state();
+        let Restored { state, report } =
+            ShopperState::from_bytes(bytes, self.encoder.sha256(), &self.catalog, &fresh)?;
+        self.put_state(state)?;
+        Ok(report)
     }
 
     /// Turns on-device learning on or off (off: nothing is learned; predictions still work).

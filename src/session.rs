@@ -191,6 +191,69 @@ impl Sessions {
         &self.past
     }
 
+    /// Checks what a decoded (stored, imported, cross-tab or fuzzed) history may not contain: catalog
+    /// indices at or past `catalog_len`, non-finite or backwards times, non-finite or negative prices,
+    /// counters smaller than the buffer. Returns the first problem found.
+    pub fn check(&self, catalog_len: usize) -> Result<(), String> {
+        let mut prev = f64::NEG_INFINITY;
+        for (i, e) in self.current.iter().enumerate() {
+            if e.item as usize >= catalog_len {
+                return Err(format!(
+                    "event {i} refers to catalog row {} of {catalog_len}",
+                    e.item
+                ));
+            }
+            if !e.ts_ms.is_finite() || e.ts_ms < prev {
+                return Err(format!("event {i} has time {} after {prev}", e.ts_ms));
+            }
+            prev = e.ts_ms;
+            if let Some(p) = e.price {
+                if !(p.is_finite() && p >= 0.0) {
+                    return Err(format!("event {i} has price {p}"));
+                }
+            }
+        }
+        if !self.current_start_ms.is_finite()
+            || self
+                .current
+                .front()
+                .is_some_and(|e| e.ts_ms < self.current_start_ms)
+        {
+            return Err(format!("session start {}", self.current_start_ms));
+        }
+        if (self.current_count as usize) < self.current.len() {
+            return Err(format!(
+                "{} events counted, {} buffered",
+                self.current_count,
+                self.current.len()
+            ));
+        }
+        for (i, p) in self.past.iter().enumerate() {
+            if !(p.start_ms.is_finite() && p.end_ms.is_finite() && p.start_ms <= p.end_ms) {
+                return Err(format!(
+                    "past session {i} spans {} to {}",
+                    p.start_ms, p.end_ms
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Rewrites the catalog index of every buffered event with `f`, dropping the events it maps to
+    /// `None` (items no longer in the catalog). Returns how many were dropped. The session's event count
+    /// and the past summaries (which name no item) are kept.
+    pub fn remap(&mut self, mut f: impl FnMut(u32) -> Option<u32>) -> usize {
+        let before = self.current.len();
+        self.current.retain_mut(|e| match f(e.item) {
+            Some(i) => {
+                e.item = i;
+                true
+            }
+            None => false,
+        });
+        before - self.current.len()
+    }
+
     /// Forgets everything.
     pub fn clear(&mut self) {
         self.current.clear();

@@ -209,11 +209,13 @@ impl JsPredictor {
         self.inner.export_state()
     }
 
-    /// Restores state from `exportState` bytes. Throws on corrupted or foreign state, keeping the
-    /// current state.
+    /// Restores state from `exportState` bytes, possibly written under an older catalog or model.
+    /// Returns `{formatVersion, modelChanged, droppedEvents, keptEvents}`: events of items the live
+    /// catalog no longer has are dropped; state of another model keeps its sessions and restarts the
+    /// learned heads. Throws on corrupted or incompatible state, keeping the current state.
     #[wasm_bindgen(js_name = importState)]
-    pub fn import_state(&mut self, bytes: &[u8]) -> Result<(), JsError> {
-        self.inner.import_state(bytes).map_err(js_err)
+    pub fn import_state(&mut self, bytes: &[u8]) -> Result<JsValue, JsError> {
+        to_js(&self.inner.import_state(bytes).map_err(js_err)?)
     }
 
     /// Erases every trace of the shopper held by this predictor (sessions, learned heads, counters).

@@ -2,7 +2,8 @@
 //! never allocate beyond what the input can justify, and each class of bad input gets its own error.
 //!
 //! `make test` runs a time-boxed number of cases; `make fuzz` runs many more (`PROPTEST_CASES`).
-//! Inputs that once found a bug are kept in `tests/fixtures/regressions/` and replayed first.
+//! Inputs that once found a bug (or a fuzz target's seeds) are kept in `tests/corpus/<target>/` and replayed by
+//! `tests/corpus.rs` on every `make test`.
 
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -10,7 +11,6 @@ use nextclick::catalog::Catalog;
 use nextclick::event::RawEvent;
 use nextclick::model::{check_contract, Encoder};
 use nextclick::predictor::{Options, Predictor};
-use nextclick::state::ShopperState;
 use nextclick::Error;
 use proptest::prelude::*;
 
@@ -34,6 +34,36 @@ fn fresh_state() -> &'static (Vec<u8>, [u8; 32]) {
         }
         (p.export_state(), *p.encoder().sha256())
     })
+}
+
+/// One predictor on the reference model and catalog, shared by the cases that use decoded state.
+fn predictor() -> std::sync::MutexGuard<'static, Predictor> {
+    static P: std::sync::OnceLock<std::sync::Mutex<Predictor>> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        std::sync::Mutex::new(Predictor::new(MODEL, CATALOG, Options::default()).unwrap())
+    })
+    .lock()
+    .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Uses an imported state the way a page does: track (which learns), predict, intent, features, export
+/// and re-import. Nothing of it may panic (a panic is a wasm trap in the page).
+fn use_state(p: &mut Predictor) {
+    for i in 0..3 {
+        let ev = RawEvent {
+            kind: ["view", "cart", "purchase"][i].into(),
+            item_id: format!("ref-000{i}"),
+            timestamp: Some(1.9e12 + i as f64 * 1e3),
+            price: Some(2.5),
+        };
+        let _ = p.track_raw(&ev, 0.0);
+        let _ = p.predict(5);
+    }
+    let _ = p.intent();
+    let _ = p.features();
+    let again = p.export_state();
+    p.import_state(&again)
+        .expect("a state the predictor wrote imports again");
 }
 
 fn cases(default: u32) -> u32 {
@@ -130,8 +160,14 @@ proptest! {
         let (state, sha) = fresh_state();
         let mut b = apply(state, &muts);
         if seal { b = reseal(b); }
-        if let Err(e) = ShopperState::from_bytes(&b, sha) {
-            prop_assert!(matches!(e, Error::State(_)));
+        let _ = sha;
+        let mut p = predictor();
+        match p.import_state(&b) {
+            Ok(report) => {
+                prop_assert!(report.kept_events <= 200);
+                use_state(&mut p);
+            }
+            Err(e) => prop_assert!(matches!(e, Error::State(_)), "unexpected error class: {e}"),
         }
     }
 
@@ -182,7 +218,7 @@ fn oversized_inputs_are_refused_before_allocation() {
     ));
     let big = vec![0u8; nextclick::state::MAX_STATE_BYTES + 1];
     assert!(matches!(
-        ShopperState::from_bytes(&big, &[0; 32]),
+        predictor().import_state(&big),
         Err(Error::State(_))
     ));
 }

@@ -254,3 +254,62 @@ fn a_flood_of_events_stays_bounded_in_the_browser() {
         20
     );
 }
+
+/// The reference catalog's rows `keep`, in that order, as a catalog for the same model.
+fn catalog_of(keep: &[usize]) -> Vec<u8> {
+    let c = nextclick::catalog::Catalog::from_bytes(CATALOG).unwrap();
+    let d = c.dim();
+    let mut v = vec![0f32; d];
+    let mut vecs = Vec::new();
+    for &i in keep {
+        c.copy_row(i, &mut v);
+        vecs.extend_from_slice(&v);
+    }
+    let ids = keep.iter().map(|&i| c.id(i).to_string()).collect();
+    let meta = keep
+        .iter()
+        .map(|&i| c.meta(i).cloned().unwrap_or_default())
+        .collect();
+    nextclick::catalog::Catalog::from_f32(ids, d, vecs, Some(meta), *c.model_sha256())
+        .unwrap()
+        .to_bytes()
+}
+
+#[wasm_bindgen_test]
+fn state_survives_a_reordered_and_a_smaller_catalog_in_the_browser() {
+    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+        .map_err(JsValue::from)
+        .unwrap();
+    for (i, id) in ["ref-0005", "ref-0250", "ref-0007"].iter().enumerate() {
+        p.track(ev("view", id, i as f64 * 10.0))
+            .map_err(JsValue::from)
+            .unwrap();
+    }
+    let saved = p.export_state();
+    let top = ids(p.predict(20).map_err(JsValue::from).unwrap());
+
+    // reordered: the same products come back
+    let reversed: Vec<usize> = (0..300).rev().collect();
+    let mut q = JsPredictor::create(MODEL, &catalog_of(&reversed), JsValue::UNDEFINED)
+        .map_err(JsValue::from)
+        .unwrap();
+    let report = q.import_state(&saved).map_err(JsValue::from).unwrap();
+    let dropped = js_sys::Reflect::get(&report, &"droppedEvents".into()).unwrap();
+    assert_eq!(dropped.as_f64(), Some(0.0));
+    assert_eq!(ids(q.predict(20).map_err(JsValue::from).unwrap()), top);
+
+    // smaller (ref-0250 removed): no trap, the removed product's event is dropped
+    let small: Vec<usize> = (0..100).rev().collect();
+    let mut r = JsPredictor::create(MODEL, &catalog_of(&small), JsValue::UNDEFINED)
+        .map_err(JsValue::from)
+        .unwrap();
+    let report = r.import_state(&saved).map_err(JsValue::from).unwrap();
+    let dropped = js_sys::Reflect::get(&report, &"droppedEvents".into()).unwrap();
+    assert_eq!(dropped.as_f64(), Some(1.0));
+    let got = ids(r.predict(20).map_err(JsValue::from).unwrap());
+    assert_eq!(got.len(), 20);
+    assert!(!got.iter().any(|x| x == "ref-0250"));
+    r.track(ev("view", "ref-0005", 100.0))
+        .map_err(JsValue::from)
+        .unwrap();
+}

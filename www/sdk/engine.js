@@ -101,13 +101,17 @@ export function createEngine() {
       const pr = need();
       return typeof pr.exportState === "function" ? pr.exportState() : null;
     },
-    /** Imports state; on failure the predictor is reset (forget) and the error is rethrown. */
+    /**
+     * Imports state; returns the core's report ({formatVersion, modelChanged, droppedEvents, keptEvents}),
+     * or null without a core that persists. On failure the predictor is reset (forget) and the error is
+     * rethrown.
+     */
     importState(bytes) {
       const pr = need();
-      if (typeof pr.importState !== "function") return false;
+      if (typeof pr.importState !== "function") return null;
       try {
-        pr.importState(bytes);
-        return true;
+        const report = pr.importState(bytes);
+        return report && typeof report === "object" ? { ...report } : { formatVersion: 0, modelChanged: false, droppedEvents: 0, keptEvents: 0 };
       } catch (e) {
         pr.forget();
         throw e;

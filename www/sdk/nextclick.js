@@ -303,8 +303,14 @@ export function createRuntime() {
       covers = {};
       if (snap) {
         try {
-          imported = (await call("importState", snap.bytes)) === true;
+          const report = await call("importState", snap.bytes);
+          imported = !!report;
           if (disabled) return;
+          if (report && report.modelChanged) {
+            // a new model was published: the session history is kept, what this device learned for the
+            // old model's vector space restarts (docs/js-sdk.md, "Catalog and model updates")
+            console.warn("nextclick: the shop published a new model; kept this visitor's sessions, restarted the on-device learning");
+          }
           if (imported) {
             covers = coversOf(snap);
             storage = snap.where;

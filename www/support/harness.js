@@ -30,7 +30,7 @@ export const CHROMIUM_ARGS = [
 /** Starts the server; resolves to `{base, stop}`. */
 export async function startServer() {
   for (const [p, how] of [
-    [BIN, "cargo build --release -p nextclick-tools"],
+    [BIN, "cargo build --release -p nextclick-cli"],
     [path.join(WWW, "pkg/nextclick_bg.wasm"), "make wasm-release"],
   ]) {
     if (!existsSync(p)) throw new Error(`${p} is missing: run \`${how}\` (or \`make test-e2e\`)`);

@@ -1,0 +1,81 @@
+//! The subcommands of `nextclick`, one file each: its arguments (clap) and a `run` that calls the library
+//! crates. Nothing here is imported by tests: what a command computes lives in `nextclick-data`,
+//! `nextclick-model`, `nextclick-train` or `nextclick-eval`.
+//!
+//! Built without the `train` feature (`make demo`), the commands that need the text model and the
+//! trainer are absent; without `eval`, the replay evaluation is.
+
+use anyhow::Result;
+use clap::Subcommand;
+
+#[cfg(feature = "train")]
+pub mod catalog;
+#[cfg(feature = "train")]
+pub mod embed_items;
+#[cfg(feature = "train")]
+pub mod eval_checkpoints;
+#[cfg(feature = "train")]
+pub mod eval_loo;
+#[cfg(feature = "train")]
+pub mod export;
+pub mod reference;
+#[cfg(feature = "train")]
+pub mod train;
+
+/// Every subcommand.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Writes the deterministic reference model, its card, its catalog and the expected test outputs.
+    Reference(reference::ReferenceArgs),
+    /// Serves a folder (the demo shop) on 127.0.0.1 with strict CSP and correct MIME types.
+    Serve(crate::serve::ServeArgs),
+    /// Generates the demo shop's products (items.csv; optionally a hashed stand-in catalog).
+    DemoCatalog(crate::demo::DemoCatalogArgs),
+    /// Embed an items.csv with all-MiniLM-L6-v2 (cached by content hash).
+    #[cfg(feature = "train")]
+    EmbedItems(embed_items::EmbedItemsArgs),
+    /// Train a session encoder (+ item tower, or an ID table) on a platform folder, leave-one-out split.
+    #[cfg(feature = "train")]
+    Train(Box<train::TrainArgs>),
+    /// Export a checkpoint: contract-v1 ONNX + model card + item-tower file.
+    #[cfg(feature = "train")]
+    Export(export::ExportArgs),
+    /// Build the binary catalog of a shop: content embedding → item tower, offline.
+    #[cfg(feature = "train")]
+    Catalog(catalog::CatalogArgs),
+    /// Leave-one-out full-ranking evaluation of an exported model through tract (paper protocol).
+    #[cfg(feature = "train")]
+    EvalLoo(eval_loo::EvalLooArgs),
+    /// Leave-one-out scores of training checkpoints and of their ensemble (the training framework's
+    /// forward pass; for choosing distillation teachers).
+    #[cfg(feature = "train")]
+    EvalCheckpoints(eval_checkpoints::EvalCheckpointsArgs),
+    /// Replays a target shop through the core predictor and the baselines; writes the results section.
+    #[cfg(feature = "eval")]
+    Eval(Box<nextclick_eval::args::EvalArgs>),
+}
+
+impl Command {
+    /// Runs the subcommand.
+    pub fn run(self) -> Result<()> {
+        match self {
+            Command::Reference(a) => reference::run(a),
+            Command::Serve(a) => crate::serve::run(a),
+            Command::DemoCatalog(a) => crate::demo::run(a),
+            #[cfg(feature = "train")]
+            Command::EmbedItems(a) => embed_items::run(a),
+            #[cfg(feature = "train")]
+            Command::Train(a) => train::run(*a),
+            #[cfg(feature = "train")]
+            Command::Export(a) => export::run(a),
+            #[cfg(feature = "train")]
+            Command::Catalog(a) => catalog::run(a),
+            #[cfg(feature = "train")]
+            Command::EvalLoo(a) => eval_loo::run(a),
+            #[cfg(feature = "train")]
+            Command::EvalCheckpoints(a) => eval_checkpoints::run(a),
+            #[cfg(feature = "eval")]
+            Command::Eval(a) => nextclick_eval::run::run(*a),
+        }
+    }
+}

@@ -1,0 +1,412 @@
+//! `nextclick train`: trains a session encoder (+ item tower, or an ID table) on a platform folder.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+
+use nextclick_data::{self as data, item_text, TimeMode};
+use nextclick_model::content::CONTENT_DIM;
+use nextclick_model::encoder::EncoderConfig;
+use nextclick_train::items::load_and_embed;
+use nextclick_train::train::{self, loo_split, Metrics, Net, NetConfig, TrainOptions};
+
+use super::eval_checkpoints::score_members;
+
+/// Model size presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// Browser student: 2 layers, D = 64, L = 50, 2-layer tower.
+    Student,
+    /// Teacher: 4 layers, D = 256, L = 50.
+    Teacher,
+    /// SASRec-style ID baseline (student shape, learned item-id table, no content).
+    Id,
+}
+
+impl Preset {
+    fn config(self, n_items: usize) -> NetConfig {
+        match self {
+            Preset::Student | Preset::Id => NetConfig {
+                encoder: EncoderConfig {
+                    max_len: 50,
+                    dim: 64,
+                    heads: 2,
+                    layers: 2,
+                    ffn: 256,
+                    ln_eps: 1e-5,
+                },
+                content_dim: CONTENT_DIM,
+                tower_hidden: if self == Preset::Id { 0 } else { 256 },
+                id_items: if self == Preset::Id { n_items } else { 0 },
+                temperature: 1.0,
+                cosine: false,
+                id_residual: 0,
+            },
+            Preset::Teacher => NetConfig {
+                encoder: EncoderConfig {
+                    max_len: 50,
+                    dim: 256,
+                    heads: 4,
+                    layers: 4,
+                    ffn: 1024,
+                    ln_eps: 1e-5,
+                },
+                content_dim: CONTENT_DIM,
+                tower_hidden: 512,
+                id_items: 0,
+                temperature: 1.0,
+                cosine: false,
+                id_residual: 0,
+            },
+        }
+    }
+}
+
+/// Arguments of `train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Platform folder (items.csv + events.csv).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Checkpoint path (safetensors; `<out>.json` config and `<out>.report.json` are written beside).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Size preset.
+    #[arg(long, value_enum, default_value = "student")]
+    pub preset: Preset,
+    /// Start from this checkpoint (fine-tuning); its shapes must match the preset's.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Train only the item tower (backbone frozen).
+    #[arg(long)]
+    pub freeze_backbone: bool,
+    /// Cosine scoring: L2-normalised item and session vectors, scores = cosine / temperature. From a
+    /// dot-product `--init`, the encoder's input scale is set to the source's mean item-vector norm.
+    #[arg(long)]
+    pub cosine: bool,
+    /// Hidden width of the item tower instead of the preset's (0 = a single linear layer). The tower runs
+    /// offline (catalog building), so its size costs the page nothing. With `--init` from a checkpoint of
+    /// another tower shape, only the backbone is copied and the tower starts fresh.
+    #[arg(long)]
+    pub tower_hidden: Option<usize>,
+    /// Model width `D` instead of the preset's (e.g. a wider teacher or ID baseline).
+    #[arg(long)]
+    pub dim: Option<usize>,
+    /// Attention heads instead of the preset's (`D` must be divisible by it).
+    #[arg(long)]
+    pub heads: Option<usize>,
+    /// Transformer blocks instead of the preset's.
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Feed-forward width instead of the preset's.
+    #[arg(long)]
+    pub ffn: Option<usize>,
+    /// Content plus ID: learn a per-item offset (zero-initialised) added to the tower's item vectors, for
+    /// fine-tuning on a fixed catalog (trained with the tower, also under `--freeze-backbone`). The
+    /// catalog must then come from the checkpoint: `export --data` writes it; other catalogs get the
+    /// tower alone.
+    #[arg(long)]
+    pub id_residual: bool,
+    /// Softmax temperature of the scores (default: 1, or 0.07 with `--cosine`). Exported in the ONNX
+    /// metadata and the card; the in-page head uses it.
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Teacher checkpoint for distillation (soft + hard targets); repeat it for an ensemble of teachers
+    /// (soft targets = the mean of their next-item distributions). Each is scored on the validation and
+    /// test users first, and the ensemble too.
+    #[arg(long)]
+    pub teacher: Vec<PathBuf>,
+    /// Weight of the soft targets in distillation.
+    #[arg(long, default_value_t = 0.5)]
+    pub alpha: f32,
+    /// Distillation temperature.
+    #[arg(long, default_value_t = 2.0)]
+    pub distill_temp: f32,
+    /// Epoch limit.
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    /// Learning rate (AdamW).
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f64,
+    /// Dropout.
+    #[arg(long, default_value_t = 0.2)]
+    pub dropout: f32,
+    /// Weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// Shared sampled negatives per batch (0 = full softmax).
+    #[arg(long, default_value_t = 0)]
+    pub negatives: usize,
+    /// Tokens per batch. Small batches mean more optimiser steps per epoch, which is what these small
+    /// datasets need (4,096 gave amazon-games only 71 steps per epoch and Scientific 9).
+    #[arg(long, default_value_t = 1024)]
+    pub batch_tokens: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Early-stopping patience (epochs).
+    #[arg(long, default_value_t = 3)]
+    pub patience: usize,
+    /// On a validation plateau (`--patience` epochs without gain): go back to the best weights and
+    /// multiply the learning rate by `--lr-decay`, up to this many times, before stopping early.
+    #[arg(long, default_value_t = 0)]
+    pub lr_decays: usize,
+    /// Learning-rate factor of each plateau decay (see `--lr-decays`).
+    #[arg(long, default_value_t = 0.15)]
+    pub lr_decay: f64,
+    /// Validation users used for early stopping.
+    #[arg(long, default_value_t = 3000)]
+    pub valid_cases: usize,
+    /// Wall-time limit (minutes).
+    #[arg(long, default_value_t = 15.0)]
+    pub max_minutes: f64,
+    /// How to read timestamps.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub time: TimeMode,
+    /// all-MiniLM-L6-v2 folder.
+    #[arg(long)]
+    pub model_dir: Option<PathBuf>,
+    /// Fine-tune the top K layers of the text encoder (all-MiniLM-L6-v2, 6 layers) with the tower
+    /// (0 = off). The text encoder runs offline only, so this costs the page nothing; the fine-tuned
+    /// encoder is written as a model folder (`--text-out`) that `catalog`, `eval-loo` and `export` take as
+    /// `--model-dir`. Each step runs the K layers forward and backward for (up to `--text-rows` of) the
+    /// items in its batch's inputs.
+    #[arg(long, default_value_t = 0)]
+    pub text_layers: usize,
+    /// Learning rate of the text encoder's layers (AdamW; decayed with `--lr` on plateaus).
+    #[arg(long, default_value_t = 2e-5)]
+    pub text_lr: f64,
+    /// Fresh text-encoder rows per step: at most this many of the items in a batch's inputs (a random
+    /// draw) go through the trainable layers; the others, and every candidate of the softmax, use the
+    /// content of the last refresh (once per epoch). 0 = every input item (slow: about 3 × 3.5 MFLOP
+    /// per token and layer).
+    #[arg(long, default_value_t = 64)]
+    pub text_rows: usize,
+    /// Output folder of the fine-tuned text encoder (default: `<out>.text`).
+    #[arg(long)]
+    pub text_out: Option<PathBuf>,
+}
+
+pub(crate) fn report_path(ckpt: &Path) -> PathBuf {
+    let mut s = ckpt.as_os_str().to_owned();
+    s.push(".report.json");
+    s.into()
+}
+
+pub(crate) fn metrics_json(m: &Metrics) -> serde_json::Value {
+    serde_json::json!({"r10": m.r10, "n10": m.n10, "r50": m.r50, "n50": m.n50, "n": m.n})
+}
+
+/// Runs the command.
+pub fn run(a: TrainArgs) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    let platform = data::load_platform(&a.data, a.time)?;
+    platform.report.print(&a.data.display().to_string());
+    let n_events: usize = platform.sessions.iter().map(|s| s.len()).sum();
+    eprintln!(
+        "{}: {} items, {} sessions, {} events, time {}",
+        a.data.display(),
+        platform.items.len(),
+        platform.sessions.len(),
+        n_events,
+        if platform.ordinal {
+            "ordinal"
+        } else {
+            "unix seconds"
+        }
+    );
+    let mut texts: Vec<String> = Vec::new();
+    let content = if a.preset == Preset::Id {
+        None
+    } else {
+        let (items, emb) = load_and_embed(&a.data.join("items.csv"), a.model_dir.as_deref())?;
+        texts = items.iter().map(item_text).collect();
+        Some(train::content_tensor(&emb.vecs, emb.dim)?)
+    };
+    let tuner = if a.text_layers > 0 {
+        anyhow::ensure!(
+            a.preset != Preset::Id,
+            "--text-layers: the ID preset has no content"
+        );
+        let dir = nextclick_train::embed::find_model_dir(a.model_dir.as_deref())?;
+        let t1 = std::time::Instant::now();
+        let t = nextclick_train::textft::TextTuner::load(&dir, &texts, a.text_layers)?;
+        eprintln!(
+            "text encoder: top {} layers train; {} items' token states below them cached ({:.0} MB) in {:.0} s",
+            a.text_layers,
+            t.len(),
+            t.cached_floats() as f64 * 4.0 / 1e6,
+            t1.elapsed().as_secs_f64()
+        );
+        Some((dir, t))
+    } else {
+        None
+    };
+    let text_out = a.text_out.clone().unwrap_or_else(|| {
+        let mut s = a.out.as_os_str().to_owned();
+        s.push(".text");
+        s.into()
+    });
+    let split = loo_split(&platform.sessions);
+    eprintln!(
+        "split: {} training sequences, {} validation, {} test users",
+        split.train.len(),
+        split.valid.len(),
+        split.test.len()
+    );
+    let mut cfg = a.preset.config(platform.items.len());
+    cfg.cosine = a.cosine;
+    if let Some(h) = a.tower_hidden {
+        anyhow::ensure!(
+            a.preset != Preset::Id,
+            "--tower-hidden: the ID preset has no tower"
+        );
+        cfg.tower_hidden = h;
+    }
+    let e = &mut cfg.encoder;
+    e.dim = a.dim.unwrap_or(e.dim);
+    e.heads = a.heads.unwrap_or(e.heads);
+    e.layers = a.layers.unwrap_or(e.layers);
+    e.ffn = a.ffn.unwrap_or(e.ffn);
+    anyhow::ensure!(
+        e.dim > 0 && e.ffn > 0 && e.layers > 0 && e.heads > 0 && e.dim.is_multiple_of(e.heads),
+        "model shape: --dim {} must be a positive multiple of --heads {}, --layers {} and --ffn {} positive",
+        e.dim,
+        e.heads,
+        e.layers,
+        e.ffn
+    );
+    if a.id_residual {
+        anyhow::ensure!(
+            a.preset != Preset::Id,
+            "--id-residual: the ID preset is IDs only already"
+        );
+        cfg.id_residual = platform.items.len();
+    }
+    cfg.temperature = a.temperature.unwrap_or(if a.cosine { 0.07 } else { 1.0 });
+    anyhow::ensure!(
+        cfg.temperature.is_finite() && cfg.temperature > 0.0,
+        "--temperature {} must be a positive number",
+        cfg.temperature
+    );
+    let mut net = Net::new(cfg, a.seed)?;
+    if let Some(init) = &a.init {
+        let src = Net::load(init)?;
+        if src.cfg.tower_hidden == cfg.tower_hidden {
+            // item offsets too when both are content+ID models of the same catalog (a second stage)
+            let same_offsets = cfg.id_residual > 0 && src.cfg.id_residual == cfg.id_residual;
+            let prefixes: &[&str] = if same_offsets {
+                &["enc.", "tower.", "idemb"]
+            } else {
+                &["enc.", "tower."]
+            };
+            net.copy_from(&src, prefixes)?;
+            eprintln!("initialised from {}", init.display());
+        } else {
+            net.copy_from(&src, &["enc."])?;
+            eprintln!(
+                "initialised the backbone from {} (its tower is {} wide, this one {}: fresh tower)",
+                init.display(),
+                src.cfg.tower_hidden,
+                cfg.tower_hidden
+            );
+        }
+        if cfg.cosine && !src.cfg.cosine {
+            let s = net.match_input_scale(&src, content.as_ref())?;
+            eprintln!("cosine from a dot-product source: encoder input scale set to its mean item norm {s:.3}");
+        }
+    }
+    let teacher_nets = a
+        .teacher
+        .iter()
+        .map(|p| Net::load(p).with_context(|| format!("teacher {}", p.display())))
+        .collect::<Result<Vec<_>>>()?;
+    let teachers = teacher_nets
+        .iter()
+        .map(|t| train::Teacher::new(t, content.as_ref()))
+        .collect::<Result<Vec<_>>>()?;
+    let teacher_scores = score_members("teacher", &a.teacher, &teachers, &split)?;
+    let opts = TrainOptions {
+        epochs: a.epochs,
+        batch_tokens: a.batch_tokens,
+        lr: a.lr,
+        weight_decay: a.weight_decay,
+        dropout: a.dropout,
+        negatives: a.negatives,
+        seed: a.seed,
+        patience: a.patience,
+        lr_decay: a.lr_decay,
+        lr_decays: a.lr_decays,
+        valid_cases: a.valid_cases,
+        max_minutes: a.max_minutes,
+        trainable: if a.freeze_backbone {
+            vec!["tower.".into(), "idemb".into()]
+        } else {
+            vec!["enc.".into(), "tower.".into(), "idemb".into()]
+        },
+        distill_alpha: if teachers.is_empty() { 0.0 } else { a.alpha },
+        distill_temp: a.distill_temp,
+        checkpoint: Some(a.out.clone()),
+        progress: true,
+    };
+    if let Some(parent) = a.out.parent() {
+        std::fs::create_dir_all(parent).ok();
+    }
+    let rep = train::train_with_text(
+        &mut net,
+        content.as_ref(),
+        &split,
+        &opts,
+        &teachers,
+        tuner.as_ref().map(|(dir, t)| train::TextTuning {
+            tuner: t,
+            lr: a.text_lr,
+            save: Some((dir.clone(), text_out.clone())),
+            rows: a.text_rows,
+        }),
+    )?;
+    let content = match &tuner {
+        Some((_, t)) => Some(t.encode_all()?),
+        None => content,
+    };
+    if tuner.is_some() {
+        eprintln!(
+            "fine-tuned text encoder (the best epoch's): {} (pass it as --model-dir)",
+            text_out.display()
+        );
+    }
+    let table = net.item_vectors(content.as_ref())?;
+    let valid = train::evaluate(&net, &table, &split.valid, 256)?;
+    let test = train::evaluate(&net, &table, &split.test, 256)?;
+    let total = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "trained {} epochs in {:.0} s ({:.0} tokens/s); best epoch {}; valid N@10 {:.4} R@10 {:.4}; test R@10 {:.4} N@10 {:.4} R@50 {:.4} N@50 {:.4}",
+        rep.epochs, rep.seconds, rep.tokens_per_sec, rep.best_epoch, valid.n10, valid.r10, test.r10, test.n10, test.r50, test.n50
+    );
+    let report = serde_json::json!({
+        "data": a.data.display().to_string(),
+        "preset": format!("{:?}", a.preset).to_lowercase(),
+        "config": cfg,
+        "init": a.init.as_ref().map(|p| p.display().to_string()),
+        "freeze_backbone": a.freeze_backbone,
+        "teacher": a.teacher.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "teacher_scores": teacher_scores,
+        "alpha": a.alpha, "distill_temp": a.distill_temp,
+        "epochs": rep.epochs, "best_epoch": rep.best_epoch, "losses": rep.losses,
+        "train_seconds": rep.seconds, "total_seconds": total, "tokens_per_sec": rep.tokens_per_sec,
+        "lr": a.lr, "lr_decay": a.lr_decay, "lr_decays": a.lr_decays, "lr_decays_taken": rep.lr_decays,
+        "dropout": a.dropout, "negatives": a.negatives, "seed": a.seed,
+        "text_layers": a.text_layers, "text_lr": a.text_lr, "text_rows": a.text_rows,
+        "text_out": tuner.as_ref().map(|_| text_out.display().to_string()),
+        "users": platform.sessions.len(), "items": platform.items.len(), "events": n_events,
+        "valid": metrics_json(&valid), "test": metrics_json(&test),
+    });
+    std::fs::write(report_path(&a.out), serde_json::to_string_pretty(&report)?)?;
+    eprintln!(
+        "wrote {} and {}",
+        a.out.display(),
+        report_path(&a.out).display()
+    );
+    Ok(())
+}

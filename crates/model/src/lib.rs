@@ -1,0 +1,24 @@
+//! nextclick's models without a training framework.
+//!
+//! - [`encoder`]: the contract-v1 session encoder's weights, its ONNX writer and its plain-Rust reference
+//!   forward pass (what tract must reproduce), and the deterministic [`encoder::SplitMix`] generator.
+//! - [`tower`]: the item tower (content embedding → item vector) in plain Rust, its file format, and where
+//!   a model's card and tower live beside its ONNX.
+//! - [`content`]: content-embedding files (`.emb`).
+//! - [`catalog`]: a shop's catalog from its items and content embeddings through a tower; the contract
+//!   input of a session.
+//! - [`rank`]: full-catalog ranking metrics.
+//! - [`reference`], [`fixture`]: the deterministic reference model and the scripted scenario whose outputs
+//!   the browser tests compare against.
+//!
+//! Training lives in `nextclick-train` (candle), evaluation in `nextclick-eval`.
+
+#![warn(missing_docs)]
+
+pub mod catalog;
+pub mod content;
+pub mod encoder;
+pub mod fixture;
+pub mod rank;
+pub mod reference;
+pub mod tower;

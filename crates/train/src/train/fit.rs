@@ -1,0 +1,372 @@
+//! The training loop: AdamW, plateau decays, early stopping, checkpoints; optionally with the text encoder.
+
+use anyhow::{Context, Result};
+use candle_core::Tensor;
+use candle_nn::Optimizer;
+
+use nextclick_data::Event;
+use nextclick_model::encoder::SplitMix;
+
+use super::{batch::*, evaluate::*, loss::*, net::*};
+use nextclick_data::split::LooSplit;
+
+/// Training options.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// Epoch limit.
+    pub epochs: usize,
+    /// Target tokens per batch (sessions are grouped by length).
+    pub batch_tokens: usize,
+    /// Learning rate (AdamW).
+    pub lr: f64,
+    /// Weight decay (AdamW).
+    pub weight_decay: f64,
+    /// Dropout probability.
+    pub dropout: f32,
+    /// Sampled negatives per batch (shared); 0 = full softmax over the catalog.
+    pub negatives: usize,
+    /// Seed of init, shuffling, sampling and dropout.
+    pub seed: u64,
+    /// Early-stopping patience in epochs.
+    pub patience: usize,
+    /// Learning-rate decay on a plateau: when validation has not improved for `patience` epochs, training
+    /// goes back to the best checkpoint's weights, multiplies the learning rate by `lr_decay` and goes on
+    /// with fresh optimiser moments, at most `lr_decays` times; only then does it stop early. 0 decays
+    /// (the default): stop at the first plateau.
+    pub lr_decay: f64,
+    /// How many times the learning rate may be decayed (see `lr_decay`).
+    pub lr_decays: usize,
+    /// Validation cases used for early stopping (a fixed subset).
+    pub valid_cases: usize,
+    /// Wall-time limit in minutes (training stops after the epoch that crosses it).
+    pub max_minutes: f64,
+    /// Trainable parameter prefixes (`enc.`, `tower.`, `idemb`).
+    pub trainable: Vec<String>,
+    /// Distillation weight of the soft targets (0 = hard targets only).
+    pub distill_alpha: f32,
+    /// Distillation temperature.
+    pub distill_temp: f32,
+    /// Where the best checkpoint goes.
+    pub checkpoint: Option<std::path::PathBuf>,
+    /// Show progress bars.
+    pub progress: bool,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            epochs: 20,
+            batch_tokens: 1024,
+            lr: 2e-3,
+            weight_decay: 0.0,
+            dropout: 0.2,
+            negatives: 0,
+            seed: 1,
+            patience: 3,
+            lr_decay: 0.15,
+            lr_decays: 0,
+            valid_cases: 2000,
+            max_minutes: 15.0,
+            trainable: vec!["enc.".into(), "tower.".into(), "idemb".into()],
+            distill_alpha: 0.0,
+            distill_temp: 2.0,
+            checkpoint: None,
+            progress: true,
+        }
+    }
+}
+
+/// What a training run did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrainReport {
+    /// Epochs run.
+    pub epochs: usize,
+    /// Best validation NDCG@10 (on the early-stopping subset).
+    pub best_valid_n10: f64,
+    /// Epoch of the best validation score (1-based).
+    pub best_epoch: usize,
+    /// Mean training loss per epoch.
+    pub losses: Vec<f64>,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Tokens (scored positions) per second.
+    pub tokens_per_sec: f64,
+    /// Learning-rate decays taken on plateaus.
+    pub lr_decays: usize,
+}
+
+/// Trains `net` on `split` (content embeddings `content` `[V, C]` for tower models).
+pub fn train(
+    net: &mut Net,
+    content: Option<&Tensor>,
+    split: &LooSplit,
+    opts: &TrainOptions,
+    teachers: &[Teacher],
+) -> Result<TrainReport> {
+    train_with_text(net, content, split, opts, teachers, None)
+}
+
+/// Fine-tuning the text encoder with the tower (see [`crate::textft`]).
+pub struct TextTuning<'a> {
+    /// The tuner (its item order is the catalog's).
+    pub tuner: &'a crate::textft::TextTuner,
+    /// Learning rate of its layers (scaled by the same plateau decays as `opts.lr`).
+    pub lr: f64,
+    /// `(source folder, output folder)`: the best epoch's encoder is written there as a model folder.
+    pub save: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// At most this many of the items in a batch's inputs get fresh (differentiable) content rows, drawn
+    /// at random each step; the other inputs and every candidate use the last refresh. 0 = every input.
+    pub rows: usize,
+}
+
+/// [`train`], optionally fine-tuning the text encoder too (`text`): the content rows of (up to
+/// `text.rows` of) the items in each batch's inputs are recomputed through the tuner's trainable layers
+/// (differentiable); the softmax over the catalog uses the content of the last refresh (after each
+/// epoch) for every item, so fresh rows never mark the batch's targets. `content` is then ignored (the
+/// tuner gives it).
+pub fn train_with_text(
+    net: &mut Net,
+    content: Option<&Tensor>,
+    split: &LooSplit,
+    opts: &TrainOptions,
+    teachers: &[Teacher],
+    text: Option<TextTuning>,
+) -> Result<TrainReport> {
+    let t0 = std::time::Instant::now();
+    if text.is_some() {
+        anyhow::ensure!(
+            net.cfg.id_items == 0,
+            "an ID model has no content to fine-tune"
+        );
+    }
+    for t in teachers {
+        anyhow::ensure!(
+            t.net.cfg.encoder.max_len == net.cfg.encoder.max_len,
+            "a teacher reads {} events, the student {}",
+            t.net.cfg.encoder.max_len,
+            net.cfg.encoder.max_len
+        );
+    }
+    let prefixes: Vec<&str> = opts.trainable.iter().map(|s| s.as_str()).collect();
+    let vars = net.vars_with_prefix(&prefixes);
+    anyhow::ensure!(
+        !vars.is_empty(),
+        "no trainable parameters for prefixes {prefixes:?}"
+    );
+    anyhow::ensure!(
+        opts.lr_decays == 0 || (opts.lr_decay > 0.0 && opts.lr_decay < 1.0),
+        "learning-rate decay factor {} must be in (0, 1)",
+        opts.lr_decay
+    );
+    let adamw = |lr: f64| {
+        candle_nn::AdamW::new(
+            vars.clone(),
+            candle_nn::ParamsAdamW {
+                lr,
+                weight_decay: opts.weight_decay,
+                ..Default::default()
+            },
+        )
+    };
+    let mut lr = opts.lr;
+    let mut opt = adamw(lr)?;
+    let text_adamw = |lr: f64| -> Result<Option<candle_nn::AdamW>> {
+        text.as_ref()
+            .map(|t| {
+                candle_nn::AdamW::new(
+                    t.tuner.vars(),
+                    candle_nn::ParamsAdamW {
+                        lr: t.lr * lr / opts.lr,
+                        weight_decay: 0.0,
+                        ..Default::default()
+                    },
+                )
+            })
+            .transpose()
+            .map_err(Into::into)
+    };
+    let mut topt = text_adamw(lr)?;
+    let mut content_now: Option<Tensor> = match &text {
+        Some(t) => Some(t.tuner.encode_all()?),
+        None => content.cloned(),
+    };
+    let mut best_text: Option<Vec<Tensor>> = None;
+    let mut decays = 0;
+    let max_len = net.cfg.encoder.max_len;
+    let batches = make_batches(&split.train, opts.batch_tokens, max_len);
+    let mut rng = SplitMix(opts.seed ^ 0x5eed);
+    let mut vr = SplitMix(opts.seed ^ 0x7a11d);
+    let mut valid: Vec<(Vec<Event>, u32)> = split.valid.clone();
+    for i in (1..valid.len()).rev() {
+        let j = vr.below(i + 1);
+        valid.swap(i, j);
+    }
+    valid.truncate(opts.valid_cases);
+    let mut best = f64::NEG_INFINITY;
+    let mut best_epoch = 0;
+    let mut bad = 0;
+    let mut losses = Vec::new();
+    let mut tokens = 0usize;
+    let mut epochs = 0;
+    for epoch in 1..=opts.epochs {
+        epochs = epoch;
+        let mut order: Vec<usize> = (0..batches.len()).collect();
+        for i in (1..order.len()).rev() {
+            let j = rng.below(i + 1);
+            order.swap(i, j);
+        }
+        let pb = if opts.progress {
+            indicatif::ProgressBar::new(order.len() as u64)
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "epoch {prefix} {bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}",
+            )
+            .expect("valid template"),
+        );
+        pb.set_prefix(format!("{epoch}/{}", opts.epochs));
+        let (mut sum, mut cnt) = (0f64, 0usize);
+        for &bi in &order {
+            let ex: Vec<(&[Event], &[u32])> = batches[bi]
+                .iter()
+                .map(|&i| {
+                    (
+                        split.train[i].inputs.as_slice(),
+                        split.train[i].targets.as_slice(),
+                    )
+                })
+                .collect();
+            let batch = Batch::new(&ex, max_len);
+            let (loss, n) = match &text {
+                None => batch_loss(net, content_now.as_ref(), &batch, opts, teachers, &mut rng)?,
+                Some(t) => {
+                    let mut touched = input_items(&batch);
+                    if t.rows > 0 && touched.len() > t.rows {
+                        for i in 0..t.rows {
+                            let j = i + rng.below(touched.len() - i);
+                            touched.swap(i, j);
+                        }
+                        touched.truncate(t.rows);
+                        touched.sort_unstable();
+                    }
+                    let fresh = t.tuner.encode(&touched)?;
+                    let stale = content_now.as_ref().context("content of the tuner")?;
+                    let c = crate::textft::with_fresh_rows(stale, &touched, &fresh)?;
+                    batch_loss_with_inputs(
+                        net,
+                        Some(stale),
+                        Some(&c),
+                        &batch,
+                        opts,
+                        teachers,
+                        &mut rng,
+                    )?
+                }
+            };
+            let lv = loss.to_scalar::<f32>()? as f64;
+            anyhow::ensure!(lv.is_finite(), "loss became {lv} at epoch {epoch}");
+            let grads = loss.backward()?;
+            opt.step(&grads)?;
+            if let Some(o) = topt.as_mut() {
+                o.step(&grads)?;
+            }
+            sum += lv * n as f64;
+            cnt += n;
+            tokens += n;
+            pb.set_message(format!(
+                "loss {:.4} {:.0} tok/s",
+                sum / cnt as f64,
+                tokens as f64 / t0.elapsed().as_secs_f64()
+            ));
+            pb.inc(1);
+        }
+        let mean = sum / cnt.max(1) as f64;
+        losses.push(mean);
+        if let Some(t) = &text {
+            content_now = Some(t.tuner.encode_all()?);
+        }
+        let table = net.item_vectors(content_now.as_ref())?;
+        let m = evaluate(net, &table, &valid, 256)?;
+        pb.finish_with_message(format!(
+            "loss {mean:.4} valid N@10 {:.4} R@10 {:.4}",
+            m.n10, m.r10
+        ));
+        if !opts.progress || pb.is_hidden() {
+            // no terminal (logs, make): the bars are hidden, so print the epoch summary
+            eprintln!(
+                "epoch {epoch}: loss {mean:.4} valid N@10 {:.4} R@10 {:.4} ({:.0} s, {:.0} tokens/s)",
+                m.n10,
+                m.r10,
+                t0.elapsed().as_secs_f64(),
+                tokens as f64 / t0.elapsed().as_secs_f64()
+            );
+        }
+        if m.n10 > best {
+            best = m.n10;
+            best_epoch = epoch;
+            bad = 0;
+            if let Some(p) = &opts.checkpoint {
+                net.save(p)?;
+            }
+            if let Some(t) = &text {
+                best_text = Some(t.tuner.snapshot()?);
+                if let Some((src, out)) = &t.save {
+                    t.tuner.save(src, out)?;
+                }
+            }
+        } else {
+            bad += 1;
+            if bad >= opts.patience {
+                if decays == opts.lr_decays {
+                    eprintln!("early stop: no validation gain for {bad} epochs (best N@10 {best:.4} at epoch {best_epoch})");
+                    break;
+                }
+                // back to the best weights (set in place, so the optimiser's variables stay the same),
+                // a lower learning rate, fresh moments
+                if let (Some(p), true) = (&opts.checkpoint, best_epoch > 0) {
+                    net.copy_from(&Net::load(p)?, &prefixes)?;
+                }
+                if let (Some(t), Some(b)) = (&text, &best_text) {
+                    t.tuner.restore(b)?;
+                    content_now = Some(t.tuner.encode_all()?);
+                }
+                decays += 1;
+                lr *= opts.lr_decay;
+                opt = adamw(lr)?;
+                topt = text_adamw(lr)?;
+                bad = 0;
+                eprintln!(
+                    "plateau: no validation gain for {} epochs; back to epoch {best_epoch}'s weights, learning rate {lr:.3e} (decay {decays}/{})",
+                    opts.patience, opts.lr_decays
+                );
+            }
+        }
+        if t0.elapsed().as_secs_f64() > opts.max_minutes * 60.0 {
+            eprintln!(
+                "time limit of {} min reached after epoch {epoch}",
+                opts.max_minutes
+            );
+            break;
+        }
+    }
+    if let Some(p) = &opts.checkpoint {
+        if best_epoch > 0 {
+            *net = Net::load(p)?;
+        }
+    }
+    if let (Some(t), Some(b)) = (&text, &best_text) {
+        t.tuner.restore(b)?;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    Ok(TrainReport {
+        epochs,
+        best_valid_n10: best,
+        best_epoch,
+        losses,
+        seconds: secs,
+        tokens_per_sec: tokens as f64 / secs,
+        lr_decays: decays,
+    })
+}

@@ -1,0 +1,147 @@
+//! The training loss of a batch: softmax over catalog items (full or sampled), optional soft targets.
+
+use std::collections::HashMap;
+
+use anyhow::{bail, Result};
+use candle_core::Tensor;
+
+use nextclick_model::encoder::SplitMix;
+
+use super::{batch::*, encode::*, evaluate::*, fit::*, net::*, ops::*};
+
+/// One optimisation step's loss terms on `batch`; returns (loss tensor, scored positions). With
+/// `teachers` (and `opts.distill_alpha > 0`) the soft targets are the mean of their next-item
+/// distributions at temperature `opts.distill_temp` (one teacher, or an ensemble).
+pub fn batch_loss(
+    net: &Net,
+    content: Option<&Tensor>,
+    batch: &Batch,
+    opts: &TrainOptions,
+    teachers: &[Teacher],
+    rng: &mut SplitMix,
+) -> Result<(Tensor, usize)> {
+    batch_loss_with_inputs(net, content, None, batch, opts, teachers, rng)
+}
+
+/// [`batch_loss`] with other content rows for the session's inputs than for the scored candidates:
+/// `input_content` (same shape as `content`) feeds the encoder, `content` the softmax. Text-encoder
+/// fine-tuning gives fresh rows to the inputs only, so the candidates never tell a batch's items (fresh)
+/// from the rest (stale) — which would leak the targets.
+pub fn batch_loss_with_inputs(
+    net: &Net,
+    content: Option<&Tensor>,
+    input_content: Option<&Tensor>,
+    batch: &Batch,
+    opts: &TrainOptions,
+    teachers: &[Teacher],
+    rng: &mut SplitMix,
+) -> Result<(Tensor, usize)> {
+    let dev = &net.device;
+    let n_items = match content {
+        Some(c) if net.cfg.id_items == 0 => c.dim(0)?,
+        _ => net.cfg.id_items,
+    };
+    let d = net.cfg.encoder.dim;
+    let valid: Vec<u32> = (0..batch.b * batch.t)
+        .filter(|&i| batch.targets[i] != u32::MAX)
+        .map(|i| i as u32)
+        .collect();
+    if valid.is_empty() {
+        bail!("batch without targets");
+    }
+    let targets: Vec<u32> = valid.iter().map(|&i| batch.targets[i as usize]).collect();
+    // candidate set: the whole catalog, or the batch's targets plus shared uniform negatives. With sampling,
+    // only the items the batch touches (candidates first, then the inputs) go through the tower.
+    let sampled = opts.negatives > 0 && opts.negatives < n_items;
+    let (subset, n_cand, tgt, local_batch): (Option<Vec<u32>>, usize, Vec<u32>, Option<Batch>) =
+        if !sampled {
+            (None, n_items, targets.clone(), None)
+        } else {
+            let mut pos: HashMap<u32, u32> = HashMap::new();
+            let mut cand: Vec<u32> = Vec::new();
+            let tgt = targets
+                .iter()
+                .map(|&t| {
+                    *pos.entry(t).or_insert_with(|| {
+                        cand.push(t);
+                        (cand.len() - 1) as u32
+                    })
+                })
+                .collect();
+            let want = (cand.len() + opts.negatives).min(n_items);
+            let mut guard = 0;
+            while cand.len() < want && guard < opts.negatives * 20 {
+                guard += 1;
+                let c = rng.below(n_items) as u32;
+                if let std::collections::hash_map::Entry::Vacant(e) = pos.entry(c) {
+                    e.insert(cand.len() as u32);
+                    cand.push(c);
+                }
+            }
+            let n_cand = cand.len();
+            let mut lb = batch.clone();
+            for (k, it) in lb.items.iter_mut().enumerate() {
+                if batch.mask[k] > 0.0 {
+                    let next = cand.len() as u32;
+                    let local = *pos.entry(*it).or_insert_with(|| {
+                        cand.push(*it);
+                        next
+                    });
+                    *it = local;
+                } else {
+                    *it = 0;
+                }
+            }
+            (Some(cand), n_cand, tgt, Some(lb))
+        };
+    let subset_t = subset
+        .as_ref()
+        .map(|c| Tensor::from_vec(c.clone(), c.len(), dev))
+        .transpose()?;
+    let vectors = |n: &Net, c: Option<&Tensor>| n.item_vectors_of(c, subset_t.as_ref());
+    let batch = local_batch.as_ref().unwrap_or(batch);
+    let table = vectors(net, content)?;
+    let in_table = match input_content {
+        Some(c) => vectors(net, Some(c))?,
+        None => table.clone(),
+    };
+    let mut drop_rng = SplitMix(rng.next_u64());
+    let hs = encode(net, &in_table, batch, opts.dropout, Some(&mut drop_rng))?;
+    let vidx = Tensor::from_vec(valid.clone(), valid.len(), dev)?;
+    let h = hs.reshape((batch.b * batch.t, d))?.index_select(&vidx, 0)?;
+    let cvec = table.narrow(0, 0, n_cand)?;
+    let logits = (h.matmul(&cvec.t()?)? / net.cfg.temperature as f64)?;
+    let tgt_t = Tensor::from_vec(tgt, targets.len(), dev)?;
+    let lsm = log_softmax(&logits)?;
+    let hard = lsm.gather(&tgt_t.unsqueeze(1)?, 1)?.neg()?.mean_all()?;
+    let loss = if teachers.is_empty() || opts.distill_alpha <= 0.0 {
+        hard
+    } else {
+        let mut tls = Vec::with_capacity(teachers.len());
+        for t in teachers {
+            anyhow::ensure!(
+                t.table.dim(0)? == n_items,
+                "a teacher scores {} items, the student {n_items}: not the same catalog",
+                t.table.dim(0)?
+            );
+            let tn = t.net;
+            let ttable = match &subset_t {
+                Some(u) => t.table.index_select(u, 0)?,
+                None => t.table.clone(),
+            };
+            let ths = encode(tn, &ttable, batch, 0.0, None)?;
+            let th = ths
+                .reshape((batch.b * batch.t, tn.cfg.encoder.dim))?
+                .index_select(&vidx, 0)?;
+            tls.push((th.matmul(&ttable.narrow(0, 0, n_cand)?.t()?)? / tn.cfg.temperature as f64)?);
+        }
+        let tau = opts.distill_temp as f64;
+        let lpt = log_mean_softmax(&tls, tau)?.detach();
+        let pt = lpt.exp()?;
+        let lps = log_softmax(&(&logits / tau)?)?;
+        let kl = (pt * (lpt - lps)?)?.sum(1)?.mean_all()?;
+        let a = opts.distill_alpha as f64;
+        ((kl * (a * tau * tau))? + (hard * (1.0 - a))?)?
+    };
+    Ok((loss, targets.len()))
+}
