@@ -101,6 +101,9 @@ pub enum Error {
     /// Persisted state could not be decoded.
     #[error("stored state: {0}")]
     State(String),
+    /// The shop head file could not be used.
+    #[error("shop head: {0}")]
+    ShopHead(String),
 }
 
 /// Why an event was rejected.

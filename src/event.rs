@@ -8,6 +8,10 @@ use crate::error::EventError;
 
 /// Longest accepted item id, in bytes (the catalog allows the same).
 pub const MAX_ITEM_ID_LEN: usize = crate::catalog::MAX_ID_LEN;
+/// Largest unit price accepted (any currency). The core stores prices as `f32` and sums them into the
+/// session's cart value: a bound far inside `f32`'s range keeps every feature finite (a price of `1e39`
+/// is finite in JS but infinite as `f32`).
+pub const MAX_PRICE: f64 = 1e12;
 /// Longest accepted event-type string, in bytes.
 pub const MAX_TYPE_LEN: usize = 64;
 /// Timestamps below this are taken as seconds and converted to milliseconds (1e11 ms = 1973; 1e11 s = 5138).
@@ -118,11 +122,11 @@ impl RawEvent {
         let timestamp_ms = normalize_timestamp(self.timestamp.unwrap_or(now_ms))?;
         let price = match self.price {
             None => None,
-            Some(p) if p.is_finite() && p >= 0.0 => Some(p),
+            Some(p) if p.is_finite() && (0.0..=MAX_PRICE).contains(&p) => Some(p),
             Some(p) => {
                 return Err(EventError::BadNumber {
                     field: "price",
-                    detail: format!("{p} is not a non-negative number"),
+                    detail: format!("{p} is not a number in [0, {MAX_PRICE:e}]"),
                 })
             }
         };
@@ -208,6 +212,13 @@ mod tests {
             })
         ));
         let mut e = raw("view", "a");
+        e.price = Some(1e39);
+        assert!(matches!(
+            e.validate(0.0),
+            Err(EventError::BadNumber { field: "price", .. })
+        ));
+        e.price = Some(MAX_PRICE);
+        assert!(e.validate(0.0).is_ok());
         e.price = Some(f64::INFINITY);
         assert!(matches!(
             e.validate(0.0),

@@ -5,7 +5,9 @@
 //!   (softmax over the catalog, full up to [`FULL_SOFTMAX_MAX`] items, sampled above), with L2 toward the
 //!   source weights. Serving with `α` is exactly `θ' = α·θ_tuned + (1 − α)·θ_source`, because the adapter
 //!   is linear in its weights and the source adapter is zero. `α` is fixed or grows with evidence,
-//!   `α = n / (n + n₀)` after `n` learning steps.
+//!   `α = n / (n + n₀)` after `n` learning steps. A shop may ship a shop-level head `θ₀` learned from its
+//!   own orders ([`crate::shop_head::ShopHead`]): new shoppers then start at `θ₀`, serving is
+//!   `θ' = α·θ + (1 − α)·θ₀`, and the L2 pull goes toward `θ₀`.
 //! * [`Logistic`]: the intent heads (purchase propensity, exit risk), logistic regressions on the session
 //!   features and the session vector, pre-set with priors and updated online as labels arrive.
 
@@ -166,16 +168,50 @@ impl Adapter {
         }
     }
 
-    /// The served session vector `s + α·(A s + b)`.
+    /// The served session vector `s + α·(A s + b)`, for a shopper who started from the source model.
     pub fn apply(&self, s: &[f32], alpha: f32) -> Vec<f32> {
+        self.apply_with_base(s, alpha, None)
+    }
+
+    /// The served session vector with a shop head `θ₀ = (A₀, b₀)` as the starting point:
+    /// `s + α·(A s + b) + (1 − α)·(A₀ s + b₀)`, i.e. `θ' = α·θ + (1 − α)·θ₀` applied to `s` (the adapter is
+    /// linear in its weights). Without a base, `θ₀ = 0`: the source model.
+    pub fn apply_with_base(&self, s: &[f32], alpha: f32, base: Option<&Adapter>) -> Vec<f32> {
         let mut out = vec![0f32; self.dim];
-        if alpha == 0.0 || self.steps == 0 {
-            out.copy_from_slice(s);
+        let alpha = if self.steps == 0 { 0.0 } else { alpha };
+        let base = base.filter(|b| b.dim == self.dim && alpha < 1.0);
+        if alpha == 0.0 {
+            match base {
+                None => out.copy_from_slice(s),
+                Some(b) => {
+                    b.delta(s, &mut out);
+                    out.iter_mut().zip(s).for_each(|(o, x)| *o += x);
+                }
+            }
             return out;
         }
         self.delta(s, &mut out);
         out.iter_mut().zip(s).for_each(|(o, x)| *o = x + alpha * *o);
+        if let Some(b) = base {
+            let mut d0 = vec![0f32; self.dim];
+            b.delta(s, &mut d0);
+            out.iter_mut()
+                .zip(&d0)
+                .for_each(|(o, d)| *o += (1.0 - alpha) * d);
+        }
         out
+    }
+
+    /// A new shopper's adapter when the shop ships a head: the head's weights, no steps of its own (so the
+    /// grown `α` starts at 0 and serving starts exactly at `θ₀`).
+    pub fn starting_at(base: &Adapter) -> Adapter {
+        Adapter {
+            dim: base.dim,
+            a: base.a.clone(),
+            b: base.b.clone(),
+            steps: 0,
+            rng: 0x5EED,
+        }
     }
 
     fn next_rand(&mut self) -> u64 {
@@ -197,6 +233,20 @@ impl Adapter {
         opts: &HeadOptions,
         temperature: f32,
     ) -> f32 {
+        self.learn_with_base(s, target, catalog, opts, temperature, None)
+    }
+
+    /// [`Adapter::learn`] with the L2 pull toward the shop head `base` (`θ₀`) instead of toward zero.
+    pub fn learn_with_base(
+        &mut self,
+        s: &[f32],
+        target: usize,
+        catalog: &Catalog,
+        opts: &HeadOptions,
+        temperature: f32,
+        base: Option<&Adapter>,
+    ) -> f32 {
+        let base = base.filter(|b| b.dim == self.dim);
         let d = self.dim;
         let mut tuned = vec![0f32; d];
         self.delta(s, &mut tuned);
@@ -249,6 +299,18 @@ impl Adapter {
                 *a = *a * decay - gi * x;
             }
             *b = *b * decay - gi;
+        }
+        if let Some(base) = base {
+            // decay toward θ₀: θ ← decay·θ + (1 − decay)·θ₀ (the step above did the decay·θ part)
+            let keep = opts.l2;
+            self.a
+                .iter_mut()
+                .zip(&base.a)
+                .for_each(|(a, a0)| *a += keep * a0);
+            self.b
+                .iter_mut()
+                .zip(&base.b)
+                .for_each(|(b, b0)| *b += keep * b0);
         }
         self.steps += 1;
         loss
@@ -368,6 +430,53 @@ mod tests {
         };
         assert!(rank(&a.apply(&s, a.alpha(&opts))) < rank(&s));
         assert!(a.is_valid());
+    }
+
+    #[test]
+    fn a_shop_head_is_the_starting_point_and_the_blend_is_alpha_theta_plus_one_minus_alpha_theta0()
+    {
+        let c = catalog();
+        let opts = HeadOptions::default();
+        let s: Vec<f32> = (0..8).map(|i| (i as f32 * 0.7).sin()).collect();
+        // θ₀: a non-zero head
+        let mut base = Adapter::new(8);
+        for _ in 0..20 {
+            base.learn(&s, 5, &c, &opts, 1.0);
+        }
+        let mut a = Adapter::starting_at(&base);
+        assert_eq!(a.steps(), 0);
+        assert_eq!(a.params(), base.params());
+        // before any on-device step: exactly θ₀
+        let at0 = a.apply_with_base(&s, a.alpha(&opts), Some(&base));
+        assert_eq!(at0, base.apply(&s, 1.0));
+        assert_ne!(at0, s, "θ₀ is not the source model");
+        // after on-device steps: s + α(A s + b) + (1 − α)(A₀ s + b₀)
+        for _ in 0..3 {
+            a.learn_with_base(&s, 11, &c, &opts, 1.0, Some(&base));
+        }
+        let alpha = a.alpha(&opts);
+        assert!(alpha > 0.5 && alpha < 1.0);
+        let got = a.apply_with_base(&s, alpha, Some(&base));
+        let theta = a.apply(&s, 1.0);
+        let theta0 = base.apply(&s, 1.0);
+        for j in 0..8 {
+            let want = alpha * theta[j] + (1.0 - alpha) * theta0[j];
+            assert!((got[j] - want).abs() < 1e-5, "{j}: {} vs {want}", got[j]);
+        }
+        // the L2 pull goes toward θ₀: with a huge l2, one step lands next to θ₀, not next to zero
+        let strong = HeadOptions {
+            l2: 0.999,
+            learning_rate: 1e-6,
+            ..HeadOptions::default()
+        };
+        let mut b = Adapter::starting_at(&base);
+        b.learn_with_base(&s, 11, &c, &strong, 1.0, Some(&base));
+        let dist =
+            |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| (p - q).powi(2)).sum::<f32>();
+        assert!(dist(&b.params(), &base.params()) < 1e-6);
+        let mut z = Adapter::starting_at(&base);
+        z.learn(&s, 11, &c, &strong, 1.0);
+        assert!(dist(&z.params(), &vec![0.0; 72]) < dist(&z.params(), &base.params()));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod head;
 pub mod model;
 pub mod predictor;
 pub mod session;
+pub mod shop_head;
 pub mod state;
 
 #[cfg(target_arch = "wasm32")]

@@ -9,9 +9,11 @@ use crate::contract::{self, EventKind};
 use crate::error::{Error, EventError, Result};
 use crate::event::{Event, RawEvent};
 use crate::features::{SessionFeatures, NUM_FEATURES};
+use crate::head::Adapter;
 use crate::head::HeadOptions;
 use crate::model::{Encoder, EncoderInput};
 use crate::session::{Pushed, SessionConfig, SessionEvent, Sessions};
+use crate::shop_head::ShopHead;
 use crate::state::{RestoreReport, Restored, ShopperState};
 
 /// What to do with an event whose item is not in the catalog.
@@ -168,6 +170,8 @@ pub struct Predictor {
     scores: Vec<f32>,
     /// Raw (source-model) session vector of the current session state, until the next accepted event.
     cached_session_vec: Option<Vec<f32>>,
+    /// The shop head `θ₀` new shoppers start from (`None`: the source model).
+    shop_head: Option<Adapter>,
 }
 
 fn check_pin(what: &'static str, bytes: &[u8], pin: &Option<String>) -> Result<()> {
@@ -239,12 +243,46 @@ impl Predictor {
             catalog,
             options,
             cached_session_vec: None,
+            shop_head: None,
         })
     }
 
-    /// A fresh shopper state for this predictor's model and options (for replaying many shoppers).
+    /// A fresh shopper state for this predictor's model and options (for replaying many shoppers): the
+    /// source heads, its adapter at the shop head when one is set.
     pub fn new_state(&self) -> ShopperState {
-        ShopperState::new(self.state.sessions.config(), self.encoder.shape().dim)
+        let mut st = ShopperState::new(self.state.sessions.config(), self.encoder.shape().dim);
+        if let Some(h) = &self.shop_head {
+            st.adapter = Adapter::starting_at(h);
+        }
+        st
+    }
+
+    /// Sets the shop head `θ₀` (a [`ShopHead`] file's bytes, checked against this model), or removes it
+    /// with `None`. A shopper who has not learned anything yet (no adapter steps) starts over from it;
+    /// a shopper with learned state keeps it, now blended with the new `θ₀`.
+    pub fn set_shop_head(&mut self, bytes: Option<&[u8]>) -> Result<Option<ShopHead>> {
+        let head = match bytes {
+            None => None,
+            Some(b) => {
+                let h = ShopHead::from_bytes(b)?;
+                h.check_model(self.encoder.sha256(), self.encoder.shape().dim)?;
+                Some(h)
+            }
+        };
+        self.shop_head = head.as_ref().map(|h| h.adapter.clone());
+        if self.state.adapter.steps() == 0 {
+            self.state.adapter = match &self.shop_head {
+                Some(h) => Adapter::starting_at(h),
+                None => Adapter::new(self.encoder.shape().dim),
+            };
+        }
+        self.cached_session_vec = None;
+        Ok(head)
+    }
+
+    /// The shop head in force, if any.
+    pub fn shop_head(&self) -> Option<&Adapter> {
+        self.shop_head.as_ref()
     }
 
     /// Takes the current shopper's state out, leaving a fresh one.
@@ -330,6 +368,7 @@ impl Predictor {
         let price = ev
             .price
             .or_else(|| self.catalog.meta(item).and_then(|m| m.price))
+            .filter(|p| p.is_finite() && (0.0..=crate::event::MAX_PRICE).contains(p))
             .map(|p| p as f32);
         let sev = SessionEvent {
             kind: ev.kind,
@@ -349,7 +388,14 @@ impl Predictor {
             if let Some(ctx) = self.raw_session_vector()? {
                 let ctx = ctx.to_vec();
                 let (opts, t) = (&self.options.head, self.temperature);
-                self.state.adapter.learn(&ctx, item, &self.catalog, opts, t);
+                self.state.adapter.learn_with_base(
+                    &ctx,
+                    item,
+                    &self.catalog,
+                    opts,
+                    t,
+                    self.shop_head.as_ref(),
+                );
                 let lr = opts.intent_learning_rate;
                 if let Some(x) = self.state.pending_exit.take() {
                     self.state.exit_head.update(&x, false, lr);
@@ -456,7 +502,11 @@ impl Predictor {
             return Ok(None);
         };
         let s = s.to_vec();
-        Ok(Some(self.state.adapter.apply(&s, alpha)))
+        Ok(Some(self.state.adapter.apply_with_base(
+            &s,
+            alpha,
+            self.shop_head.as_ref(),
+        )))
     }
 
     /// The blending weight `α` of the adapter in force.

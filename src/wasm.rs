@@ -218,6 +218,20 @@ impl JsPredictor {
         to_js(&self.inner.import_state(bytes).map_err(js_err)?)
     }
 
+    /// Sets the shop head (the bundle's `shop-head.bin`, learned by the shop from its orders) that new
+    /// shoppers start from; `undefined`/`null` removes it. Throws if the bytes are corrupted or belong to
+    /// another model. Returns `{customers, purchases}` of the head, or `null` when removed.
+    #[wasm_bindgen(js_name = setShopHead)]
+    pub fn set_shop_head(&mut self, bytes: Option<Vec<u8>>) -> Result<JsValue, JsError> {
+        let head = self.inner.set_shop_head(bytes.as_deref()).map_err(js_err)?;
+        match head {
+            None => Ok(JsValue::NULL),
+            Some(h) => {
+                to_js(&serde_json::json!({"customers": h.customers, "purchases": h.purchases}))
+            }
+        }
+    }
+
     /// Erases every trace of the shopper held by this predictor (sessions, learned heads, counters).
     pub fn forget(&mut self) {
         self.inner.forget();

@@ -97,7 +97,7 @@ fn reordered_catalog_restores_the_same_items_and_predictions() {
 
 #[test]
 fn removed_items_are_dropped_and_a_smaller_catalog_never_traps() {
-    let mut a = shopper();
+    let a = shopper();
     let saved = a.export_state();
     let (rows, d, sha) = rows();
     // keep the first 100 rows (ref-0250 is gone, ref-0005 and ref-0007 stay), then shuffle them
@@ -126,7 +126,14 @@ fn removed_items_are_dropped_and_a_smaller_catalog_never_traps() {
 
 #[test]
 fn added_items_are_ranked_and_learned_preferences_survive() {
-    let mut a = shopper();
+    // learned: ref-0005 is followed by ref-0250; the current session is ref-0005 alone
+    let mut a = Predictor::new(MODEL, CATALOG, Options::default()).unwrap();
+    for i in 0..6 {
+        let t = i as f64 * 3600.0;
+        a.track_raw(&at("view", "ref-0005", t), 0.0).unwrap();
+        a.track_raw(&at("cart", "ref-0250", t + 5.0), 0.0).unwrap();
+    }
+    a.track_raw(&at("view", "ref-0005", 50_000.0), 0.0).unwrap();
     let saved = a.export_state();
     let rank = |p: &mut Predictor, id: &str| ids(p, 400).iter().position(|x| x == id);
     let learned = rank(&mut a, "ref-0250").unwrap();
@@ -140,7 +147,7 @@ fn added_items_are_ranked_and_learned_preferences_survive() {
     let fresh_b =
         &mut Predictor::new(MODEL, &catalog_of(&rows, d, sha), Options::default()).unwrap();
     fresh_b
-        .track_raw(&at("view", "ref-0250", 50_020.0), 0.0)
+        .track_raw(&at("view", "ref-0005", 50_000.0), 0.0)
         .unwrap();
     let after = rank(&mut b, "ref-0250").unwrap();
     assert!(

@@ -56,17 +56,27 @@ export function createEngine() {
   };
   const ops = {
     /** Loads wasm, model and catalog; returns what the client needs to namespace storage. */
-    async init({ model, catalog, options, glue, learning, integrity }) {
+    async init({ model, catalog, shopHead, options, glue, learning, integrity }) {
       const sri = integrity && typeof integrity === "object" ? integrity : {};
-      const [g, m, c] = await Promise.all([
+      const [g, m, c, h] = await Promise.all([
         loadWasm(glue, sri.wasm),
         bytesOf(model, "model", sri.model),
         bytesOf(catalog, "catalog", sri.catalog),
+        shopHead ? bytesOf(shopHead, "shop head", sri.shopHead) : null,
       ]);
       if (p) p.free();
       p = g.Predictor.create(m, c, options || undefined);
+      // the shop head is checked against the model like the catalog: a wrong one fails init
+      const head = h && typeof p.setShopHead === "function" ? p.setShopHead(h) : null;
       if (typeof p.setLearning === "function") p.setLearning(!!learning);
-      return { modelSha256: p.modelSha256, catalogSize: p.catalogSize, modelBytes: m.byteLength, catalogBytes: c.byteLength };
+      return {
+        modelSha256: p.modelSha256,
+        catalogSize: p.catalogSize,
+        modelBytes: m.byteLength,
+        catalogBytes: c.byteLength,
+        shopHeadBytes: h ? h.byteLength : 0,
+        shopHead: head ? { ...head } : null,
+      };
     },
     /** Tracks events in order; returns one status (or `{error}`) per event. */
     track(events) {

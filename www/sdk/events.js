@@ -54,6 +54,21 @@ export function mapEventName(name) {
   return undefined;
 }
 
+/** The core's bounds (src/event.rs): item ids of at most 256 UTF-8 bytes, prices in [0, 1e12]. */
+export const MAX_ITEM_ID_BYTES = 256;
+export const MAX_PRICE = 1e12;
+
+/** UTF-8 length of `s`, without allocating for the common short id. */
+function utf8Length(s) {
+  if (s.length > MAX_ITEM_ID_BYTES) return s.length; // at least that many bytes: over the bound either way
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? (i++, 4) : 3;
+  }
+  return n;
+}
+
 function itemIdOf(p) {
   if (p == null || typeof p !== "object") return undefined;
   // Segment: product_id (preferred), sku, id; GA4: item_id; the core: itemId
@@ -65,9 +80,10 @@ function itemIdOf(p) {
   return undefined;
 }
 
+/** A price the core stores as given, else undefined (the catalog's price is used instead). */
 function priceOf(p) {
   const v = p && p.price;
-  return typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : undefined;
+  return typeof v === "number" && Number.isFinite(v) && v >= 0 && v <= MAX_PRICE ? v : undefined;
 }
 
 /**
@@ -77,7 +93,7 @@ function priceOf(p) {
  * Returns `{events, ignored, warning}`: `ignored` for recognised-but-untracked names, `warning` (a
  * message, never thrown) for unknown names or events without an item id.
  */
-export function toCoreEvents(name, props) {
+export function toCoreEvents(name, props, maxProducts = 100) {
   const type = mapEventName(name);
   if (type === undefined) {
     return { events: [], ignored: false, warning: `nextclick: unknown event name ${JSON.stringify(String(name)).slice(0, 80)} (ignored)` };
@@ -87,15 +103,25 @@ export function toCoreEvents(name, props) {
   const ts = typeof p.timestamp === "number" && Number.isFinite(p.timestamp) ? p.timestamp : undefined;
   const list = Array.isArray(p.products) ? p.products : Array.isArray(p.items) ? p.items : [p];
   const events = [];
-  for (const prod of list) {
+  let tooLong = 0;
+  // at most `maxProducts` products are looked at: a call costs bounded work whatever the page passes
+  for (const prod of list.slice(0, maxProducts)) {
     const itemId = itemIdOf(prod);
     if (itemId === undefined) continue;
+    if (utf8Length(itemId) > MAX_ITEM_ID_BYTES) {
+      tooLong++; // never journaled, never sent: the core would refuse it
+      continue;
+    }
     const ev = { type, itemId };
     if (ts !== undefined) ev.timestamp = ts;
     const price = priceOf(prod);
     if (price !== undefined) ev.price = price;
     events.push(ev);
   }
-  const warning = events.length === 0 ? `nextclick: ${name} without a product id (product_id, sku or itemId) — ignored` : undefined;
+  const warning = tooLong
+    ? `nextclick: ${name}: ${tooLong} product id(s) longer than ${MAX_ITEM_ID_BYTES} bytes — ignored`
+    : events.length === 0
+      ? `nextclick: ${name} without a product id (product_id, sku or itemId) — ignored`
+      : undefined;
   return { events, ignored: false, warning };
 }

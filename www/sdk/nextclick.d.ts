@@ -28,6 +28,9 @@ export interface InitOptions {
   model: string | Uint8Array;
   /** URL or bytes of the catalog built for that model (`nextclick catalog`). */
   catalog: string | Uint8Array;
+  /** URL or bytes of the shop head (`shop-head.bin` of `nextclick shop build --orders`, learned from the
+   * shop's own orders): new visitors start from it instead of the source model. Bound to the model. */
+  shopHead?: string | Uint8Array;
   /** Namespace of the on-device storage (default: the page's host). */
   shop?: string;
   /** Default "pending": nothing is stored or learned until "granted". */
@@ -48,7 +51,7 @@ export interface InitOptions {
   onPrediction?: (detail: PredictionDetail) => void;
   /** Subresource Integrity (`sha384-…`) of the wasm binary, the model and the catalog, checked by `fetch`
    * before use (docs/security.md). `options.modelSha256` / `options.catalogSha256` pin them in the core too. */
-  integrity?: { wasm?: string; model?: string; catalog?: string };
+  integrity?: { wasm?: string; model?: string; catalog?: string; shopHead?: string };
   /** Called once if the engine cannot start or fails later (nextclick then goes on without predictions). */
   onError?: (error: NextclickError) => void;
 }
@@ -97,7 +100,9 @@ export interface Status {
   shop?: string;
   modelSha256?: string;
   catalogSize?: number;
-  downloaded?: { model: number; catalog: number };
+  downloaded?: { model: number; catalog: number; shopHead?: number };
+  /** The shop head in force (`{customers, purchases}` it was learned from), or null. */
+  shopHead?: { customers: number; purchases: number } | null;
   storage?: "indexeddb" | "localstorage" | "none";
   storedBytes?: number;
   restoredEvents?: number;

@@ -466,6 +466,7 @@ export function createRuntime() {
     cfg = {
       model: abs(o.model),
       catalog: abs(o.catalog),
+      shopHead: o.shopHead ? abs(o.shopHead) : undefined,
       shop: String(o.shop || location.host || "default").replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64),
       k: Number.isInteger(o.k) && o.k > 0 ? Math.min(o.k, 50) : 8,
       worker: o.worker !== false,
@@ -473,7 +474,7 @@ export function createRuntime() {
       debounceMs: Number.isFinite(o.debounceMs) ? o.debounceMs : 400,
       options: o.options,
       glue: abs(o.glue || new URL("../pkg/nextclick.js", import.meta.url).href),
-      integrity: o.integrity && typeof o.integrity === "object" ? { wasm: o.integrity.wasm, model: o.integrity.model, catalog: o.integrity.catalog } : undefined,
+      integrity: o.integrity && typeof o.integrity === "object" ? { wasm: o.integrity.wasm, model: o.integrity.model, catalog: o.integrity.catalog, shopHead: o.integrity.shopHead } : undefined,
     };
     if (CONSENTS.has(o.consent)) consent = o.consent;
     if (typeof o.onPrediction === "function") callbacks.add(o.onPrediction);
@@ -498,7 +499,7 @@ export function createRuntime() {
       });
     }
     ready = (async () => {
-      const args = { model: cfg.model, catalog: cfg.catalog, options: cfg.options, glue: cfg.glue, learning: consent === "granted", integrity: cfg.integrity };
+      const args = { model: cfg.model, catalog: cfg.catalog, shopHead: cfg.shopHead, options: cfg.options, glue: cfg.glue, learning: consent === "granted", integrity: cfg.integrity };
       try {
         backend = cfg.worker && typeof Worker === "function" ? new WorkerBackend() : new MainThreadBackend();
         try {
@@ -535,7 +536,8 @@ export function createRuntime() {
   async function trackCore(events) {
     const stamped = events.map((e) => (e.timestamp === undefined ? { ...e, timestamp: Date.now() } : e));
     let lastSeq = 0;
-    if (consent === "granted" && journal) for (const e of stamped) journal.append((lastSeq = nextSeq()), e);
+    // one storage write per call, whatever the number of products (the journal is bounded: storage.js)
+    if (consent === "granted" && journal) journal.appendAll(stamped.map((e) => ({ seq: (lastSeq = nextSeq()), event: e })));
     else if (consent !== "granted") {
       pageEvents.push(...stamped);
       if (pageEvents.length > 500) pageEvents.splice(0, pageEvents.length - 500);
@@ -556,14 +558,16 @@ export function createRuntime() {
     if (!bucket.take(1)) return noteDrop(); // before any work: a flood costs a counter increment per call
     let mapped;
     try {
-      mapped = toCoreEvents(name, props);
+      mapped = toCoreEvents(name, props, LIMITS.productsPerEvent);
     } catch (e) {
       throw new Error(`nextclick: unreadable event (${message(e)})`); // a throwing getter, a revoked proxy, …
     }
     const { events, ignored, warning } = mapped;
     if (warning) console.warn(warning);
     if (!events.length) return ignored ? "ignored" : "unknown";
-    return trackCore(events.slice(0, LIMITS.productsPerEvent));
+    // the bucket counts events, not calls: a call with 100 products takes 100 tokens
+    if (events.length > 1 && !bucket.take(events.length - 1)) return noteDrop();
+    return trackCore(events);
   }
 
   async function setConsent(value) {
@@ -640,7 +644,8 @@ export function createRuntime() {
       shop: cfg.shop,
       modelSha256: info.modelSha256,
       catalogSize: info.catalogSize,
-      downloaded: { model: info.modelBytes, catalog: info.catalogBytes },
+      downloaded: { model: info.modelBytes, catalog: info.catalogBytes, ...(info.shopHeadBytes ? { shopHead: info.shopHeadBytes } : {}) },
+      shopHead: info.shopHead || null,
       storage: consent === "granted" ? storage : "none",
       storedBytes: consent === "granted" ? storedBytes : 0,
       restoredEvents,

@@ -176,6 +176,22 @@ export function openJournal(shop, tab) {
         return false;
       }
     },
+    /**
+     * Appends `entries` ({seq, event}) with one storage write. Returns false when storage refused it
+     * (quota): the next snapshot still has them.
+     */
+    appendAll(entries) {
+      const s = ls();
+      if (!s || !entries.length) return !!s;
+      loadMine(s).push(...entries.slice(-MAX_JOURNAL));
+      if (mine.length > MAX_JOURNAL) mine.splice(0, mine.length - MAX_JOURNAL);
+      try {
+        s.setItem(own, JSON.stringify(mine));
+        return true;
+      } catch {
+        return false;
+      }
+    },
     /** Drops the entries a snapshot holds: `snap` is a sequence number or `{seq, covers}` (see `covered`). */
     trim(snap) {
       const s = ls();
@@ -209,6 +225,19 @@ export function openJournal(shop, tab) {
   };
 }
 
+/** `{key, value}` of the most recently saved well-formed record not under `key`, or null. */
+async function newestOther(os, key) {
+  if (typeof os.getAllKeys !== "function") return null;
+  const keys = await req(os.getAllKeys());
+  let best = null;
+  for (const k of keys) {
+    if (k === key) continue;
+    const value = await req(os.get(k));
+    if (value && value.bytes instanceof Uint8Array && (!best || (Number(value.savedAt) || 0) > (Number(best.value.savedAt) || 0))) best = { key: k, value };
+  }
+  return best;
+}
+
 /** The snapshot store of one shop + model. */
 export function openStore(shop, modelSha256, { onFallback } = {}) {
   const dbName = `${PREFIX}${shop}`;
@@ -222,6 +251,7 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
   // What a writer read, to check at write time that nobody wrote since: the IndexedDB record's revision
   // (null: no record; undefined: IndexedDB could not be read, not checked) and the raw fallback copy.
   const revOf = (v) => (v ? String(v.rev ?? v.savedAt ?? "") : null);
+  let adopted = null; // key of another model's record read by `read()`, deleted by the next save
 
   const store = {
     /** `{bytes, seq, covers, where}` of the snapshot (IndexedDB first, then the localStorage fallback), or null. */
@@ -238,9 +268,25 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
       const token = { idb: undefined, ls: null };
       try {
         const d = await db();
-        const v = await req(d.transaction("state", "readonly").objectStore("state").get(modelSha256));
+        const os = d.transaction("state", "readonly").objectStore("state");
+        const v = await req(os.get(modelSha256));
         token.idb = revOf(v);
         if (v && v.bytes instanceof Uint8Array) best = { bytes: v.bytes, seq: Number(v.seq) || 0, covers: v.covers ? cleanCovers(v.covers) : null, where: "indexeddb" };
+        else if (v != null) {
+          // a record of the wrong shape: handed on as empty bytes, which importState refuses, so that the page
+          // warns and resets instead of dropping the state silently
+          best = { bytes: new Uint8Array(0), seq: 0, covers: null, where: "indexeddb" };
+        } else {
+          // nothing for this model: the newest snapshot of another model (the shop published a new one) is
+          // adopted; the core keeps its sessions and restarts the learned heads, and the next save of this
+          // model's snapshot deletes the old record
+          const prev = await newestOther(os, modelSha256);
+          if (prev) {
+            adopted = prev.key;
+            const pv = prev.value;
+            best = { bytes: pv.bytes, seq: Number(pv.seq) || 0, covers: pv.covers ? cleanCovers(pv.covers) : null, where: "indexeddb" };
+          }
+        }
       } catch (e) {
         fellBack(e); // fall through to localStorage
       }
@@ -292,11 +338,13 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
             if (failed) tx.abort();
           };
         } else os.put(value, modelSha256);
+        if (adopted !== null) os.delete(adopted); // carried forward into this model's snapshot
         await new Promise((resolve, reject) => {
           tx.oncomplete = resolve;
           tx.onerror = () => reject(failed || tx.error);
           tx.onabort = () => reject(failed || tx.error || new Error("IndexedDB transaction aborted"));
         });
+        adopted = null;
         const s = ls();
         if (s) s.removeItem(stateKey); // an older fallback copy is now stale
         return "indexeddb";
@@ -321,6 +369,8 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
         const d = await db();
         const tx = d.transaction("state", "readwrite");
         tx.objectStore("state").delete(modelSha256);
+        if (adopted !== null) tx.objectStore("state").delete(adopted);
+        adopted = null;
         await new Promise((r) => { tx.oncomplete = r; tx.onerror = r; tx.onabort = r; });
       } catch {
         /* nothing stored there */

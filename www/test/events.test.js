@@ -1,7 +1,7 @@
 // Node-only tests (no browser) of the event-name mapping.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mapEventName, toCoreEvents, normalizeName } from "../sdk/events.js";
+import { mapEventName, toCoreEvents, normalizeName, MAX_PRICE, MAX_ITEM_ID_BYTES } from "../sdk/events.js";
 
 test("Segment e-commerce v2 names map to the core's five types", () => {
   assert.equal(mapEventName("Product Viewed"), "view");
@@ -62,4 +62,19 @@ test("a known name without any product id warns instead of throwing", () => {
   assert.match(r.warning, /without a product id/);
   assert.doesNotThrow(() => toCoreEvents("Product Viewed", undefined));
   assert.doesNotThrow(() => toCoreEvents("Product Viewed", "garbage"));
+});
+
+test("prices outside the core's range fall back to the catalog's; over-long ids are never emitted", () => {
+  const { events } = toCoreEvents("Product Added", { product_id: "a", price: 1e39 });
+  assert.deepEqual(events, [{ type: "cart", itemId: "a" }], "1e39 is finite in JS but not as f32");
+  assert.equal(toCoreEvents("Product Added", { product_id: "a", price: MAX_PRICE }).events[0].price, MAX_PRICE);
+  const long = "x".repeat(MAX_ITEM_ID_BYTES + 1);
+  const r = toCoreEvents("Product Viewed", { product_id: long });
+  assert.deepEqual(r.events, []);
+  assert.match(r.warning, /longer than 256 bytes/);
+  // 86 three-byte characters = 258 UTF-8 bytes: over the bound although only 86 UTF-16 units
+  assert.deepEqual(toCoreEvents("Product Viewed", { product_id: "€".repeat(86) }).events, []);
+  assert.equal(toCoreEvents("Product Viewed", { product_id: "€".repeat(85) }).events.length, 1);
+  const huge = toCoreEvents("Order Completed", { products: Array.from({ length: 1e6 }, (_, i) => ({ product_id: `p${i}` })) }, 100);
+  assert.equal(huge.events.length, 100, "at most maxProducts products are looked at");
 });

@@ -119,3 +119,20 @@ test("IndexedDB failing: the store falls back to localStorage and says so throug
   assert.deepEqual([...(await s.load()).bytes], [4, 5]);
   assert.ok(why.length >= 1 && why.every((m) => /no IndexedDB/.test(m)), JSON.stringify(why));
 });
+
+test("journal: appendAll writes a call's events once, bounded, in order", () => {
+  let writes = 0;
+  const set = localStorage.setItem.bind(localStorage);
+  localStorage.setItem = (k, v) => {
+    writes++;
+    set(k, v);
+  };
+  const j = openJournal("shop", "tab1");
+  assert.equal(j.appendAll(Array.from({ length: 100 }, (_, i) => ({ seq: i + 1, event: { type: "purchase", itemId: `p${i}` } }))), true);
+  assert.equal(writes, 1, "one storage write for 100 products");
+  j.appendAll(Array.from({ length: 900 }, (_, i) => ({ seq: 101 + i, event: { type: "view", itemId: `v${i}` } })));
+  const all = j.read();
+  assert.equal(all.length, 500, "the journal keeps its bound");
+  assert.equal(all[all.length - 1].seq, 1000, "the newest entries are kept");
+  delete localStorage.setItem;
+});

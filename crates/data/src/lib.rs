@@ -3,6 +3,7 @@
 //!
 //! - [`csv`]: the one CSV reader, with a strict and a tolerant [`csv::Policy`].
 //! - [`platform`]: the strict loader of training data (errors name file and line; counted skips).
+//! - [`orders`]: a shop's order history (`orders.csv`), what the shop head is learned from.
 //! - [`replay`]: the tolerant loader of a target shop for replay (every bad input counted, never fatal).
 //!
 //! Event types are read with the core's vocabulary ([`nextclick::event::parse_kind`]: canonical names and
@@ -11,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod csv;
+pub mod orders;
 pub mod platform;
 pub mod replay;
 pub mod split;

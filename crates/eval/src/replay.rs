@@ -73,6 +73,8 @@ pub struct Target {
     pub repeat: bool,
     /// Events of this user the model had seen before (the learning-curve axis).
     pub seen: u32,
+    /// Is the target in its user's first session (no earlier session of the user in the data)?
+    pub first_session: bool,
 }
 
 /// One intent case.
@@ -176,6 +178,7 @@ pub fn replay(
     let mut out = ReplayOutput::default();
     let mut open: HashMap<u32, u32> = HashMap::new();
     let mut seen: HashMap<u32, u32> = HashMap::new();
+    let mut first: HashMap<u32, u32> = HashMap::new();
     let mut active: Option<u32> = None;
     for i in visit_order(data, model.users_independent()) {
         let ev = &data.events[i];
@@ -191,6 +194,7 @@ pub fn replay(
         let test = split.is_test(ev);
         let unit = labels.unit_of_session[ev.session as usize];
         let n_seen = *seen.get(&ev.user).unwrap_or(&0);
+        let first_session = *first.entry(ev.user).or_insert(ev.session) == ev.session;
         if test && ev.pos == 0 {
             out.counts.session_starts += 1;
         }
@@ -221,6 +225,7 @@ pub fn replay(
                         rank_norep,
                         repeat,
                         seen: n_seen,
+                        first_session,
                     });
                 }
             }

@@ -160,6 +160,9 @@ pub struct RowSummary {
     pub no_repeat: RankSummary,
     /// Policy `all`.
     pub all: RankSummary,
+    /// Policy `no-repeat`, targets in their visitor's first session only (the visit that matters most
+    /// for conversion: nothing about this visitor has been learned yet).
+    pub first_session: RankSummary,
     /// Intent (rows with intent heads).
     pub intent: Option<IntentSummary>,
     /// Recall@20 (no-repeat) per learning-curve bucket.
@@ -176,6 +179,8 @@ pub struct RowSummary {
     sums_norep: Vec<UnitSums>,
     #[serde(skip)]
     sums_all: Vec<UnitSums>,
+    #[serde(skip)]
+    sums_first: Vec<UnitSums>,
 }
 
 fn summarize(r: &RowResult, n_units: usize, samples: &[Vec<u32>]) -> RowSummary {
@@ -183,6 +188,12 @@ fn summarize(r: &RowResult, n_units: usize, samples: &[Vec<u32>]) -> RowSummary 
     let norep_t: Vec<&Target> = r.out.targets.iter().filter(|t| !t.repeat).collect();
     let (all, sums_all) = rank_summary(&all_t, |t| t.rank_all, n_units, samples);
     let (no_repeat, sums_norep) = rank_summary(&norep_t, |t| t.rank_norep, n_units, samples);
+    let first_t: Vec<&Target> = norep_t
+        .iter()
+        .copied()
+        .filter(|t| t.first_session)
+        .collect();
+    let (first_session, sums_first) = rank_summary(&first_t, |t| t.rank_norep, n_units, samples);
     let curve = SEEN_BUCKETS
         .iter()
         .map(|&(lo, hi, _)| {
@@ -200,6 +211,7 @@ fn summarize(r: &RowResult, n_units: usize, samples: &[Vec<u32>]) -> RowSummary 
         how: r.spec.how.clone(),
         no_repeat,
         all,
+        first_session,
         intent: intent_summary(&r.out.intents, n_units, samples),
         curve,
         note: r.note.clone(),
@@ -211,6 +223,7 @@ fn summarize(r: &RowResult, n_units: usize, samples: &[Vec<u32>]) -> RowSummary 
         },
         sums_norep: sums_norep.to_vec(),
         sums_all: sums_all.to_vec(),
+        sums_first: sums_first.to_vec(),
     }
 }
 
@@ -267,6 +280,20 @@ fn checks(rows: &[RowSummary], samples: &[Vec<u32>]) -> Vec<Check> {
         out.push(Check {
             what: what.into(),
             policy: policy.into(),
+            met: value.is_some_and(|v| v.value >= 0.0),
+            robust: value.is_some_and(|v| v.lo >= 0.0),
+            value,
+        });
+    }
+    for row in ["shop-head", "purchases"] {
+        let what = format!("{row} ≥ session-kNN on first-session targets (Recall@20 difference)");
+        let value = match (find(row), find("sknn")) {
+            (Some(d), Some(k)) => Some(d.sums_first[1].diff(&k.sums_first[1], samples)),
+            _ => None,
+        };
+        out.push(Check {
+            what,
+            policy: "no-repeat, first session".into(),
             met: value.is_some_and(|v| v.value >= 0.0),
             robust: value.is_some_and(|v| v.lo >= 0.0),
             value,
@@ -582,13 +609,13 @@ pub fn write(ctx: &Context, rows: &[RowResult], t0: std::time::Instant) -> Resul
     writeln!(w, "Intervals: 95% percentile bootstrap over the {n_units} test sessions (B = {}, seed {}), paired across rows.\n", a.bootstrap, a.seed)?;
 
     writeln!(w, "### Next click (K = {K}, full catalog)\n")?;
-    writeln!(w, "| row | Recall@10 | Recall@20 | MRR@20 | NDCG@20 | Recall@20 (all) | MRR@20 (all) | NDCG@20 (all) |")?;
-    writeln!(w, "|---|---|---|---|---|---|---|---|")?;
+    writeln!(w, "| row | Recall@10 | Recall@20 | MRR@20 | NDCG@20 | Recall@20 (all) | MRR@20 (all) | NDCG@20 (all) | first-session Recall@20 |")?;
+    writeln!(w, "|---|---|---|---|---|---|---|---|---|")?;
     for r in &sums {
-        let (n, x) = (&r.no_repeat, &r.all);
+        let (n, x, f) = (&r.no_repeat, &r.all, &r.first_session);
         writeln!(
             w,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.label,
             n.r10.fmt(4),
             n.r20.fmt(4),
@@ -596,14 +623,16 @@ pub fn write(ctx: &Context, rows: &[RowResult], t0: std::time::Instant) -> Resul
             n.ndcg20.fmt(4),
             x.r20.fmt(4),
             x.mrr20.fmt(4),
-            x.ndcg20.fmt(4)
+            x.ndcg20.fmt(4),
+            f.r20.fmt(4)
         )?;
     }
     writeln!(
         w,
-        "\nTargets: {} (no-repeat), {} (all).\n",
+        "\nTargets: {} (no-repeat), {} (all), {} of the no-repeat ones in their visitor's first session (no earlier session of that visitor in the data).\n",
         sums.first().map_or(0, |r| r.no_repeat.n),
-        sums.first().map_or(0, |r| r.all.n)
+        sums.first().map_or(0, |r| r.all.n),
+        sums.first().map_or(0, |r| r.first_session.n)
     )?;
 
     writeln!(w, "### Targets\n")?;

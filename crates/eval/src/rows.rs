@@ -25,8 +25,9 @@ pub enum RowKind {
     Device(Option<f32>),
     /// Federated averaging with noise multiplier `z`.
     Fed(f64),
-    /// Purchases-only shop adaptation.
-    Purchases,
+    /// The shop head learned from the history window's purchases (`nextclick shop-head`), with on-device
+    /// learning on top (`true`) or alone (`false`).
+    ShopHead(bool),
 }
 
 /// A row to replay.

@@ -15,8 +15,9 @@ use crate::baselines::{
 };
 use crate::device::DeviceModel;
 use crate::replay::{replay, Labels, Model};
-use crate::shop::{fedavg, purchases_only, FedOptions};
+use crate::shop::{fedavg, history_orders, FedOptions};
 use nextclick_data::replay::{self as data, Dataset, Split};
+use nextclick_model::shop_head::{fit, FitOptions};
 
 pub use crate::args::EvalArgs;
 pub use crate::rows::{RowKind, RowResult, RowSpec, K};
@@ -80,10 +81,16 @@ pub fn row_specs(a: &EvalArgs) -> Result<Vec<RowSpec>> {
         ));
     }
     v.push(r(
+        "shop-head",
+        "+ shop head from orders (no on-device learning)",
+        "the shop head `nextclick shop-head` learns from the history window's purchases (customer, item, time) only; every visitor starts from it; on-device learning off",
+        RowKind::ShopHead(false),
+    ));
+    v.push(r(
         "purchases",
-        "+ shop-level head from purchases only + on-device",
-        "adapter tuned on the history window's purchases (customer, item, time) only; then on-device learning",
-        RowKind::Purchases,
+        "+ shop head from orders + on-device",
+        "as above, then on-device learning from the shop head (θ₀ = shop head, α grown)",
+        RowKind::ShopHead(true),
     ));
     if !a.rows.is_empty() {
         for n in &a.rows {
@@ -191,17 +198,28 @@ pub fn run_row(spec: &RowSpec, sh: &Shared) -> Result<RowResult> {
             m.init = Some(init);
             Box::new(m)
         }
-        RowKind::Purchases => {
+        RowKind::ShopHead(on_device) => {
             let mut p = predictor(&sh.model, &sh.catalog, HeadOptions::default())?;
-            let (init, customers, purchases) = purchases_only(&mut p, sh.data, &sh.split)?;
-            note = format!(
-                "{purchases} purchases of {customers} customers; {} adapter steps",
-                init.adapter.steps()
-            );
+            let customers = history_orders(sh.data, &sh.split);
+            note = match fit(&mut p, &customers, &FitOptions::default()) {
+                Ok((head, rep)) => {
+                    p.set_shop_head(Some(&head.to_bytes()))
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    format!(
+                        "{} purchases of {} customers with ≥ 2 (of {} customers); {} steps",
+                        rep.purchases,
+                        rep.customers,
+                        customers.len(),
+                        rep.steps
+                    )
+                }
+                // a shop without repeat customers: no head, the row is the source model (said so)
+                Err(e) => {
+                    format!("no shop head learned ({e}); visitors start from the source model")
+                }
+            };
             train_seconds = t0.elapsed().as_secs_f64();
-            let mut m = DeviceModel::new(p, true);
-            m.init = Some(init);
-            Box::new(m)
+            Box::new(DeviceModel::new(p, *on_device))
         }
     };
     let out = replay(model.as_mut(), sh.data, &sh.split, &sh.labels, K)?;
@@ -478,7 +496,7 @@ mod tests {
         let j: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(slug).unwrap()).unwrap();
         let rows = j["rows"].as_array().unwrap();
-        assert_eq!(rows.len(), 8);
+        assert_eq!(rows.len(), 9);
         // the central reference with the same model and no learning is exactly the zero-shot row
         let get = |n: &str| {
             rows.iter().find(|r| r["name"] == n).unwrap()["no_repeat"]["r20"]["value"]

@@ -8,9 +8,9 @@
 //!   `ε` is from the Rényi-DP accountant of the Gaussian mechanism composed over the rounds:
 //!   `ε(δ) = min_λ>1 R·λ/(2z²) + ln(1/δ)/(λ − 1)`. The global adapter's step count (which sets the grown
 //!   `α`) is a public constant, not a function of the data.
-//! * [`purchases_only`]: the adapter tuned centrally on what an order system holds — each customer's
-//!   purchases (item, time) of the history window, no views or carts — by sequential on-device SGD
-//!   through one shared adapter. Intent heads stay at the source priors.
+//! * [`history_orders`]: what an order system holds — each customer's purchases (item, time) of the
+//!   history window, no views or carts — from which the shop head is learned
+//!   (`nextclick_model::shop_head::fit`, the same code as `nextclick shop-head`).
 //!
 //! The adapter's weights are read and written through the core's public [`Adapter::params`] /
 //! [`Adapter::set_params`].
@@ -24,6 +24,7 @@ use nextclick::predictor::Predictor;
 use nextclick::state::ShopperState;
 
 use crate::device::{core_event, heads_only};
+use nextclick_data::orders::Customer;
 use nextclick_data::replay::{Dataset, Ev, Split};
 use nextclick_model::encoder::SplitMix;
 
@@ -208,27 +209,20 @@ pub fn fedavg(
     ))
 }
 
-/// The adapter tuned on the history window's purchases only (what an order system holds); returns the
-/// start state of a new browser and the number of customers and purchases used.
-pub fn purchases_only(
-    p: &mut Predictor,
-    data: &Dataset,
-    split: &Split,
-) -> Result<(ShopperState, usize, usize)> {
-    p.set_learning(true);
-    let users = history_by_user(data, split, |e| e.kind == EventKind::Purchase);
-    let fresh = p.new_state();
-    let mut adapter = fresh.adapter.clone();
-    for evs in &users {
-        let mut st = fresh.clone();
-        st.adapter = adapter;
-        p.put_state(st)?;
-        learn_on(p, evs, false)?;
-        adapter = p.take_state().adapter;
-    }
-    let mut init = heads_only(&fresh);
-    init.adapter = adapter;
-    Ok((init, users.len(), users.iter().map(|u| u.len()).sum()))
+/// What an order system holds of the history window: each customer's purchases (time, item id), in
+/// the layout `nextclick shop-head` reads from `orders.csv`.
+pub fn history_orders(data: &Dataset, split: &Split) -> Vec<Customer> {
+    history_by_user(data, split, |e| e.kind == EventKind::Purchase)
+        .into_iter()
+        .enumerate()
+        .map(|(i, evs)| Customer {
+            id: format!("u{i}"),
+            purchases: evs
+                .iter()
+                .map(|e| (e.ts * 1000.0, e.item_id.clone()))
+                .collect(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

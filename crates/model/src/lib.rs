@@ -8,6 +8,7 @@
 //! - [`catalog`]: a shop's catalog from its items and content embeddings through a tower; the contract
 //!   input of a session.
 //! - [`rank`]: full-catalog ranking metrics.
+//! - [`shop_head`]: the shop head `θ₀` learned from the shop's orders with the core's own learner.
 //! - [`reference`], [`fixture`]: the deterministic reference model and the scripted scenario whose outputs
 //!   the browser tests compare against.
 //!
@@ -21,4 +22,5 @@ pub mod encoder;
 pub mod fixture;
 pub mod rank;
 pub mod reference;
+pub mod shop_head;
 pub mod tower;

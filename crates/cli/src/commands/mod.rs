@@ -19,6 +19,7 @@ pub mod eval_loo;
 #[cfg(feature = "train")]
 pub mod export;
 pub mod reference;
+pub mod shop_head;
 #[cfg(feature = "train")]
 pub mod train;
 
@@ -31,6 +32,8 @@ pub enum Command {
     Serve(crate::serve::ServeArgs),
     /// Generates the demo shop's products (items.csv; optionally a hashed stand-in catalog).
     DemoCatalog(crate::demo::DemoCatalogArgs),
+    /// Learns the shop head (the shop-level adapter new visitors start from) from the shop's orders.
+    ShopHead(shop_head::ShopHeadArgs),
     /// Embed an items.csv with all-MiniLM-L6-v2 (cached by content hash).
     #[cfg(feature = "train")]
     EmbedItems(embed_items::EmbedItemsArgs),
@@ -62,6 +65,7 @@ impl Command {
             Command::Reference(a) => reference::run(a),
             Command::Serve(a) => crate::serve::run(a),
             Command::DemoCatalog(a) => crate::demo::run(a),
+            Command::ShopHead(a) => shop_head::run(a),
             #[cfg(feature = "train")]
             Command::EmbedItems(a) => embed_items::run(a),
             #[cfg(feature = "train")]

@@ -1,0 +1,146 @@
+//! The shop head (#17): learned from orders alone with the core's learner, loaded into a predictor, the
+//! starting point of every new visitor; bound to its model; kept apart from what a shopper learns.
+
+#![cfg(not(target_arch = "wasm32"))]
+
+use nextclick::predictor::{Options, Predictor};
+use nextclick::shop_head::ShopHead;
+use nextclick::{Error, RawEvent};
+use nextclick_data::orders::Customer;
+use nextclick_model::shop_head::{fit, FitOptions};
+
+const MODEL: &[u8] = include_bytes!("../../../models/reference.onnx");
+const CATALOG: &[u8] = include_bytes!("../../../models/reference.catalog");
+
+fn at(kind: &str, id: &str, ts_s: f64) -> RawEvent {
+    RawEvent {
+        kind: kind.into(),
+        item_id: id.into(),
+        timestamp: Some(1.8e12 + ts_s * 1e3),
+        price: None,
+    }
+}
+
+fn rank(p: &mut Predictor, id: &str) -> usize {
+    p.predict(300)
+        .unwrap()
+        .iter()
+        .position(|x| x.item_id == id)
+        .unwrap_or(300)
+}
+
+/// 40 customers who all bought ref-0005 and then ref-0250 (and a few other things).
+fn orders() -> Vec<Customer> {
+    (0..40)
+        .map(|c| Customer {
+            id: format!("c{c}"),
+            purchases: vec![
+                (1.0, format!("ref-{:04}", 10 + c % 7)),
+                (2.0, "ref-0005".into()),
+                (3.0, "ref-0250".into()),
+                (4.0, "gone-from-the-catalog".into()),
+            ],
+        })
+        .collect()
+}
+
+fn head() -> Vec<u8> {
+    let mut p = Predictor::new(MODEL, CATALOG, Options::default()).unwrap();
+    let (head, rep) = fit(&mut p, &orders(), &FitOptions::default()).unwrap();
+    assert_eq!(
+        (rep.customers, rep.purchases, rep.unknown_items),
+        (40, 120, 40)
+    );
+    assert!(rep.steps > 100);
+    head.to_bytes()
+}
+
+#[test]
+fn a_new_visitor_starts_from_the_shop_head() {
+    let bytes = head();
+    let mut plain = Predictor::new(MODEL, CATALOG, Options::default()).unwrap();
+    let mut shop = Predictor::new(MODEL, CATALOG, Options::default()).unwrap();
+    let info = shop.set_shop_head(Some(&bytes)).unwrap().unwrap();
+    assert_eq!((info.customers, info.purchases), (40, 120));
+    for p in [&mut plain, &mut shop] {
+        p.track_raw(&at("view", "ref-0005", 0.0), 0.0).unwrap();
+    }
+    let (without, with) = (rank(&mut plain, "ref-0250"), rank(&mut shop, "ref-0250"));
+    assert!(
+        with < without,
+        "ref-0250 at {with} with the shop head, {without} without"
+    );
+    assert!(with < 10, "rank {with}");
+    assert_eq!(
+        shop.alpha(),
+        0.0,
+        "no on-device step yet: served exactly at θ₀"
+    );
+    // forget() goes back to θ₀, not to the source model
+    shop.forget();
+    shop.track_raw(&at("view", "ref-0005", 10.0), 0.0).unwrap();
+    assert_eq!(rank(&mut shop, "ref-0250"), with);
+}
+
+#[test]
+fn on_device_learning_goes_on_from_the_head_and_state_round_trips() {
+    let bytes = head();
+    let mut p = Predictor::new(MODEL, CATALOG, Options::default()).unwrap();
+    p.set_shop_head(Some(&bytes)).unwrap();
+    for i in 0..6 {
+        let t = i as f64 * 3600.0;
+        p.track_raw(&at("view", "ref-0100", t), 0.0).unwrap();
+        p.track_raw(&at("view", "ref-0200", t + 5.0), 0.0).unwrap();
+    }
+    p.track_raw(&at("view", "ref-0100", 50_000.0), 0.0).unwrap();
+    assert!(p.alpha() > 0.5);
+    assert!(
+        rank(&mut p, "ref-0200") < 5,
+        "the shopper's own preference is learned on top"
+    );
+    let saved = p.export_state();
+    let top = p.predict(10).unwrap();
+    let mut q = Predictor::new(MODEL, CATALOG, Options::default()).unwrap();
+    q.set_shop_head(Some(&bytes)).unwrap();
+    q.import_state(&saved).unwrap();
+    assert_eq!(
+        q.predict(10).unwrap(),
+        top,
+        "a reload with the same head continues"
+    );
+}
+
+#[test]
+fn a_head_for_another_model_or_corrupted_is_refused_and_changes_nothing() {
+    let bytes = head();
+    let mut h = ShopHead::from_bytes(&bytes).unwrap();
+    h.model_sha256[0] ^= 1;
+    let mut p = Predictor::new(MODEL, CATALOG, Options::default()).unwrap();
+    let err = p.set_shop_head(Some(&h.to_bytes())).unwrap_err();
+    assert!(
+        matches!(err, Error::ShopHead(_)) && err.to_string().contains("learned for model"),
+        "{err}"
+    );
+    let mut bad = bytes.clone();
+    bad[100] ^= 1;
+    assert!(matches!(
+        p.set_shop_head(Some(&bad)),
+        Err(Error::ShopHead(_))
+    ));
+    assert!(p.shop_head().is_none());
+    p.set_shop_head(Some(&bytes)).unwrap();
+    assert!(p.shop_head().is_some());
+    p.set_shop_head(None).unwrap();
+    assert!(p.shop_head().is_none());
+}
+
+#[test]
+fn orders_without_two_known_purchases_teach_nothing_and_say_so() {
+    let mut p = Predictor::new(MODEL, CATALOG, Options::default()).unwrap();
+    let lonely = vec![Customer {
+        id: "x".into(),
+        purchases: vec![(1.0, "ref-0001".into()), (2.0, "nope".into())],
+    }];
+    let err = fit(&mut p, &lonely, &FitOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("nothing to learn"), "{err}");
+}
