@@ -20,8 +20,11 @@ fn at(kind: &str, id: &str, ts_s: f64) -> RawEvent {
     }
 }
 
-/// Rows of the reference catalog, as (id, vector, meta).
-fn rows() -> (Vec<(String, Vec<f32>, ItemMeta)>, usize, [u8; 32]) {
+/// One catalog row: id, vector, display metadata.
+type Row = (String, Vec<f32>, ItemMeta);
+
+/// Rows of the reference catalog, its dimension and model hash.
+fn rows() -> (Vec<Row>, usize, [u8; 32]) {
     let c = Catalog::from_bytes(CATALOG).unwrap();
     let d = c.dim();
     let rows = (0..c.len())
@@ -39,7 +42,7 @@ fn rows() -> (Vec<(String, Vec<f32>, ItemMeta)>, usize, [u8; 32]) {
 }
 
 /// A catalog for the same model from `rows`.
-fn catalog_of(rows: &[(String, Vec<f32>, ItemMeta)], d: usize, sha: [u8; 32]) -> Vec<u8> {
+fn catalog_of(rows: &[Row], d: usize, sha: [u8; 32]) -> Vec<u8> {
     let ids = rows.iter().map(|r| r.0.clone()).collect();
     let vecs = rows.iter().flat_map(|r| r.1.iter().copied()).collect();
     let meta = rows.iter().map(|r| r.2.clone()).collect();

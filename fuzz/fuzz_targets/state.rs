@@ -1,4 +1,5 @@
-//! Persisted state bytes → `ShopperState::from_bytes` (as is, and re-sealed with the model hash they name).
+//! Persisted state bytes → `Predictor::import_state` on the reference predictor (as is, and re-sealed), then
+//! used: track, predict, intent, export and re-import (`nextclick::fuzzing::state`).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 

@@ -7,8 +7,11 @@
 // path; any item id in a non-navigation URL must appear in HTML the server itself rendered).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { newShopper, deviceStorage, status } from "../support/harness.js";
-import { setup, teardown, SCENARIOS, assertClean, allow, openProductFrom, waitForStrip, waitStored } from "../support/scenarios.js";
+import fs from "node:fs";
+import path from "node:path";
+import { newShopper, deviceStorage, status, WWW } from "../support/harness.js";
+import { setup, teardown, SCENARIOS, assertClean, allow, openProductFrom, waitForStrip, waitStored, settledStrip } from "../support/scenarios.js";
+import { parseCatalog, subsetCatalog } from "../support/catalog.js";
 
 let server;
 let browser;
@@ -608,5 +611,48 @@ test("Subresource Integrity: a wasm / model with the documented sha384 hash load
   log.consoleErrors.splice(0, log.consoleErrors.length, ...log.consoleErrors.filter((e) => !/integrity/i.test(e)));
   assert.equal(log.warnings.filter((w) => /init failed/.test(w)).length, 2, JSON.stringify(log.warnings));
   assertClean(log);
+  await context.close();
+});
+
+test("the shop publishes tomorrow's catalog (reordered, then smaller): returning shoppers keep their state, no error", async () => {
+  const { context, page, log } = await newShopper(browser);
+  const original = fs.readFileSync(path.join(WWW, "demo", "catalog.bin"));
+  const ids = parseCatalog(original).items.map((it) => it.id);
+  let served = original;
+  await context.route("**/demo/catalog.bin", (route) => route.fulfill({ status: 200, contentType: "application/octet-stream", body: Buffer.from(served) }));
+  await page.goto(`${server.base}/`);
+  await page.evaluate(() => window.nextclick("ready"));
+  await allow(page);
+  await openProductFrom(page, "running", 0);
+  await waitForStrip(page);
+  await openProductFrom(page, "kitchen", 3);
+  const before = await settledStrip(page);
+  await waitStored(page);
+  const learned = (await status(page)).features.events;
+  const here = new URL(page.url()).pathname.split("/").pop();
+
+  // tomorrow: every product in reverse order
+  served = subsetCatalog(original, [...ids].reverse());
+  await page.reload();
+  const s1 = await page.evaluate(() => window.nextclick("ready"));
+  assert.equal(s1.catalogSize, ids.length);
+  assert.equal(s1.restoredEvents, learned, "the whole learned state was restored, not reset");
+  const after = await settledStrip(page);
+  assert.ok(after.includes(before[0]), `the top suggestion ${before[0]} is still suggested: ${after}`);
+
+  // the day after: half the products gone (not the one on screen), the rest shuffled
+  const keep = ids.filter((id, i) => id === here || i % 2 === 0).sort(() => 0.5 - Math.random());
+  served = subsetCatalog(original, keep);
+  await page.reload();
+  const s2 = await page.evaluate(() => window.nextclick("ready"));
+  assert.equal(s2.catalogSize, keep.length);
+  assert.ok(s2.restoredEvents > 0, "the learned state was restored");
+  assert.equal(s2.disabled, null);
+  const small = await settledStrip(page);
+  const kept = new Set(keep);
+  assert.ok(small.every((id) => kept.has(id)), `only products of today's catalog are suggested: ${small}`);
+  assert.deepEqual(log.consoleErrors, []);
+  assert.deepEqual(log.pageErrors, []);
+  assert.ok(!log.warnings.some((w) => /nextclick/.test(w)), `no nextclick warning: ${log.warnings}`);
   await context.close();
 });

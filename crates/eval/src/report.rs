@@ -674,7 +674,9 @@ pub fn write(ctx: &Context, rows: &[RowResult], t0: std::time::Instant) -> Resul
             )?;
         }
     }
-    writeln!(w, "\nThe intent heads are logistic regressions on the session features and the source session vector; zero-shot = their built-in priors.\n")?;
+    writeln!(w, "\nThe intent heads are logistic regressions on the session features and the source session vector. The zero-shot row's intent \
+        heads are **hand-set priors** (`src/state.rs`: carts raise the purchase odds, long sessions lower the exit risk), not learned from any data; \
+        the other rows learn from there.\n")?;
 
     writeln!(w, "### Regression: log(1 + seconds to the next event)\n")?;
     writeln!(

@@ -29,7 +29,7 @@ fn rank(p: &mut Predictor, id: &str) -> usize {
         .unwrap_or(300)
 }
 
-/// 40 customers who all bought ref-0005 and then ref-0250 (and a few other things).
+/// 40 customers who keep buying ref-0005 and then ref-0250 (and a few other things).
 fn orders() -> Vec<Customer> {
     (0..40)
         .map(|c| Customer {
@@ -39,6 +39,8 @@ fn orders() -> Vec<Customer> {
                 (2.0, "ref-0005".into()),
                 (3.0, "ref-0250".into()),
                 (4.0, "gone-from-the-catalog".into()),
+                (5.0, "ref-0005".into()),
+                (6.0, "ref-0250".into()),
             ],
         })
         .collect()
@@ -49,9 +51,12 @@ fn head() -> Vec<u8> {
     let (head, rep) = fit(&mut p, &orders(), &FitOptions::default()).unwrap();
     assert_eq!(
         (rep.customers, rep.purchases, rep.unknown_items),
-        (40, 120, 40)
+        (40, 200, 40)
     );
     assert!(rep.steps > 100);
+    assert_eq!(rep.holdout_cases, 40);
+    assert!(rep.holdout_head > rep.holdout_source, "{rep:?}");
+    assert!(rep.scale > 0.0);
     head.to_bytes()
 }
 
@@ -61,7 +66,7 @@ fn a_new_visitor_starts_from_the_shop_head() {
     let mut plain = Predictor::new(MODEL, CATALOG, Options::default()).unwrap();
     let mut shop = Predictor::new(MODEL, CATALOG, Options::default()).unwrap();
     let info = shop.set_shop_head(Some(&bytes)).unwrap().unwrap();
-    assert_eq!((info.customers, info.purchases), (40, 120));
+    assert_eq!((info.customers, info.purchases), (40, 200));
     for p in [&mut plain, &mut shop] {
         p.track_raw(&at("view", "ref-0005", 0.0), 0.0).unwrap();
     }
@@ -143,4 +148,33 @@ fn orders_without_two_known_purchases_teach_nothing_and_say_so() {
     }];
     let err = fit(&mut p, &lonely, &FitOptions::default()).unwrap_err();
     assert!(err.to_string().contains("nothing to learn"), "{err}");
+    // 8 repeat customers (REES46's history window has as few): too few to learn and check a head
+    let few = orders()[..8].to_vec();
+    let err = fit(&mut p, &few, &FitOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("only 8 customers"), "{err}");
+}
+
+#[test]
+fn a_head_that_does_not_beat_the_source_model_on_held_out_purchases_is_not_shipped() {
+    // every customer's purchases are unrelated random items: nothing to learn that generalises
+    let noise: Vec<Customer> = (0..40)
+        .map(|c| Customer {
+            id: format!("n{c}"),
+            purchases: (0..4)
+                .map(|k| (k as f64, format!("ref-{:04}", (c * 37 + k * 101) % 300)))
+                .collect(),
+        })
+        .collect();
+    let mut p = Predictor::new(MODEL, CATALOG, Options::default()).unwrap();
+    match fit(&mut p, &noise, &FitOptions::default()) {
+        Err(e) => assert!(
+            e.to_string().contains("does not beat the source model"),
+            "{e}"
+        ),
+        Ok((_, rep)) => assert!(
+            rep.holdout_head > rep.holdout_source,
+            "a head is shipped only if it helps: {rep:?}"
+        ),
+    }
+    assert!(p.shop_head().is_none());
 }

@@ -31,6 +31,9 @@ pub struct ShopHeadArgs {
     /// Skip malformed order rows (each is listed) instead of stopping at the first.
     #[arg(long)]
     pub skip_bad: bool,
+    /// Fewest customers with two purchases of catalog items to learn from.
+    #[arg(long, default_value_t = 30)]
+    pub min_customers: usize,
 }
 
 /// Runs the command.
@@ -51,13 +54,14 @@ pub fn run(a: ShopHeadArgs) -> Result<()> {
     }
     let o = FitOptions {
         epochs: a.epochs,
+        min_customers: a.min_customers,
         ..FitOptions::default()
     };
     let (head, fit) = fit(&mut p, &customers, &o)?;
     let bytes = head.to_bytes();
     std::fs::write(&a.out, &bytes).with_context(|| format!("cannot write {}", a.out.display()))?;
     eprintln!(
-        "{}: {} rows, {} orders, {} customers read ({} rows skipped); learned from {} customers with ≥ 2 purchases of catalog items ({} purchases, {} of unknown items skipped), {} steps in {:.1} s",
+        "{}: {} rows, {} orders, {} customers read ({} rows skipped); learned from {} customers with ≥ 2 purchases of catalog items ({} purchases, {} of unknown items skipped), {} steps in {:.1} s; held-out Recall@20 {:.4} → {:.4} (scale {}, {} purchases)",
         a.orders.display(),
         rep.rows,
         rep.orders,
@@ -67,7 +71,11 @@ pub fn run(a: ShopHeadArgs) -> Result<()> {
         fit.purchases,
         fit.unknown_items,
         fit.steps,
-        fit.seconds
+        fit.seconds,
+        fit.holdout_source,
+        fit.holdout_head,
+        fit.scale,
+        fit.holdout_cases
     );
     println!("{} ({} bytes)", a.out.display(), bytes.len());
     Ok(())
