@@ -235,7 +235,7 @@ export async function launchWebKit({ server }) {
       });
       proxy.log = log;
       await wd.setWindowSize(1280, 900).catch(() => {});
-      const page = makePage(wd);
+      const page = traced(makePage(wd));
       const context = {
         async close() {
           if (proxy.log === log) proxy.log = null;
@@ -254,6 +254,31 @@ export async function launchWebKit({ server }) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** `NEXTCLICK_WEBKIT_TRACE=1`: every page call on stderr, with its duration. */
+const TRACE = process.env.NEXTCLICK_WEBKIT_TRACE === "1";
+function traced(page) {
+  if (!TRACE) return page;
+  const t0 = Date.now();
+  const wrap = (name, f) => async (...a) => {
+    const t = Date.now();
+    process.stderr.write(`[webkit ${((t - t0) / 1000).toFixed(1)}s] ${name} ${String(a[0]).slice(0, 80).replace(/\s+/g, " ")}\n`);
+    try {
+      return await f(...a);
+    } finally {
+      process.stderr.write(`[webkit] ${name} done in ${Date.now() - t} ms\n`);
+    }
+  };
+  for (const [k, v] of Object.entries(page)) if (typeof v === "function" && k !== "locator") page[k] = wrap(k, v);
+  const loc = page.locator;
+  page.locator = (sel, i) => {
+    const l = loc(sel, i);
+    for (const k of ["click", "textContent", "waitFor"]) l[k] = wrap(`locator(${sel}).${k}`, l[k]);
+    const nth = l.nth;
+    l.nth = (n) => page.locator(sel, n);
+    return l;
+  };
+  return page;
+}
 const fnSource = (fn) => (typeof fn === "function" ? fn.toString() : `() => (${fn})`);
 
 /** Playwright-like `page` on a webdriverio session (only what the scenarios use). */
