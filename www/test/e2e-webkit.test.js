@@ -23,14 +23,15 @@ if (missing && process.env.CI === "true") {
 } else {
   before(() => setup("webkit"));
   after(teardown);
-  for (const [name, run] of SCENARIOS) test(`[webkit] ${name}`, run);
+  // bounded: a page promise that never settles would otherwise hang the run (node:test has no default timeout)
+  for (const [name, run] of SCENARIOS) test(`[webkit] ${name}`, { timeout: 240000 }, run);
 
   // WebKit puts the shop's pages into its back-forward cache (pagehide `persisted: true`) even with an
   // IndexedDB transaction in flight (the pagehide save), and keeps the transaction in flight there: every
   // later transaction on the store waited for it, so the next page's restore() hung holding the Web Lock
   // (`nextclick("ready")` never resolved; 1 in ~5 product pages). storage.js now suspends its IndexedDB
   // use at pagehide (www/sdk/storage.js `suspend`).
-  test("[webkit] with the bfcache on, every product page's init completes (consent granted)", async () => {
+  test("[webkit] with the bfcache on, every product page's init completes (consent granted)", { timeout: 300000 }, async () => {
     const { context, page, log } = await newShopper(env.browser);
     await page.goto(`${env.server.base}/`);
     await page.evaluate(() => window.nextclick("ready"));
@@ -63,7 +64,7 @@ if (missing && process.env.CI === "true") {
   // as this exact message, which this test reports.
   const KNOWN_CSP = /^CONSOLE SECURITY ERROR The source list for Content Security Policy directive 'script-src' contains an invalid source: ''inline-speculation-rules''\. It will be ignored\.$/;
 
-  test("[webkit] the browser's own console stays clean on the shop's pages (every load succeeds, the CSP parses)", async (t) => {
+  test("[webkit] the browser's own console stays clean on the shop's pages (every load succeeds, the CSP parses)", { timeout: 120000 }, async (t) => {
     // A non-automated MiniBrowser (an automation session's console never reaches stdout): what WebKit
     // itself reports, which the capture script cannot see. Through the proxy, to see that the SDK loaded.
     for (const p of ["/c/running", "/p/p-0001"]) {
