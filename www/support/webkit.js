@@ -433,16 +433,24 @@ export async function consoleOfPage(url, { until = () => true, settleMs = 2000, 
   const home = mkdtempSync(path.join(os.tmpdir(), "nextclick-webkit-"));
   try {
     const env = { ...process.env, DISPLAY: x ? x.display : process.env.DISPLAY, HOME: home, XDG_DATA_HOME: `${home}/data`, XDG_CACHE_HOME: `${home}/cache`, XDG_CONFIG_HOME: `${home}/config` };
-    const mb = spawn(MINIBROWSER, ["--enable-write-console-messages-to-stdout=true", url], { stdio: ["ignore", "pipe", "pipe"], env });
+    // its own process group: MiniBrowser and its web/network processes end together
+    const mb = spawn(MINIBROWSER, ["--enable-write-console-messages-to-stdout=true", url], { stdio: ["ignore", "pipe", "pipe"], env, detached: true });
     let out = "";
     mb.stdout.on("data", (d) => (out += d));
+    mb.stderr.on("data", (d) => (out += d));
+    const exited = new Promise((r) => mb.on("exit", r));
     for (const t0 = Date.now(); !until() && Date.now() - t0 < maxMs; ) await sleep(100);
     await sleep(settleMs);
-    mb.kill("SIGTERM");
-    await new Promise((r) => (mb.exitCode !== null ? r() : mb.on("exit", r)));
+    try {
+      process.kill(-mb.pid, "SIGTERM");
+    } catch {
+      /* gone */
+    }
+    await exited;
+    await sleep(300); // the group's other processes
     return out.split("\n").filter((l) => /CONSOLE /.test(l));
   } finally {
     if (x) x.stop();
-    rmSync(home, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
 }
