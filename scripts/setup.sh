@@ -29,6 +29,9 @@ if want browsers; then
   command -v chromium >/dev/null || missing+=(chromium)
   command -v chromedriver >/dev/null || missing+=(chromium-driver)
   [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr) # the e2e harness runs /usr/bin/firefox-esr, not any `firefox`
+  # WebKit e2e (www/test/e2e-webkit.test.js): WebKitGTK's WebKitWebDriver + MiniBrowser, on an Xvfb display
+  command -v WebKitWebDriver >/dev/null || missing+=(webkit2gtk-driver)
+  command -v xvfb-run >/dev/null || missing+=(xvfb)
   if [ ${#missing[@]} -gt 0 ]; then
     log "apt-get install ${missing[*]}"
     apt-get update -qq

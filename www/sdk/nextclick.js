@@ -269,6 +269,7 @@ export function createRuntime() {
     store = openStore(cfg.shop, info.modelSha256, {
       onFallback: (e) => warnOnce("idb", `nextclick: IndexedDB unavailable (${message(e)}); the state is kept in localStorage instead`),
     });
+    if (hidden) store.suspend(); // opened after pagehide (e.g. consent granted then): no transaction until pageshow
   }
 
   /** Journal entries of other tabs (and of earlier page views) that `snap` does not hold, oldest first. */
@@ -485,10 +486,13 @@ export function createRuntime() {
     addEventListener("pagehide", () => {
       hidden = true; // first: the flush below, and any lock granted from now on, run without the lock
       releaseLocks();
+      // nor any IndexedDB transaction: the flush's write waits for pageshow (the journal has its events)
+      if (store) store.suspend();
       flush();
     });
     addEventListener("pageshow", () => {
       hidden = false; // back from the back-forward cache
+      if (store) store.resume();
     });
     // auto-capture starts now, before the model has loaded: early clicks are journaled (with consent) and
     // wait for the engine

@@ -243,7 +243,36 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
   const dbName = `${PREFIX}${shop}`;
   const stateKey = `${PREFIX}${shop}:state:${modelSha256}`;
   let dbp = null;
-  const db = () => (dbp ||= openDb(dbName, () => { dbp = null; }).catch((e) => { dbp = null; throw e; }));
+  const opened = () => (dbp ||= openDb(dbName, () => { dbp = null; }).catch((e) => { dbp = null; throw e; }));
+  // Back-forward cache: a page frozen there with an IndexedDB transaction in flight keeps it in flight, and
+  // every later transaction on the store, in every tab, waits for it (WebKit bfcaches such pages: the next
+  // page's restore() then hung, holding the Web Lock). `suspend()` (at pagehide) aborts this page's
+  // transactions, closes its connection and holds back new ones until `resume()` (pageshow); an operation
+  // cut short by it runs again after `resume()`. What it would have written stays in the journal.
+  const active = new Set(); // this store's transactions still in flight
+  let gate = null; // while suspended: {promise, open}
+  let epoch = 0; // incremented by every suspend(): an attempt begun before it is retried
+  const tx = (d, mode) => {
+    const t = d.transaction("state", mode);
+    active.add(t);
+    const done = () => active.delete(t);
+    t.addEventListener("complete", done);
+    t.addEventListener("abort", done);
+    t.addEventListener("error", done);
+    return t;
+  };
+  /** Runs `attempt(db)` once the store is not suspended; again (after resume) if a suspend() cut it short. */
+  async function withDb(attempt) {
+    for (;;) {
+      while (gate) await gate.promise;
+      const e0 = epoch;
+      try {
+        return await attempt(await opened());
+      } catch (e) {
+        if (epoch === e0 && !gate) throw e;
+      }
+    }
+  }
   const fellBack = (e) => {
     if (typeof onFallback === "function") onFallback(e);
   };
@@ -265,11 +294,18 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
      */
     async read() {
       let best = null;
+      let prev = null;
       const token = { idb: undefined, ls: null };
       try {
-        const d = await db();
-        const os = d.transaction("state", "readonly").objectStore("state");
-        const v = await req(os.get(modelSha256));
+        const v = await withDb(async (d) => {
+          const os = tx(d, "readonly").objectStore("state");
+          const own = await req(os.get(modelSha256));
+          // nothing for this model: the newest snapshot of another model (the shop published a new one) is
+          // adopted; the core keeps its sessions and restarts the learned heads, and the next save of this
+          // model's snapshot deletes the old record
+          if (own == null) prev = await newestOther(os, modelSha256);
+          return own;
+        });
         token.idb = revOf(v);
         if (v && v.bytes instanceof Uint8Array) best = { bytes: v.bytes, seq: Number(v.seq) || 0, covers: v.covers ? cleanCovers(v.covers) : null, where: "indexeddb" };
         else if (v != null) {
@@ -277,10 +313,6 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
           // warns and resets instead of dropping the state silently
           best = { bytes: new Uint8Array(0), seq: 0, covers: null, where: "indexeddb" };
         } else {
-          // nothing for this model: the newest snapshot of another model (the shop published a new one) is
-          // adopted; the core keeps its sessions and restarts the learned heads, and the next save of this
-          // model's snapshot deletes the old record
-          const prev = await newestOther(os, modelSha256);
           if (prev) {
             adopted = prev.key;
             const pv = prev.value;
@@ -322,27 +354,29 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
       const lsChanged = (s) => expect && s && (s.getItem(stateKey) || null) !== expect.ls;
       try {
         if (lsChanged(ls())) throw staleError();
-        const d = await db();
-        const tx = d.transaction("state", "readwrite");
-        const os = tx.objectStore("state");
-        let failed = null; // why this code aborted the transaction: stale, or what `put` threw (e.g. quota)
-        if (expect && expect.idb !== undefined) {
-          const g = os.get(modelSha256);
-          g.onsuccess = () => {
-            try {
-              if (revOf(g.result) !== expect.idb) failed = staleError();
-              else os.put(value, modelSha256);
-            } catch (e) {
-              failed = e;
-            }
-            if (failed) tx.abort();
-          };
-        } else os.put(value, modelSha256);
-        if (adopted !== null) os.delete(adopted); // carried forward into this model's snapshot
-        await new Promise((resolve, reject) => {
-          tx.oncomplete = resolve;
-          tx.onerror = () => reject(failed || tx.error);
-          tx.onabort = () => reject(failed || tx.error || new Error("IndexedDB transaction aborted"));
+        await withDb(async (d) => {
+          if (lsChanged(ls())) throw staleError(); // (again, after a wait for resume())
+          const t = tx(d, "readwrite");
+          const os = t.objectStore("state");
+          let failed = null; // why this code aborted the transaction: stale, or what `put` threw (e.g. quota)
+          if (expect && expect.idb !== undefined) {
+            const g = os.get(modelSha256);
+            g.onsuccess = () => {
+              try {
+                if (revOf(g.result) !== expect.idb) failed = staleError();
+                else os.put(value, modelSha256);
+              } catch (e) {
+                failed = e;
+              }
+              if (failed) t.abort();
+            };
+          } else os.put(value, modelSha256);
+          if (adopted !== null) os.delete(adopted); // carried forward into this model's snapshot
+          await new Promise((resolve, reject) => {
+            t.oncomplete = resolve;
+            t.onerror = () => reject(failed || t.error);
+            t.onabort = () => reject(failed || t.error || new Error("IndexedDB transaction aborted"));
+          });
         });
         adopted = null;
         const s = ls();
@@ -366,15 +400,46 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
       const s = ls();
       if (s) s.removeItem(stateKey);
       try {
-        const d = await db();
-        const tx = d.transaction("state", "readwrite");
-        tx.objectStore("state").delete(modelSha256);
-        if (adopted !== null) tx.objectStore("state").delete(adopted);
+        await withDb(async (d) => {
+          const t = tx(d, "readwrite");
+          t.objectStore("state").delete(modelSha256);
+          if (adopted !== null) t.objectStore("state").delete(adopted);
+          await new Promise((resolve, reject) => {
+            t.oncomplete = resolve;
+            t.onerror = resolve;
+            t.onabort = () => (gate ? reject(new Error("suspended")) : resolve());
+          });
+        });
         adopted = null;
-        await new Promise((r) => { tx.oncomplete = r; tx.onerror = r; tx.onabort = r; });
       } catch {
         /* nothing stored there */
       }
+    },
+
+    /** pagehide: aborts this page's transactions, closes the connection, holds back new ones (see above). */
+    suspend() {
+      if (gate) return;
+      let open;
+      gate = { promise: new Promise((r) => (open = r)), open: () => open() };
+      epoch++;
+      for (const t of [...active]) {
+        try {
+          t.abort();
+        } catch {
+          /* finished meanwhile */
+        }
+      }
+      active.clear();
+      const p = dbp;
+      dbp = null;
+      if (p) p.then((d) => d.close(), () => {});
+    },
+
+    /** pageshow: the operations held back by `suspend()` go on. */
+    resume() {
+      const g = gate;
+      gate = null;
+      if (g) g.open();
     },
 
     /** Closes the database connection (so that it can be deleted). */

@@ -1,7 +1,8 @@
 // Shared e2e harness (not a test file): starts `nextclick serve` on a free 127.0.0.1 port and a headless
 // Debian browser through playwright-core (never a downloaded browser) — Chromium over CDP, or Firefox ESR over
 // WebDriver BiDi (`NEXTCLICK_BROWSER=chromium|firefox`) — and records everything a page does on the network,
-// on the console and against the CSP.
+// on the console and against the CSP. `"webkit"` (WebKitGTK over classic WebDriver, with a Playwright-like page
+// and its own recording) lives in support/webkit.js.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -59,7 +60,10 @@ export async function startServer() {
  * firefox-esr over WebDriver BiDi: playwright-core's `moz-firefox` channel with an `executablePath`;
  * `firefoxPrefs` are added to the profile's prefs).
  */
-export function launchBrowser(name = BROWSER, { firefoxPrefs = {} } = {}) {
+export function launchBrowser(name = BROWSER, { firefoxPrefs = {}, server } = {}) {
+  // WebKit needs the server: its pages reach it through a recording proxy (the browser's `server` is the
+  // proxied one: use its base)
+  if (name === "webkit") return import("./webkit.js").then((w) => w.launchWebKit({ server }));
   if (name === "chromium") return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   if (name === "firefox") {
     shimBidiMediaOverride();
@@ -80,7 +84,7 @@ export function launchBrowser(name = BROWSER, { firefoxPrefs = {} } = {}) {
       },
     });
   }
-  throw new Error(`NEXTCLICK_BROWSER=${name}: expected "chromium" or "firefox"`);
+  throw new Error(`NEXTCLICK_BROWSER=${name}: expected "chromium", "firefox" or "webkit"`);
 }
 
 /**
@@ -118,6 +122,7 @@ function shimBidiMediaOverride() {
 
 /** A fresh browser context (a new "shopper") with request, console and CSP recording. */
 export async function newShopper(browser) {
+  if (typeof browser.newShopper === "function") return browser.newShopper(); // WebKit (support/webkit.js)
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const log = { requests: [], documents: [], consoleErrors: [], warnings: [], pageErrors: [], csp: [] };
   context.on("request", (r) =>

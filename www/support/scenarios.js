@@ -1,7 +1,8 @@
 // Shared e2e scenarios (not a test file): the JS-level browser checks that must hold in every browser the
 // tests drive — persistence across reload, learning changes the strip, consent gating, forget(), recovery
 // from a corrupted snapshot, and that no request carries event data. test/e2e.test.js runs them in
-// Chromium, test/e2e-firefox.test.js in Firefox ESR (WebDriver BiDi); each file calls `setup(browserName)`
+// Chromium, test/e2e-firefox.test.js in Firefox ESR (WebDriver BiDi), test/e2e-webkit.test.js in WebKitGTK
+// (classic WebDriver, support/webkit.js); each file calls `setup(browserName)`
 // in `before` and `teardown()` in `after`, then registers `SCENARIOS`.
 //
 // After every scenario: no console errors, no uncaught page errors, no CSP violations, and no request that
@@ -13,10 +14,15 @@ import { startServer, launchBrowser, newShopper, deviceStorage, stripIds, status
 /** The server and browser of the current test file (set by `setup`). */
 export const env = { server: null, browser: null, name: null };
 
-/** Starts `nextclick serve` and the browser (`"chromium"` or `"firefox"`, launch options); resolves to `env`. */
+/**
+ * Starts `nextclick serve` and the browser (`"chromium"`, `"firefox"` or `"webkit"`, launch options);
+ * resolves to `env`. WebKit's pages reach the server through a recording proxy: `env.server` is then the
+ * proxied server (its `base` is the proxy's).
+ */
 export async function setup(name, launchOptions) {
   env.server = await startServer();
-  env.browser = await launchBrowser(name, launchOptions);
+  env.browser = await launchBrowser(name, { ...launchOptions, server: env.server });
+  if (env.browser.server) env.server = env.browser.server;
   env.name = name || "chromium";
   return env;
 }

@@ -1,4 +1,4 @@
-// Node-only tests (no browser) of storage.js with a fake localStorage and no IndexedDB: the journal, the
+// Node-only tests (no browser) of storage.js with a fake localStorage and no IndexedDB (one test: a minimal fake one): the journal, the
 // localStorage snapshot fallback, quota behaviour and the wipe.
 import { test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
@@ -135,4 +135,83 @@ test("journal: appendAll writes a call's events once, bounded, in order", () => 
   assert.equal(all.length, 500, "the journal keeps its bound");
   assert.equal(all[all.length - 1].seq, 1000, "the newest entries are kept");
   delete localStorage.setItem;
+});
+
+/**
+ * A minimal IndexedDB (one database, one store) whose transactions complete only when `tick()` runs them
+ * — as a page frozen in the back-forward cache never runs them.
+ */
+function fakeIndexedDB() {
+  const data = new Map();
+  const queue = [];
+  const log = [];
+  const fire = (o, type, extra = {}) => {
+    Object.assign(o, extra);
+    o[`on${type}`]?.({ target: o });
+    for (const f of o.listeners?.[type] || []) f({ target: o });
+  };
+  const transaction = (closed) => (name, mode) => {
+    if (closed()) throw Object.assign(new Error("The database connection is closing."), { name: "InvalidStateError" });
+    const ops = [];
+    const t = {
+      mode, listeners: {}, done: false,
+      addEventListener(type, f) { (this.listeners[type] ||= []).push(f); },
+      abort() { if (this.done) throw new Error("finished"); this.done = true; log.push(`abort ${mode}`); for (const r of ops) fire(r, "error", { error: new Error("AbortError") }); fire(t, "abort"); },
+      objectStore: () => ({
+        get(k) { const r = {}; ops.push(r); queue.push(() => { r.ran = true; if (!t.done) fire(r, "success", { result: data.get(k) }); }); return r; },
+        put(v, k) { const r = {}; ops.push(r); queue.push(() => { r.ran = true; if (!t.done) { data.set(k, v); log.push(`put ${k}`); fire(r, "success"); } }); return r; },
+        delete(k) { const r = {}; ops.push(r); queue.push(() => { r.ran = true; if (!t.done) { data.delete(k); fire(r, "success"); } }); return r; },
+      }),
+    };
+    // completes once every request made so far has run (a request made in a success handler counts too)
+    const complete = () => {
+      if (t.done) return;
+      if (ops.some((r) => !r.ran)) return queue.push(complete);
+      t.done = true;
+      fire(t, "complete");
+    };
+    queue.push(complete);
+    return t;
+  };
+  return {
+    data, log,
+    /** Runs every queued IndexedDB step (and the ones they queue). */
+    async tick() {
+      for (let i = 0; i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 0));
+        while (queue.length) queue.shift()();
+      }
+    },
+    open() {
+      const r = {};
+      let closed = false;
+      queue.push(() => fire(r, "success", { result: { transaction: transaction(() => closed), close: () => { closed = true; log.push("close"); } } }));
+      return r;
+    },
+  };
+}
+
+test("suspend (pagehide): the write in flight is aborted, nothing starts until resume (pageshow), then it is written", async () => {
+  const idb = fakeIndexedDB();
+  globalThis.indexedDB = idb;
+  const s = openStore("shop", "abc");
+  const none = s.load();
+  await idb.tick(); // the database is open
+  assert.equal(await none, null);
+  const saved = s.save(new Uint8Array([1, 2, 3]), 5);
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0)); // its transaction is created, not run
+  s.suspend(); // pagehide
+  assert.deepEqual(idb.log, ["abort readwrite"], "the transaction in flight is aborted");
+  await idb.tick();
+  assert.ok(idb.log.includes("close"), `connection closed: ${idb.log}`);
+  const later = s.load(); // started while suspended: waits
+  await idb.tick();
+  assert.equal(idb.data.size, 0, "nothing written while suspended");
+  assert.equal(localStorage.getItem("nextclick:shop:state:abc"), null, "no localStorage fallback either");
+  s.resume(); // pageshow
+  for (let i = 0; i < 3; i++) await idb.tick();
+  assert.equal(await saved, "indexeddb", "the cut-short write is done after resume");
+  const got = await later;
+  assert.ok(got && got.where === "indexeddb" && got.seq === 5, JSON.stringify(got));
+  delete globalThis.indexedDB;
 });
