@@ -26,8 +26,11 @@ wasm-release: setup
 	@ls -l www/pkg/nextclick_bg.wasm | awk '{print "wasm: " $$5 " bytes"}'; gzip -9c www/pkg/nextclick_bg.wasm | wc -c | awk '{print "wasm gzip: " $$1 " bytes"}'
 
 ## The full CLI (training, export, catalogs, evaluation, serve): crates/cli with its default features.
+## Built with every workspace target, i.e. the same dependency features as `cargo test --workspace
+## --release` (test-native): after the tests nothing is compiled again (`-p nextclick-cli` alone would
+## rebuild tract with other features).
 tools-release:
-	cargo build --release -p nextclick-cli
+	cargo build --release --workspace --all-targets
 
 ## The CLI without the `train` and `eval` features (serve, demo-catalog, reference): no ML framework is
 ## compiled. `make demo` needs only this; a later `make tools-release` recompiles just the thin CLI crate.

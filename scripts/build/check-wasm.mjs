@@ -36,7 +36,7 @@ if (wrapped.length) {
 }
 // Demangled names look like `tract_nnef::ops::core::register::h…` or `<rustfft::…>`; mangled ones hold
 // the crate name with its length (`10tract_nnef`, `7rustfft`).
-const nnef = names.filter((n) => /tract_nnef::ops|rustfft|10tract_nnef3ops|7rustfft/.test(n));
+const nnef = names.filter((n) => /tract_nnef(::|\.\.)ops|10tract_nnef3ops|rustfft/.test(n));
 if (nnef.length) {
   console.error(`check-wasm: the NNEF operator registry is linked (${nnef.length} functions, e.g. ${nnef.slice(0, 3).join(', ')})`);
   console.error('check-wasm: the vendored tract-nnef patch is not in effect; see vendor/README.md');

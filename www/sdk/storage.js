@@ -161,37 +161,29 @@ export function openJournal(shop, tab) {
       if (entries.every(isStale) && newest / 1000 < Date.now() - 60000) s.removeItem(k);
     }
   }
+  /**
+   * Appends `entries` ({seq, event}) with one storage write. Returns false when storage refused it (quota):
+   * the next snapshot still has them.
+   */
+  function appendAll(entries) {
+    const s = ls();
+    if (!s || !entries.length) return !!s;
+    loadMine(s).push(...entries.slice(-MAX_JOURNAL));
+    if (mine.length > MAX_JOURNAL) mine.splice(0, mine.length - MAX_JOURNAL);
+    try {
+      s.setItem(own, JSON.stringify(mine));
+      return true;
+    } catch {
+      return false;
+    }
+  }
   return {
     read,
     /** Appends one event. Returns false when storage refused it (quota): the next snapshot still has it. */
     append(seq, event) {
-      const s = ls();
-      if (!s) return false;
-      loadMine(s).push({ seq, event });
-      if (mine.length > MAX_JOURNAL) mine.splice(0, mine.length - MAX_JOURNAL);
-      try {
-        s.setItem(own, JSON.stringify(mine));
-        return true;
-      } catch {
-        return false;
-      }
+      return appendAll([{ seq, event }]);
     },
-    /**
-     * Appends `entries` ({seq, event}) with one storage write. Returns false when storage refused it
-     * (quota): the next snapshot still has them.
-     */
-    appendAll(entries) {
-      const s = ls();
-      if (!s || !entries.length) return !!s;
-      loadMine(s).push(...entries.slice(-MAX_JOURNAL));
-      if (mine.length > MAX_JOURNAL) mine.splice(0, mine.length - MAX_JOURNAL);
-      try {
-        s.setItem(own, JSON.stringify(mine));
-        return true;
-      } catch {
-        return false;
-      }
-    },
+    appendAll,
     /** Drops the entries a snapshot holds: `snap` is a sequence number or `{seq, covers}` (see `covered`). */
     trim(snap) {
       const s = ls();

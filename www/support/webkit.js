@@ -217,7 +217,10 @@ export async function launchWebKit({ server }) {
       return new Promise((r) => proxy.server.close(r));
     });
 
+    let open = null; // this WebKitWebDriver allows one session: a scenario that failed before closing its
+    // context must not fail every later one
     const newShopper = async () => {
+      if (open) await open.close();
       const log = { requests: [], documents: [], consoleErrors: [], warnings: [], pageErrors: [], csp: [] };
       const wd = await remote({
         hostname: "127.0.0.1",
@@ -238,10 +241,12 @@ export async function launchWebKit({ server }) {
       const page = traced(makePage(wd));
       const context = {
         async close() {
+          if (open === context) open = null;
           if (proxy.log === log) proxy.log = null;
           await wd.deleteSession().catch(() => {});
         },
       };
+      open = context;
       return { context, page, log, driver: wd };
     };
     /** Records what the proxy sees into `log` (or stops recording, with null) outside any shopper. */

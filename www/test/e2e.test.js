@@ -322,7 +322,7 @@ test("state written by an older or a newer format version: one warning, clean re
     assert.ok((await status(page)).features.events > 0, "learning goes on");
   }
   await page.goto(`${server.base}/demo/favicon.svg`);
-  for (const s of await readSnapshots(page)) assert.deepEqual(s.bytes.slice(8, 10), [1, 0], "rewritten in the current version");
+  for (const s of await readSnapshots(page)) assert.deepEqual(s.bytes.slice(8, 10), [2, 0], "rewritten in the current version");
   assertClean(log);
   await context.close();
 });
