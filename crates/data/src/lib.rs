@@ -4,6 +4,8 @@
 //! - [`csv`]: the one CSV reader, with a strict and a tolerant [`csv::Policy`].
 //! - [`platform`]: the strict loader of training data (errors name file and line; counted skips).
 //! - [`replay`]: the tolerant loader of a target shop for replay (every bad input counted, never fatal).
+//! - [`feed`]: product feeds (Google Merchant Center XML / TSV, Shopify CSV export, items.csv) → items plus
+//!   display metadata, format detected from the content.
 //!
 //! Event types are read with the core's vocabulary ([`nextclick::event::parse_kind`]: canonical names and
 //! their aliases), so training, replay and the page accept the same names.
@@ -11,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod csv;
+pub mod feed;
 pub mod platform;
 pub mod replay;
 pub mod split;
