@@ -8,6 +8,8 @@
 //! - [`catalog`]: a shop's catalog from its items and content embeddings through a tower; the contract
 //!   input of a session.
 //! - [`rank`]: full-catalog ranking metrics.
+//! - [`bundle`]: a shop's deployable folder: file hashes and SRI, the manifest, the init module and the
+//!   HTML snippet, item changes between builds.
 //! - [`reference`], [`fixture`]: the deterministic reference model and the scripted scenario whose outputs
 //!   the browser tests compare against.
 //!
@@ -15,6 +17,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bundle;
 pub mod catalog;
 pub mod content;
 pub mod encoder;
