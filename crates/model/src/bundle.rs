@@ -284,6 +284,9 @@ pub fn init_module(
          // Do not edit: the next build writes a new one. The shop's own script may call\n\
          // nextclick(\"consent\", …), nextclick(\"onPrediction\", …), nextclick(\"predict\", k) — but not \"init\" again.\n\
          const here = new URL(\"./\", import.meta.url);\n\
+         if (typeof window.nextclick !== \"function\") {{\n  \
+         throw new Error(\"nextclick: load sdk/loader.js before this module (see snippet.html)\");\n\
+         }}\n\
          window.nextclick(\"init\", {{\n  \
          model: new URL({model_js}, here).href,\n  \
          catalog: new URL({catalog_js}, here).href,\n  \

@@ -274,9 +274,8 @@ pub fn build(o: &BuildOptions) -> Result<BuildReport> {
             skip_bad: o.skip_bad,
         },
     )?;
-    for l in feed.report_lines() {
-        eprintln!("{l}");
-    }
+    // the skip list itself is the caller's to print, at the end (BuildReport::feed)
+    eprintln!("{}", feed.report_lines()[0]);
 
     // 3. metadata and fingerprints
     let mut meta = Vec::with_capacity(feed.items.len());

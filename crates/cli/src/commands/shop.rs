@@ -144,11 +144,9 @@ fn run_build(a: BuildArgs) -> Result<()> {
             r.removed_files.join(", ")
         );
     }
-    if !r.feed.skipped.is_empty() {
-        eprintln!(
-            "skipped {} bad records (listed above and in manifest.json)",
-            r.feed.skipped.len()
-        );
+    // every record left out, counted and listed, last (also in manifest.json)
+    for l in r.feed.report_lines() {
+        eprintln!("{l}");
     }
     println!("items: {}", m.changes);
     println!(

@@ -28,7 +28,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
-use super::{line_of, parse_price, Collector, FeedItem};
+use super::{line_of, parse_price, Collector, FeedItem, Lines};
 use crate::Item;
 
 /// The Google Merchant Center namespace (`xmlns:g`).
@@ -229,6 +229,7 @@ pub fn read_xml(bytes: &[u8], c: &mut Collector) -> Result<()> {
     let mut rec: Option<Record> = None;
     let mut index = 0usize;
     let mut root: Option<String> = None;
+    let mut lines = Lines::default();
     let fail = |pos: usize, rec: &Option<Record>, e: String| -> anyhow::Error {
         let inside = rec
             .as_ref()
@@ -281,7 +282,7 @@ pub fn read_xml(bytes: &[u8], c: &mut Collector) -> Result<()> {
                     c.records += 1;
                     let record = Record {
                         index,
-                        line: line_of(bytes, pos),
+                        line: lines.at(bytes, pos),
                         depth,
                         fields: HashMap::new(),
                         current: None,

@@ -472,6 +472,26 @@ pub fn write_items_csv(path: &Path, items: &[FeedItem]) -> Result<()> {
     Ok(())
 }
 
+/// Line numbers of increasing byte offsets in one pass (a feed of 100k items is not rescanned per item).
+#[derive(Debug, Default)]
+pub(crate) struct Lines {
+    pos: usize,
+    newlines: usize,
+}
+
+impl Lines {
+    /// The 1-based line of byte offset `pos` (offsets normally increase; a smaller one is recounted).
+    pub(crate) fn at(&mut self, bytes: &[u8], pos: usize) -> usize {
+        let pos = pos.min(bytes.len());
+        if pos < self.pos {
+            *self = Lines::default();
+        }
+        self.newlines += bytes[self.pos..pos].iter().filter(|&&c| c == b'\n').count();
+        self.pos = pos;
+        1 + self.newlines
+    }
+}
+
 /// The 1-based line of byte offset `pos` in `bytes`.
 pub(crate) fn line_of(bytes: &[u8], pos: usize) -> usize {
     1 + bytes[..pos.min(bytes.len())]
