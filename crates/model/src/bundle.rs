@@ -112,7 +112,7 @@ pub struct Binding {
 /// What the feed held.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedSummary {
-    /// The feed file as given.
+    /// The feed's file name.
     pub path: String,
     /// SHA-256 of the feed bytes.
     pub sha256: String,
@@ -141,7 +141,7 @@ pub struct EmbeddingSummary {
     pub embedded: usize,
     /// Items whose embedding came from the cache.
     pub cached: usize,
-    /// Seconds spent embedding (loading the text model included).
+    /// Seconds spent embedding (loading the text model included), to the millisecond.
     pub seconds: f64,
 }
 

@@ -180,7 +180,8 @@ pub fn embed_incremental(
             );
         }
     }
-    let seconds = t0.elapsed().as_secs_f64();
+    // milliseconds: a short decimal reads back from manifest.json as the same f64
+    let seconds = (t0.elapsed().as_secs_f64() * 1e3).round() / 1e3;
     let mut vecs = Vec::with_capacity(texts.len() * CONTENT_DIM);
     for k in &keys {
         vecs.extend_from_slice(&cached[k]);
@@ -427,17 +428,29 @@ pub fn build(o: &BuildOptions) -> Result<BuildReport> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let retained: Vec<String> = prev
-        .as_ref()
-        .map(|m| {
-            m.files
+    // the previous *different* build: a rebuild that changes nothing keeps what the previous one kept
+    let retained: Vec<String> = match &prev {
+        None => Vec::new(),
+        Some(m) => {
+            let mut theirs: Vec<String> = m
+                .files
                 .iter()
                 .filter(|f| matches!(f.role.as_str(), "model" | "catalog" | "init"))
                 .map(|f| f.path.clone())
+                .collect();
+            theirs.sort();
+            let mut ours = current.clone();
+            ours.sort();
+            let keep = if theirs == ours {
+                m.retained.clone()
+            } else {
+                theirs
+            };
+            keep.into_iter()
                 .filter(|p| !current.contains(p) && o.out.join(p).is_file())
                 .collect()
-        })
-        .unwrap_or_default();
+        }
+    };
     let mut removed_files = Vec::new();
     for e in std::fs::read_dir(&o.out)? {
         let name = e?.file_name().to_string_lossy().into_owned();
@@ -463,7 +476,12 @@ pub fn build(o: &BuildOptions) -> Result<BuildReport> {
         base_url: o.base_url.clone(),
         binding,
         feed: FeedSummary {
-            path: o.feed.display().to_string(),
+            // the file name only: the manifest is served with the folder, local paths stay local
+            path: o
+                .feed
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             sha256: bundle::sha256_hex(&feed_bytes),
             format: feed.format.name().into(),
             records: feed.records,

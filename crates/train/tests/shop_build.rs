@@ -357,6 +357,11 @@ fn shop_build_in_every_format_and_incremental_rebuild() {
         assert!(out.join(&m1.binding.catalog).is_file());
         let cat2 = check_folder(&out, &r2);
         assert!(cat2.index_of("p-new").is_some() && cat2.index_of("p-10").is_none());
+        // a rebuild that changes nothing keeps yesterday's files too
+        let r3 = build(&options(&feed, &out, &pkg, &text)).unwrap();
+        assert_eq!(r3.manifest.changes.unchanged, 30);
+        assert_eq!(r3.manifest.retained, r2.manifest.retained);
+        assert!(out.join(&m1.binding.catalog).is_file());
         eprintln!(
             "{format}: first build embedded 30 in {:.2} s; rebuild: {c}, embedded 3 in {:.2} s; catalog {} bytes",
             m1.embedding.seconds,
