@@ -44,6 +44,30 @@ pub fn open(path: &Path, expected: &[&str], policy: Policy) -> Result<csv::Reade
     Ok(r)
 }
 
+/// Reads CSV or TSV text whose columns are not fixed (product feeds: the columns present vary by shop).
+///
+/// `bytes` is the whole file (a UTF-8 byte-order mark is skipped), `delimiter` `b','` or `b'\t'`. Returns
+/// the reader, positioned after the header, and the header fields trimmed. Rows of any length are read
+/// (the caller compares each row's length with the header's and applies its own bad-row policy); an
+/// unreadable header is an error naming `path` and line 1.
+pub fn open_bytes<'a>(
+    path: &Path,
+    bytes: &'a [u8],
+    delimiter: u8,
+) -> Result<(csv::Reader<&'a [u8]>, Vec<String>)> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(bytes);
+    let h = r
+        .headers()
+        .with_context(|| format!("{}: line 1: cannot read the header", path.display()))?;
+    let header = h.iter().map(|s| s.trim().to_string()).collect();
+    Ok((r, header))
+}
+
 /// The error for a row the strict policy refuses: file, line and what the CSV parser said.
 pub fn row_error(path: &Path, e: csv::Error) -> anyhow::Error {
     let line = e.position().map(|p| p.line()).unwrap_or(0);

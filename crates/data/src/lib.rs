@@ -5,6 +5,8 @@
 //! - [`platform`]: the strict loader of training data (errors name file and line; counted skips).
 //! - [`orders`]: a shop's order history (`orders.csv`), what the shop head is learned from.
 //! - [`replay`]: the tolerant loader of a target shop for replay (every bad input counted, never fatal).
+//! - [`feed`]: product feeds (Google Merchant Center XML / TSV, Shopify CSV export, items.csv) → items plus
+//!   display metadata, format detected from the content.
 //!
 //! Event types are read with the core's vocabulary ([`nextclick::event::parse_kind`]: canonical names and
 //! their aliases), so training, replay and the page accept the same names.
@@ -13,6 +15,7 @@
 
 pub mod csv;
 pub mod orders;
+pub mod feed;
 pub mod platform;
 pub mod replay;
 pub mod split;

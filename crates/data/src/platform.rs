@@ -21,7 +21,7 @@ use crate::csv::{open, row_error, Policy};
 use crate::{EVENTS_HEADER, ITEMS_HEADER};
 
 /// One catalog item of `items.csv`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Item {
     /// The platform's item id.
     pub id: String,

@@ -9,6 +9,8 @@
 //!   input of a session.
 //! - [`rank`]: full-catalog ranking metrics.
 //! - [`shop_head`]: the shop head `θ₀` learned from the shop's orders with the core's own learner.
+//! - [`bundle`]: a shop's deployable folder: file hashes and SRI, the manifest, the init module and the
+//!   HTML snippet, item changes between builds.
 //! - [`reference`], [`fixture`]: the deterministic reference model and the scripted scenario whose outputs
 //!   the browser tests compare against.
 //!
@@ -16,6 +18,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bundle;
 pub mod catalog;
 pub mod content;
 pub mod encoder;

@@ -7,6 +7,7 @@
 //! - [`textft`]: fine-tuning the text encoder's top layers with the tower.
 //! - [`export`]: a trained net's item tower in the plain-Rust form the catalogs are built with.
 //! - [`items`]: an items.csv loaded and embedded in one call.
+//! - [`shop`]: `nextclick shop build`: a product feed → a deployable folder, embedding incrementally.
 //!
 //! The exported model, catalogs and ranking metrics are `nextclick-model`'s; the data layout is
 //! `nextclick-data`'s.
@@ -16,5 +17,6 @@
 pub mod embed;
 pub mod export;
 pub mod items;
+pub mod shop;
 pub mod textft;
 pub mod train;

@@ -21,6 +21,8 @@ pub mod export;
 pub mod reference;
 pub mod shop_head;
 #[cfg(feature = "train")]
+pub mod shop;
+#[cfg(feature = "train")]
 pub mod train;
 
 /// Every subcommand.
@@ -46,6 +48,9 @@ pub enum Command {
     /// Build the binary catalog of a shop: content embedding → item tower, offline.
     #[cfg(feature = "train")]
     Catalog(catalog::CatalogArgs),
+    /// A shop's product feed → a deployable folder (`shop build`) or items.csv (`shop items`).
+    #[cfg(feature = "train")]
+    Shop(shop::ShopArgs),
     /// Leave-one-out full-ranking evaluation of an exported model through tract (paper protocol).
     #[cfg(feature = "train")]
     EvalLoo(eval_loo::EvalLooArgs),
@@ -74,6 +79,8 @@ impl Command {
             Command::Export(a) => export::run(a),
             #[cfg(feature = "train")]
             Command::Catalog(a) => catalog::run(a),
+            #[cfg(feature = "train")]
+            Command::Shop(a) => shop::run(a),
             #[cfg(feature = "train")]
             Command::EvalLoo(a) => eval_loo::run(a),
             #[cfg(feature = "train")]
