@@ -14,8 +14,8 @@
 #![warn(missing_docs)]
 
 pub mod csv;
-pub mod orders;
 pub mod feed;
+pub mod orders;
 pub mod platform;
 pub mod replay;
 pub mod split;

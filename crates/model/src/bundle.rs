@@ -107,6 +107,12 @@ pub struct Binding {
     pub dim: usize,
     /// int8 vectors (else f32).
     pub int8: bool,
+    /// The shop head file (folder-relative), learned from the shop's orders (`--orders`), if one ships.
+    #[serde(default)]
+    pub shop_head: Option<String>,
+    /// What the orders gave: the head's held-out figures, or why no head ships.
+    #[serde(default)]
+    pub shop_head_note: Option<String>,
 }
 
 /// What the feed held.
@@ -277,7 +283,15 @@ pub fn init_module(
     wasm: &FileEntry,
     model: &FileEntry,
     catalog: &FileEntry,
+    shop_head: Option<&FileEntry>,
 ) -> String {
+    let (head_url, head_sri) = match shop_head {
+        Some(h) => (
+            format!("  shopHead: new URL({}, here).href,\n", js(&h.path)),
+            format!(", shopHead: {}", js(&h.integrity)),
+        ),
+        None => (String::new(), String::new()),
+    };
     format!(
         "// nextclick init, written by `nextclick shop build` for {catalog_file} ({items} items) and \
          {model_file}.\n\
@@ -289,9 +303,10 @@ pub fn init_module(
          }}\n\
          window.nextclick(\"init\", {{\n  \
          model: new URL({model_js}, here).href,\n  \
-         catalog: new URL({catalog_js}, here).href,\n  \
+         catalog: new URL({catalog_js}, here).href,\n\
+         {head_url}  \
          glue: new URL(\"pkg/nextclick.js\", here).href,\n  \
-         integrity: {{ wasm: {wasm_sri}, model: {model_sri}, catalog: {catalog_sri} }},\n  \
+         integrity: {{ wasm: {wasm_sri}, model: {model_sri}, catalog: {catalog_sri}{head_sri} }},\n  \
          options: {{ modelSha256: {model_sha}, catalogSha256: {catalog_sha} }},\n\
          }});\n",
         catalog_file = binding.catalog,

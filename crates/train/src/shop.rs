@@ -72,6 +72,10 @@ pub struct BuildOptions {
     pub text_model_dir: Option<PathBuf>,
     /// The URL path the folder will be served at, ending in `/` (the snippet's `src`s).
     pub base_url: String,
+    /// The shop's order history (`orders.csv`): learn the shop head every new visitor starts from.
+    pub orders: Option<PathBuf>,
+    /// Fewest customers with two purchases of catalog items to learn a shop head from.
+    pub min_customers: usize,
 }
 
 /// What a build did.
@@ -400,7 +404,7 @@ pub fn build(o: &BuildOptions) -> Result<BuildReport> {
     let model_entry = put(&o.out, &mut files, &model_name, "model", &onnx)?;
     let catalog_name = hashed_name("catalog", "bin", &cat_bytes);
     let catalog_entry = put(&o.out, &mut files, &catalog_name, "catalog", &cat_bytes)?;
-    let binding = Binding {
+    let mut binding = Binding {
         model: model_name.clone(),
         model_sha256: model_entry.sha256.clone(),
         catalog: catalog_name.clone(),
@@ -408,6 +412,8 @@ pub fn build(o: &BuildOptions) -> Result<BuildReport> {
         items: cat.len(),
         dim: cat.dim(),
         int8: cat.is_int8(),
+        shop_head: None,
+        shop_head_note: None,
     };
     if binding.model_sha256 != binding.catalog_model_sha256 {
         bail!(
@@ -417,7 +423,48 @@ pub fn build(o: &BuildOptions) -> Result<BuildReport> {
             tower_path.display()
         );
     }
-    let init = init_module(&binding, &wasm, &model_entry, &catalog_entry);
+    // the shop head from the orders: shipped only if it beats the source model on held-out purchases
+    let mut head_entry = None;
+    if let Some(orders) = &o.orders {
+        let policy = if o.skip_bad {
+            nextclick_data::csv::Policy::Tolerant
+        } else {
+            nextclick_data::csv::Policy::Strict
+        };
+        let (customers, rep) = nextclick_data::orders::load_orders(orders, policy)?;
+        for (line, why) in &rep.skipped {
+            eprintln!("{}: line {line}: skipped: {why}", orders.display());
+        }
+        let mut p = nextclick::Predictor::new(&onnx, &cat_bytes, nextclick::Options::default())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let fo = nextclick_model::shop_head::FitOptions {
+            min_customers: o.min_customers,
+            ..Default::default()
+        };
+        match nextclick_model::shop_head::fit(&mut p, &customers, &fo) {
+            Ok((head, fit)) => {
+                let bytes = head.to_bytes();
+                let name = hashed_name("shop-head", "bin", &bytes);
+                head_entry = Some(put(&o.out, &mut files, &name, "shop-head", &bytes)?);
+                binding.shop_head = Some(name);
+                binding.shop_head_note = Some(format!(
+                    "{} customers, {} purchases; held-out Recall@20 {:.4} → {:.4} over {} purchases (scale {})",
+                    fit.customers, fit.purchases, fit.holdout_source, fit.holdout_head, fit.holdout_cases, fit.scale
+                ));
+            }
+            Err(e) => {
+                eprintln!("shop build: no shop head: {e}");
+                binding.shop_head_note = Some(format!("no shop head: {e}"));
+            }
+        }
+    }
+    let init = init_module(
+        &binding,
+        &wasm,
+        &model_entry,
+        &catalog_entry,
+        head_entry.as_ref(),
+    );
     let init_name = hashed_name("nextclick-init", "js", init.as_bytes());
     let init_entry = put(&o.out, &mut files, &init_name, "init", init.as_bytes())?;
     let html = snippet(&o.base_url, &loader, &init_entry, &files);
@@ -427,6 +474,7 @@ pub fn build(o: &BuildOptions) -> Result<BuildReport> {
     let current: Vec<String> = [&model_name, &catalog_name, &init_name]
         .iter()
         .map(|s| s.to_string())
+        .chain(binding.shop_head.clone())
         .collect();
     // the previous *different* build: a rebuild that changes nothing keeps what the previous one kept
     let retained: Vec<String> = match &prev {
@@ -435,7 +483,7 @@ pub fn build(o: &BuildOptions) -> Result<BuildReport> {
             let mut theirs: Vec<String> = m
                 .files
                 .iter()
-                .filter(|f| matches!(f.role.as_str(), "model" | "catalog" | "init"))
+                .filter(|f| matches!(f.role.as_str(), "model" | "catalog" | "init" | "shop-head"))
                 .map(|f| f.path.clone())
                 .collect();
             theirs.sort();
@@ -455,6 +503,7 @@ pub fn build(o: &BuildOptions) -> Result<BuildReport> {
     for e in std::fs::read_dir(&o.out)? {
         let name = e?.file_name().to_string_lossy().into_owned();
         let ours = is_hashed_name(&name, "catalog", "bin")
+            || is_hashed_name(&name, "shop-head", "bin")
             || is_hashed_name(&name, "nextclick-init", "js")
             || is_hashed_name(&name, &stem, "onnx");
         if ours && !current.contains(&name) && !retained.contains(&name) {

@@ -199,6 +199,8 @@ fn options(feed: &Path, out: &Path, pkg: &Path, text: &Path) -> BuildOptions {
         cache: None,
         text_model_dir: Some(text.to_path_buf()),
         base_url: "/nextclick/".into(),
+        orders: None,
+        min_customers: 30,
     }
 }
 
@@ -382,5 +384,82 @@ fn a_missing_wasm_says_to_run_make_wasm_release() {
         .to_string();
     assert!(e.contains("make wasm-release"), "{e}");
     assert!(!dir.join("dist").exists(), "nothing written");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn orders_give_a_shop_head_in_the_bundle_or_a_stated_reason_for_none() {
+    let Some(text) = text_model() else { return };
+    let pkg = pkg_dir();
+    let dir = scratch("orders");
+    let feed = dir.join("items.csv");
+    write_feed(Format::Items, &products(), &feed);
+    // 60 customers who keep buying p-03 then p-17 (the shop's co-purchase pattern), with a few others
+    let mut csv = String::from("order_id,customer_id,timestamp,item_id\n");
+    for c in 0..60 {
+        for (k, item) in [
+            format!("p-{:02}", 20 + c % 9),
+            "p-03".into(),
+            "p-17".into(),
+            "p-03".into(),
+            "p-17".into(),
+        ]
+        .iter()
+        .enumerate()
+        {
+            csv.push_str(&format!(
+                "o{c}-{k},c{c},2026-11-{:02}T10:00:00Z,{item}\n",
+                1 + k
+            ));
+        }
+    }
+    let orders = dir.join("orders.csv");
+    std::fs::write(&orders, csv).unwrap();
+    let out = dir.join("dist");
+    let mut o = options(&feed, &out, &pkg, &text);
+    o.orders = Some(orders.clone());
+    let r = build(&o).unwrap();
+    check_folder(&out, &r);
+    let b = &r.manifest.binding;
+    let note = b.shop_head_note.clone().unwrap();
+    match &b.shop_head {
+        Some(head) => {
+            let bytes = std::fs::read(out.join(head)).unwrap();
+            let model = std::fs::read(repo().join("models/default.onnx")).unwrap();
+            let cat = std::fs::read(out.join(&b.catalog)).unwrap();
+            let mut p = Predictor::new(&model, &cat, Options::default()).unwrap();
+            let info = p.set_shop_head(Some(&bytes)).unwrap().unwrap();
+            assert_eq!(info.customers, 60);
+            let init = r.manifest.files.iter().find(|f| f.role == "init").unwrap();
+            let js = std::fs::read_to_string(out.join(&init.path)).unwrap();
+            assert!(
+                js.contains("shopHead: new URL(") && js.contains(head.as_str()),
+                "{js}"
+            );
+            assert!(note.contains("held-out Recall@20"), "{note}");
+            eprintln!("shop head shipped: {note}");
+        }
+        None => {
+            assert!(note.starts_with("no shop head:"), "{note}");
+            eprintln!("{note}");
+        }
+    }
+    // too few customers: no head, the reason in the manifest, the build still succeeds
+    let few = dir.join("few.csv");
+    std::fs::write(
+        &few,
+        "order_id,customer_id,timestamp,item_id\no1,a,1762000000,p-03\no2,a,1762000100,p-17\n",
+    )
+    .unwrap();
+    o.orders = Some(few);
+    let r = build(&o).unwrap();
+    assert_eq!(r.manifest.binding.shop_head, None);
+    assert!(r
+        .manifest
+        .binding
+        .shop_head_note
+        .as_deref()
+        .unwrap()
+        .contains("only 1 customers"));
     let _ = std::fs::remove_dir_all(&dir);
 }

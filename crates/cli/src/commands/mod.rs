@@ -19,9 +19,9 @@ pub mod eval_loo;
 #[cfg(feature = "train")]
 pub mod export;
 pub mod reference;
-pub mod shop_head;
 #[cfg(feature = "train")]
 pub mod shop;
+pub mod shop_head;
 #[cfg(feature = "train")]
 pub mod train;
 

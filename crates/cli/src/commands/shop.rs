@@ -82,6 +82,13 @@ pub struct BuildArgs {
     /// all-MiniLM-L6-v2 folder.
     #[arg(long)]
     pub model_dir: Option<PathBuf>,
+    /// The shop's orders (`order_id,customer_id,timestamp,item_id`): learn the shop head new visitors
+    /// start from; it ships only if it beats the source model on held-out purchases.
+    #[arg(long)]
+    pub orders: Option<PathBuf>,
+    /// Fewest customers with two purchases of catalog items to learn a shop head from.
+    #[arg(long, default_value_t = 30)]
+    pub min_customers: usize,
 }
 
 /// Arguments of `shop items`.
@@ -119,6 +126,8 @@ fn run_build(a: BuildArgs) -> Result<()> {
         cache: a.cache,
         text_model_dir: a.model_dir,
         base_url: a.base_url,
+        orders: a.orders,
+        min_customers: a.min_customers,
     })?;
     let m = &r.manifest;
     let total: u64 = m.files.iter().map(|f| f.size).sum();
