@@ -72,9 +72,9 @@ pub fn row_specs(a: &EvalArgs) -> Result<Vec<RowSpec>> {
     for &z in &a.fed_noise {
         v.push(r(
             &format!("fed-z{z}"),
-            &format!("+ shop-level FedAvg (z = {z}) + on-device"),
+            &format!("+ shop-level FedAvg (z = {z}, simulated) + on-device"),
             &format!(
-                "{} rounds over the history window's browsers, clip {}, Gaussian noise z = {z}; then on-device learning as above",
+                "**a simulation**: no browser sends anything; {} rounds over the history window's browsers, simulated in this process, clip {}, Gaussian noise z = {z}; then on-device learning as above",
                 a.fed_rounds, a.fed_clip
             ),
             RowKind::Fed(z),

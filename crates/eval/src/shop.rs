@@ -1,4 +1,12 @@
-//! Shop-level adaptation that needs no raw clickstream on the server:
+//! Shop-level adaptation that needs no raw clickstream on the server.
+//!
+//! **FedAvg is a simulation, on purpose.** nextclick ships no aggregation endpoint and no browser sends
+//! adapter updates: the product's promise is that nothing learned from a shopper leaves the device, and
+//! a real federated path would need an opt-in flow, an endpoint the shop runs, secure aggregation and an
+//! `ε` budget shown to the shopper — a product decision, not a replay row. The rows below measure what
+//! such a path would buy; the shop head from orders ([`history_orders`]) is the deployable shop-level
+//! adaptation (it uses only data the shop already holds).
+//!
 //!
 //! * [`fedavg`]: federated averaging of the on-device adapter across simulated browsers (one per user of
 //!   the history window). Each round every browser starts from the global adapter, learns on its own
