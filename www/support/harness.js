@@ -12,7 +12,7 @@ import { chromium, firefox } from "playwright-core";
 
 export const WWW = fileURLToPath(new URL("..", import.meta.url));
 export const REPO = path.resolve(WWW, "..");
-const BIN = process.env.NEXTCLICK_BIN || path.join(REPO, "target/release/nextclick");
+export const BIN = process.env.NEXTCLICK_BIN || path.join(REPO, "target/release/nextclick");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 /** Debian's firefox-esr (scripts/setup.sh installs it); `FIREFOX=/path/to/firefox` overrides. */
 export const FIREFOX = process.env.FIREFOX || "/usr/bin/firefox-esr";
@@ -31,7 +31,7 @@ export const CHROMIUM_ARGS = [
 /** Starts the server; resolves to `{base, stop}`. */
 export async function startServer() {
   for (const [p, how] of [
-    [BIN, "cargo build --release -p nextclick-cli"],
+    [BIN, "make tools-release"],
     [path.join(WWW, "pkg/nextclick_bg.wasm"), "make wasm-release"],
   ]) {
     if (!existsSync(p)) throw new Error(`${p} is missing: run \`${how}\` (or \`make test-e2e\`)`);
