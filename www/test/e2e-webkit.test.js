@@ -44,10 +44,10 @@ if (missing && process.env.CI === "true") {
       const r = await page.evaluate(() =>
         Promise.race([
           window.nextclick("ready").then(() => null),
-          new Promise((res) => setTimeout(res, 10000)).then(async () => JSON.stringify(await navigator.locks.query())),
+          new Promise((res) => setTimeout(res, 20000)).then(async () => JSON.stringify(await navigator.locks.query())),
         ]),
       );
-      assert.equal(r, null, `navigation ${i + 1}: nextclick("ready") did not resolve in 10 s; Web Locks: ${r}`);
+      assert.equal(r, null, `navigation ${i + 1}: nextclick("ready") did not resolve in 20 s; Web Locks: ${r}`);
     }
     // the test means something only while WebKit does bfcache these pages: back to the last category page
     await page.evaluate(() => history.back());
