@@ -118,19 +118,7 @@ pub fn read_tsv(bytes: &[u8], c: &mut Collector) -> Result<()> {
         index.entry(name.as_str()).or_insert(i);
     }
     let mut rec = csv::StringRecord::new();
-    loop {
-        let line_before = r.position().line();
-        match r.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(line_before);
-                c.records += 1;
-                c.bad(format!("line {line}"), format!("unreadable row: {e}"))?;
-                continue;
-            }
-        }
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+    while let Some(line) = c.next_row(&mut r, &mut rec)? {
         if rec.iter().all(|f| f.trim().is_empty()) {
             continue; // blank line
         }

@@ -21,19 +21,7 @@ pub fn read(bytes: &[u8], c: &mut Collector) -> Result<()> {
         );
     }
     let mut rec = csv::StringRecord::new();
-    loop {
-        let before = r.position().line();
-        match r.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(before);
-                c.records += 1;
-                c.bad(format!("line {line}"), format!("unreadable row: {e}"))?;
-                continue;
-            }
-        }
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+    while let Some(line) = c.next_row(&mut r, &mut rec)? {
         c.records += 1;
         let at = format!("line {line}");
         if rec.len() != ITEMS_HEADER.len() {

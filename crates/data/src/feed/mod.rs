@@ -375,6 +375,27 @@ impl Collector {
         Ok(())
     }
 
+    /// Reads the next CSV row into `rec` and returns its line, or `None` at the end. An unreadable row is
+    /// counted as a record and goes through [`Collector::bad`] (an error, or skipped and the next row read).
+    pub fn next_row<R: std::io::Read>(
+        &mut self,
+        r: &mut csv::Reader<R>,
+        rec: &mut csv::StringRecord,
+    ) -> Result<Option<u64>> {
+        loop {
+            let before = r.position().line();
+            match r.read_record(rec) {
+                Ok(false) => return Ok(None),
+                Ok(true) => return Ok(Some(rec.position().map(|p| p.line()).unwrap_or(0))),
+                Err(e) => {
+                    let line = e.position().map(|p| p.line()).unwrap_or(before);
+                    self.records += 1;
+                    self.bad(format!("line {line}"), format!("unreadable row: {e}"))?;
+                }
+            }
+        }
+    }
+
     /// A record left out by rule (not bad), listed in [`Feed::excluded`].
     pub fn exclude(&mut self, at: String, reason: String) {
         self.excluded.push(Skipped { at, reason });

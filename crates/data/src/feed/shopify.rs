@@ -81,19 +81,7 @@ pub fn read(bytes: &[u8], c: &mut Collector) -> Result<()> {
     let mut by_handle: HashMap<String, usize> = HashMap::new();
     let mut bad_first: HashMap<String, u64> = HashMap::new();
     let mut rec = csv::StringRecord::new();
-    loop {
-        let before = r.position().line();
-        match r.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let line = e.position().map(|p| p.line()).unwrap_or(before);
-                c.records += 1;
-                c.bad(format!("line {line}"), format!("unreadable row: {e}"))?;
-                continue;
-            }
-        }
-        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+    while let Some(line) = c.next_row(&mut r, &mut rec)? {
         if rec.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
