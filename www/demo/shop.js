@@ -66,19 +66,20 @@ function card(p) {
   return a;
 }
 
-function prefetch(url) {
-  document.querySelectorAll("#nc-spec, link[data-nc-prefetch]").forEach((e) => e.remove());
-  if (!url || !$("nc-prefetch").checked) return;
+// Prefetch of the top suggestion. Chromium: the speculation rules the server names in its
+// `Speculation-Rules` header (www/demo/prefetch.speculationrules, a document rule for
+// `a[data-nc-prefetch]`), so the page's CSP needs no inline-script source; marking the card is enough.
+// Elsewhere: a `<link rel=prefetch>`. Either way the request is a plain GET of a product page the device
+// already knows of (no event data; the model's choice is visible to the shop's own server only).
+function prefetch(top) {
+  document.querySelectorAll("[data-nc-prefetch]").forEach((e) => (e.tagName === "LINK" ? e.remove() : e.removeAttribute("data-nc-prefetch")));
+  if (!top || !$("nc-prefetch").checked) return;
   if (HTMLScriptElement.supports && HTMLScriptElement.supports("speculationrules")) {
-    const s = document.createElement("script");
-    s.type = "speculationrules";
-    s.id = "nc-spec";
-    s.textContent = JSON.stringify({ prefetch: [{ source: "list", urls: [url] }] });
-    document.head.append(s);
+    top.setAttribute("data-nc-prefetch", "");
   } else {
     const l = document.createElement("link");
     l.rel = "prefetch";
-    l.href = url;
+    l.href = top.href;
     l.setAttribute("data-nc-prefetch", "");
     document.head.append(l);
   }
@@ -93,7 +94,7 @@ function render({ items, intent }) {
     $(`nc-${k}`).value = v ?? 0;
     $(`nc-${k}-v`).textContent = v == null ? "–" : `${Math.round(v * 100)}%`;
   }
-  prefetch(items[0] && items[0].url);
+  prefetch(items.length ? strip.querySelector("a.card") : null);
   updatePrivacy();
 }
 
@@ -140,7 +141,7 @@ $("nc-prefetch").addEventListener("change", (e) => {
   } catch {
     /* ignore */
   }
-  nextclick("status").then((s) => prefetch(s.last && s.last.items[0] && s.last.items[0].url), () => {});
+  prefetch(document.querySelector("#nc-strip a.card"));
 });
 
 // product page: a Segment-style view, and the cart / order buttons

@@ -25,11 +25,16 @@ use anyhow::{Context, Result};
 
 use crate::demo::{self, Product};
 
-/// The Content-Security-Policy sent with every response. `'inline-speculation-rules'` only allows
-/// `<script type="speculationrules">` JSON (the demo's prefetch toggle), never inline JavaScript.
-pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'inline-speculation-rules'; \
+/// The Content-Security-Policy sent with every response: no inline script at all (not even speculation
+/// rules: the demo's prefetch rules come from [`SPECULATION_RULES`], a same-origin file).
+pub const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
 worker-src 'self'; connect-src 'self'; img-src 'self'; style-src 'self'; font-src 'self'; object-src 'none'; \
 base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Where the demo's speculation rules live under the root (a document rule: Chromium prefetches the links
+/// marked `data-nc-prefetch`). When the file exists, every HTML response names it in a
+/// `Speculation-Rules` header; browsers without speculation rules ignore the header.
+pub const SPECULATION_RULES: &str = "demo/prefetch.speculationrules";
 
 /// Largest request head accepted, in bytes.
 const MAX_HEAD: usize = 16 * 1024;
@@ -216,10 +221,17 @@ fn handle(stream: TcpStream, state: &State) -> Result<()> {
         }
     };
     let (resp, method) = response_and_method;
-    write_response(stream, &resp, method == "HEAD")
+    let rules = resp.content_type.starts_with("text/html")
+        && state.root.join(SPECULATION_RULES).is_file();
+    write_response(stream, &resp, method == "HEAD", rules)
 }
 
-fn write_response(mut stream: TcpStream, r: &Response, head_only: bool) -> Result<()> {
+fn write_response(
+    mut stream: TcpStream,
+    r: &Response,
+    head_only: bool,
+    speculation_rules: bool,
+) -> Result<()> {
     let mut out = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nContent-Security-Policy: {CSP}\r\n\
 X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\nCross-Origin-Opener-Policy: same-origin\r\n\
@@ -232,6 +244,9 @@ Cache-Control: no-cache\r\nConnection: close\r\n",
     );
     if r.status == 405 {
         out.push_str("Allow: GET, HEAD\r\n");
+    }
+    if speculation_rules {
+        out.push_str(&format!("Speculation-Rules: \"/{SPECULATION_RULES}\"\r\n"));
     }
     out.push_str("\r\n");
     stream.write_all(out.as_bytes())?;
@@ -255,6 +270,7 @@ pub fn mime(path: &str) -> &'static str {
         "wasm" => "application/wasm",
         "json" | "map" => "application/json",
         "webmanifest" => "application/manifest+json",
+        "speculationrules" => "application/speculationrules+json",
         "svg" => "image/svg+xml",
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",
@@ -578,7 +594,10 @@ mod tests {
         assert!(
             get(addr, "GET /a.js?v=1 HTTP/1.1\r\n\r\n").contains("Content-Type: text/javascript")
         );
-        assert!(get(addr, "GET / HTTP/1.1\r\n\r\n").ends_with("<p>hi</p>"));
+        let page = get(addr, "GET / HTTP/1.1\r\n\r\n");
+        assert!(page.ends_with("<p>hi</p>"));
+        assert!(!page.contains("inline-speculation-rules"), "{page}");
+        assert!(!page.contains("Speculation-Rules:"), "no rules file, no header: {page}");
         for bad in [
             "/../secret.txt",
             "/%2e%2e/secret.txt",
@@ -601,6 +620,17 @@ mod tests {
             get(addr, "POST /a.js HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
                 .starts_with("HTTP/1.1 405")
         );
+        // with the rules file: HTML pages name it, other responses do not; it is served as speculation rules
+        std::fs::create_dir_all(root.join("demo")).unwrap();
+        std::fs::write(root.join(SPECULATION_RULES), b"{}").unwrap();
+        let page = get(addr, "GET / HTTP/1.1\r\n\r\n");
+        assert!(
+            page.contains("Speculation-Rules: \"/demo/prefetch.speculationrules\"\r\n"),
+            "{page}"
+        );
+        assert!(!get(addr, "GET /a.js HTTP/1.1\r\n\r\n").contains("Speculation-Rules"));
+        assert!(get(addr, &format!("GET /{SPECULATION_RULES} HTTP/1.1\r\n\r\n"))
+            .contains("Content-Type: application/speculationrules+json\r\n"));
         let head = get(addr, "HEAD /a.js HTTP/1.1\r\n\r\n");
         assert!(head.starts_with("HTTP/1.1 200") && head.ends_with("\r\n\r\n"));
         std::fs::remove_dir_all(&dir).ok();
