@@ -221,8 +221,8 @@ fn handle(stream: TcpStream, state: &State) -> Result<()> {
         }
     };
     let (resp, method) = response_and_method;
-    let rules = resp.content_type.starts_with("text/html")
-        && state.root.join(SPECULATION_RULES).is_file();
+    let rules =
+        resp.content_type.starts_with("text/html") && state.root.join(SPECULATION_RULES).is_file();
     write_response(stream, &resp, method == "HEAD", rules)
 }
 
@@ -597,7 +597,10 @@ mod tests {
         let page = get(addr, "GET / HTTP/1.1\r\n\r\n");
         assert!(page.ends_with("<p>hi</p>"));
         assert!(!page.contains("inline-speculation-rules"), "{page}");
-        assert!(!page.contains("Speculation-Rules:"), "no rules file, no header: {page}");
+        assert!(
+            !page.contains("Speculation-Rules:"),
+            "no rules file, no header: {page}"
+        );
         for bad in [
             "/../secret.txt",
             "/%2e%2e/secret.txt",
@@ -629,8 +632,10 @@ mod tests {
             "{page}"
         );
         assert!(!get(addr, "GET /a.js HTTP/1.1\r\n\r\n").contains("Speculation-Rules"));
-        assert!(get(addr, &format!("GET /{SPECULATION_RULES} HTTP/1.1\r\n\r\n"))
-            .contains("Content-Type: application/speculationrules+json\r\n"));
+        assert!(
+            get(addr, &format!("GET /{SPECULATION_RULES} HTTP/1.1\r\n\r\n"))
+                .contains("Content-Type: application/speculationrules+json\r\n")
+        );
         let head = get(addr, "HEAD /a.js HTTP/1.1\r\n\r\n");
         assert!(head.starts_with("HTTP/1.1 200") && head.ends_with("\r\n\r\n"));
         std::fs::remove_dir_all(&dir).ok();

@@ -113,6 +113,10 @@ pub struct Binding {
     /// What the orders gave: the head's held-out figures, or why no head ships.
     #[serde(default)]
     pub shop_head_note: Option<String>,
+    /// What the orders gave for `Δf` (`nextclick_model::item_shift`): the shift's held-out figures (the
+    /// catalog's vectors are the shifted ones), or why the catalog ships unshifted.
+    #[serde(default)]
+    pub item_shift_note: Option<String>,
 }
 
 /// What the feed held.

@@ -9,6 +9,7 @@
 //!   input of a session.
 //! - [`rank`]: full-catalog ranking metrics.
 //! - [`shop_head`]: the shop head `θ₀` learned from the shop's orders with the core's own learner.
+//! - [`item_shift`]: feature-based transfer `f' = f + Δf` from the same orders, baked into the catalog.
 //! - [`bundle`]: a shop's deployable folder: file hashes and SRI, the manifest, the init module and the
 //!   HTML snippet, item changes between builds.
 //! - [`reference`], [`fixture`]: the deterministic reference model and the scripted scenario whose outputs
@@ -23,6 +24,7 @@ pub mod catalog;
 pub mod content;
 pub mod encoder;
 pub mod fixture;
+pub mod item_shift;
 pub mod rank;
 pub mod reference;
 pub mod shop_head;

@@ -444,6 +444,38 @@ fn orders_give_a_shop_head_in_the_bundle_or_a_stated_reason_for_none() {
             eprintln!("{note}");
         }
     }
+    // Δf: kept (the catalog's vectors moved, ids and binding unchanged) or the reason, in the manifest
+    let shift = b.item_shift_note.clone().unwrap();
+    let shipped = Catalog::from_bytes(&std::fs::read(out.join(&b.catalog)).unwrap()).unwrap();
+    if shift.starts_with("no Δf:") {
+        eprintln!("{shift}");
+    } else {
+        assert!(
+            shift.contains("held-out Recall@20") && shift.contains("items shifted"),
+            "{shift}"
+        );
+        let plain = build(&options(&feed, &dir.join("plain"), &pkg, &text)).unwrap();
+        assert_eq!(
+            plain.manifest.binding.item_shift_note, None,
+            "no orders, no Δf"
+        );
+        let unshifted = Catalog::from_bytes(
+            &std::fs::read(dir.join("plain").join(&plain.manifest.binding.catalog)).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(shipped.ids(), unshifted.ids());
+        let row = |c: &Catalog, id: &str| {
+            let mut v = vec![0f32; c.dim()];
+            c.copy_row(c.index_of(id).unwrap(), &mut v);
+            v
+        };
+        assert_ne!(
+            row(&shipped, "p-03"),
+            row(&unshifted, "p-03"),
+            "a co-purchased item moved"
+        );
+        eprintln!("Δf kept: {shift}");
+    }
     // too few customers: no head, the reason in the manifest, the build still succeeds
     let few = dir.join("few.csv");
     std::fs::write(
