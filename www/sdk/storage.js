@@ -245,6 +245,8 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
   let gate = null; // while suspended: {promise, open}
   let epoch = 0; // incremented by every suspend(): an attempt begun before it is retried
   const tx = (d, mode) => {
+    // pagehide came between the open (or an await) and this transaction: it would be frozen in flight
+    if (gate) throw new Error("suspended");
     const t = d.transaction("state", mode);
     active.add(t);
     const done = () => active.delete(t);
@@ -259,7 +261,9 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
       while (gate) await gate.promise;
       const e0 = epoch;
       try {
-        return await attempt(await opened());
+        const d = await opened();
+        if (gate || epoch !== e0) continue; // suspended while the connection opened: wait for resume()
+        return await attempt(d);
       } catch (e) {
         if (epoch === e0 && !gate) throw e;
       }

@@ -215,3 +215,23 @@ test("suspend (pagehide): the write in flight is aborted, nothing starts until r
   assert.ok(got && got.where === "indexeddb" && got.seq === 5, JSON.stringify(got));
   delete globalThis.indexedDB;
 });
+
+test("suspend (pagehide) while the database is still opening: no transaction starts until resume (pageshow)", async () => {
+  // WebKit froze a transaction begun in the tick after pagehide (the open had just succeeded) in the
+  // back-forward cache; the next page's restore waited for it, holding the Web Lock
+  const idb = fakeIndexedDB();
+  globalThis.indexedDB = idb;
+  const s = openStore("shop", "abc");
+  const saved = s.save(new Uint8Array([4, 5]), 7); // first use: the open request is in flight
+  s.suspend(); // pagehide before the open succeeds
+  await idb.tick(); // the open succeeds now
+  assert.ok(!idb.log.some((l) => l.startsWith("put")), `nothing written while suspended: ${idb.log}`);
+  assert.equal(idb.data.size, 0);
+  assert.ok(idb.log.includes("close"), `the connection opened after pagehide is closed: ${idb.log}`);
+  s.resume(); // pageshow
+  for (let i = 0; i < 3; i++) await idb.tick();
+  assert.equal(await saved, "indexeddb", "written after resume");
+  assert.equal(idb.data.get("abc").seq, 7);
+  delete globalThis.indexedDB;
+});
+
