@@ -28,7 +28,7 @@ pub enum RowKind {
     /// The shop head learned from the history window's purchases (`nextclick shop-head`), with on-device
     /// learning on top (`true`) or alone (`false`).
     ShopHead(bool),
-    /// Feature-based transfer: the catalog's item vectors shifted by the history window's co-purchases
+    /// Feature-based transfer: the catalog's item vectors shifted towards the contexts of the history window's purchases
     /// (`nextclick_model::item_shift`), no on-device learning.
     ItemShift,
 }

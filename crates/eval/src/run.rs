@@ -95,8 +95,8 @@ pub fn row_specs(a: &EvalArgs) -> Result<Vec<RowSpec>> {
     ));
     v.push(r(
         "item-shift",
-        "+ Δf: item vectors shifted by co-purchases (no on-device learning)",
-        "feature-based transfer `f' = f + Δf` (`nextclick_model::item_shift`): each item's vector moved towards the items the same customers bought, from the history window's purchases only, baked into the catalog and kept only if it beats the source catalog on held-out purchases; on-device learning off",
+        "+ Δf: item vectors shifted towards their purchase contexts (no on-device learning)",
+        "feature-based transfer `f' = f + Δf` (`nextclick_model::item_shift`): each item's vector moved towards the session vectors that preceded its purchases, from the history window's purchases only, baked into the catalog and kept only if it beats the source catalog on held-out purchases; on-device learning off",
         RowKind::ItemShift,
     ));
     if !a.rows.is_empty() {
@@ -216,7 +216,7 @@ pub fn run_row(spec: &RowSpec, sh: &Shared) -> Result<RowResult> {
             ) {
                 Ok((shifted, rep)) => {
                     note = format!(
-                        "{} items shifted by the co-purchases of {} customers (β = {}); held-out Recall@20 {:.4} → {:.4} over {} purchases",
+                        "{} items shifted by the purchases of {} customers (β = {}); held-out Recall@20 {:.4} → {:.4} over {} purchases",
                         rep.items_shifted, rep.customers, rep.beta, rep.holdout_source, rep.holdout_shifted, rep.holdout_cases
                     );
                     shifted.to_bytes()

@@ -1,4 +1,4 @@
-//! Feature-based transfer `f' = f + Δf` (#17): item vectors shifted by the shop's co-purchases, baked
+//! Feature-based transfer `f' = f + Δf` (#17): item vectors shifted towards the contexts of their purchases, baked
 //! into the catalog, kept only if it beats the source catalog on held-out purchases.
 
 #![cfg(not(target_arch = "wasm32"))]

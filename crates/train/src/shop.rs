@@ -72,7 +72,7 @@ pub struct BuildOptions {
     pub text_model_dir: Option<PathBuf>,
     /// The URL path the folder will be served at, ending in `/` (the snippet's `src`s).
     pub base_url: String,
-    /// The shop's order history (`orders.csv`): learn `Δf` (item vectors shifted by co-purchases, baked
+    /// The shop's order history (`orders.csv`): learn `Δf` (item vectors shifted towards their purchase contexts, baked
     /// into the catalog) and the shop head every new visitor starts from, each kept only if it helps.
     pub orders: Option<PathBuf>,
     /// Fewest customers with two purchases of catalog items to learn `Δf` or a shop head from.
@@ -363,7 +363,7 @@ pub fn build(o: &BuildOptions) -> Result<BuildReport> {
         Some(meta),
         tower.model_sha256,
     )?;
-    // the shop's orders: Δf (item vectors shifted by co-purchases, baked into the catalog) and the shop
+    // the shop's orders: Δf (item vectors shifted towards their purchase contexts, baked into the catalog) and the shop
     // head, each shipped only if it beats the source on held-out purchases
     let customers = match &o.orders {
         Some(orders) => {
@@ -391,7 +391,7 @@ pub fn build(o: &BuildOptions) -> Result<BuildReport> {
             match nextclick_model::item_shift::fit(&onnx, &cat, customers, &so) {
                 Ok((shifted, fit)) => {
                     item_shift_note = Some(format!(
-                        "{} items shifted by the co-purchases of {} customers (β = {}); held-out Recall@20 {:.4} → {:.4} over {} purchases",
+                        "{} items shifted by the purchases of {} customers (β = {}); held-out Recall@20 {:.4} → {:.4} over {} purchases",
                         fit.items_shifted, fit.customers, fit.beta, fit.holdout_source, fit.holdout_shifted, fit.holdout_cases
                     ));
                     shifted
