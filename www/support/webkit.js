@@ -91,13 +91,23 @@ const freePort = () =>
  */
 async function startProxy(upstream) {
   const up = new URL(upstream);
-  const proxy = { log: null, base: null, server: null };
+  const proxy = { log: null, base: null, server: null, inflight: new Map() };
+  let reqSeq = 0;
   proxy.server = http.createServer(async (req, res) => {
+    // requests received and not yet answered (a page whose load never completes names them)
+    const rid = ++reqSeq;
+    proxy.inflight.set(rid, { url: req.url, dest: req.headers["sec-fetch-dest"] || "", since: Date.now() });
+    res.on("close", () => proxy.inflight.delete(rid));
     const chunks = [];
     for await (const c of req) chunks.push(c);
     const body = Buffer.concat(chunks);
     const u = new URL(req.url, "http://x");
     const log = proxy.log;
+    if (TRACE) {
+      const t = Date.now();
+      process.stderr.write(`[proxy] ${req.method} ${req.url.slice(0, 80)} ${req.headers["sec-fetch-dest"] || ""}${u.pathname === "/__nc/console" ? " " + body.toString().slice(0, 160) : ""}\n`);
+      res.on("finish", () => process.stderr.write(`[proxy] ${req.url.slice(0, 60)} answered ${res.statusCode} in ${Date.now() - t} ms\n`));
+    }
     if (u.pathname === "/__nc/capture.js") {
       res.writeHead(200, { "content-type": "text/javascript", "cache-control": "no-store" });
       return res.end(CAPTURE);
@@ -227,7 +237,16 @@ export async function launchWebKit({ server }) {
         port,
         logLevel: "silent",
         connectionRetryCount: 0,
+        // a WebDriver command that gets no answer fails in 60 s with what the proxy still has in flight
+        // (webdriverio's default would wait 120 s and say only UND_ERR_HEADERS_TIMEOUT)
+        connectionRetryTimeout: 60000,
         capabilities: {
+          // The page API tracks loads itself (a new document, document.readyState "complete"), as
+          // Playwright does: WebKitWebDriver's own wait (strategy "normal") once kept a command waiting for
+          // a navigation it believed pending after the product page had loaded (a CI run on 2026-12-02:
+          // UND_ERR_HEADERS_TIMEOUT on execute/async in the bfcache test; 1 in 5 runs locally then).
+          pageLoadStrategy: "none",
+          timeouts: { script: 30000, pageLoad: 60000, implicit: 0 },
           // classic WebDriver only: this WebKitWebDriver has no BiDi (webdriverio would ask for webSocketUrl)
           "wdio:enforceWebDriverClassic": true,
           browserName: "MiniBrowser",
@@ -238,7 +257,7 @@ export async function launchWebKit({ server }) {
       });
       proxy.log = log;
       await wd.setWindowSize(1280, 900).catch(() => {});
-      const page = traced(makePage(wd));
+      const page = traced(makePage(wd, proxy));
       const context = {
         async close() {
           if (open === context) open = null;
@@ -287,8 +306,14 @@ function traced(page) {
 const fnSource = (fn) => (typeof fn === "function" ? fn.toString() : `() => (${fn})`);
 
 /** Playwright-like `page` on a webdriverio session (only what the scenarios use). */
-function makePage(wd) {
+function makePage(wd, proxy) {
   let seq = 0;
+  /** What the proxy has received and not answered yet (for error messages). */
+  const pending = () => {
+    const now = Date.now();
+    const open = [...proxy.inflight.values()].filter((r) => !r.url.startsWith("/__nc/"));
+    return open.length ? `requests in flight: ${open.map((r) => `${r.url} (${r.dest || "?"}, ${now - r.since} ms)`).join(", ")}` : "no request in flight";
+  };
   /**
    * `fn(arg)` in the page; a promise result is awaited. The function runs detached from the WebDriver
    * command (its result is kept on `window` and polled for), so a pending evaluate does not hold up the
@@ -346,8 +371,39 @@ function makePage(wd) {
     throw new Error(`page.waitForFunction: timed out after ${timeout} ms: ${fnSource(fn).slice(0, 200)}${last ? ` (last error: ${last.message})` : ""}`);
   }
 
-  /** The page has loaded (Playwright's navigations and waitForURL wait for `load`). */
-  const loaded = () => waitForFunction(() => document.readyState === "complete");
+  /**
+   * Marks the current document, so that `loaded` can tell the next one from it (the session's page load
+   * strategy is "none": navigation commands return at once).
+   */
+  let navSeq = 0;
+  const mark = async () => {
+    const token = `n${++navSeq}`;
+    try {
+      await wd.execute(`window.__ncNav = ${JSON.stringify(token)};`);
+    } catch {
+      /* no document yet (a new session) or mid-navigation: any later document differs */
+    }
+    return token;
+  };
+  /**
+   * A document other than the one marked `token` has loaded (readyState "complete", as Playwright's
+   * navigations and waitForURL wait for `load`) and its URL passes `test`; its URL.
+   */
+  async function loaded(token, test = () => true, { timeout = DEFAULT_TIMEOUT } = {}) {
+    let last = "";
+    for (const t0 = Date.now(); Date.now() - t0 < timeout; await sleep(50)) {
+      let st = null;
+      try {
+        st = await wd.execute(`return [window.__ncNav || null, document.readyState, String(location.href)];`);
+      } catch {
+        continue; // mid-navigation
+      }
+      const [doc, ready, href] = st;
+      last = `${href} (${ready})`;
+      if (doc !== token && ready === "complete" && test(href)) return href;
+    }
+    throw new Error(`page: no new document loaded in ${timeout} ms (at ${last}; ${pending()})`);
+  }
 
   function locator(selector, index = 0) {
     const probe = (visible) =>
@@ -390,27 +446,26 @@ function makePage(wd) {
 
   return {
     async goto(url) {
+      const token = await mark();
       await wd.url(url);
-      await loaded();
+      await loaded(token, (u) => u === new URL(url).href);
       return null;
     },
     async reload() {
+      const token = await mark();
       await wd.refresh();
-      await loaded();
+      await loaded(token);
     },
+    /**
+     * A document whose URL passes `re` has loaded. After a click or `history.back()`: the document that
+     * was current when the navigation started must have been marked by an earlier page call (every call
+     * here that navigates leaves the new document unmarked, so a click right after `goto` is covered).
+     */
     async waitForURL(re, { timeout = DEFAULT_TIMEOUT } = {}) {
       const test = (u) => (re instanceof RegExp ? re.test(u) : u === String(re));
-      for (const t0 = Date.now(); ; await sleep(100)) {
-        let u = "";
-        try {
-          u = await wd.getUrl();
-        } catch {
-          /* mid-navigation */
-        }
-        if (test(u)) break;
-        if (Date.now() - t0 > timeout) throw new Error(`page.waitForURL: ${re} not reached in ${timeout} ms (at ${u})`);
-      }
-      await loaded();
+      await loaded(undefined, test, { timeout }).catch((e) => {
+        throw new Error(`page.waitForURL: ${re}: ${e.message}`);
+      });
     },
     evaluate,
     waitForFunction,

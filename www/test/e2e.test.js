@@ -666,3 +666,27 @@ test("the shop publishes tomorrow's catalog (reordered, then smaller): returning
   assert.ok(!log.warnings.some((w) => /nextclick/.test(w)), `no nextclick warning: ${log.warnings}`);
   await context.close();
 });
+
+test("the runtime fails to load: one console error after a grace period, queued calls reject; a page left meanwhile stays silent", async () => {
+  const { context, page, log } = await newShopper(browser);
+  // the runtime module cannot be fetched (a CDN outage, a wrong path): the shop's page says so once
+  await context.route("**/sdk/nextclick.js", (r) => r.abort());
+  await page.goto(`${server.base}/c/toys`);
+  const r = await page.evaluate(() => window.nextclick("ready").then(() => "resolved", (e) => String(e.message)));
+  assert.equal(r, "nextclick: runtime not loaded");
+  // Chromium's own line for the aborted request, and the loader's one error
+  const browserOwn = (e) => /^Failed to load resource: net::ERR_FAILED$/.test(e);
+  assert.deepEqual(log.consoleErrors.filter((e) => !browserOwn(e)).map((e) => e.replace(/\(.*/, "")), ["nextclick: could not load the runtime "]);
+  log.consoleErrors.length = 0;
+  // a shopper who leaves before the grace period is over (as when the browser cancels the module load of
+  // a page being left): no error from the page left
+  await page.goto(`${server.base}/c/garden`);
+  await context.unroute("**/sdk/nextclick.js");
+  await page.goto(`${server.base}/c/toys`);
+  await page.evaluate(() => window.nextclick("ready"));
+  await page.waitForTimeout(3500); // longer than the loader's grace period
+  assert.deepEqual(log.consoleErrors.filter((e) => !browserOwn(e)), []);
+  log.consoleErrors.length = 0;
+  assertClean(log);
+  await context.close();
+});
