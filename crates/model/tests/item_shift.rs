@@ -58,6 +58,7 @@ fn an_item_bought_after_another_ranks_up_after_the_shift_and_the_catalog_keeps_i
     );
     assert!(rep.holdout_shifted > rep.holdout_source, "{rep:?}");
     assert!(rep.beta > 0.0 && rep.items_shifted >= 2, "{rep:?}");
+    eprintln!("Δf kept: {rep:?}");
     // same ids in the same order, same model, same storage: the state format and the SDK are untouched
     assert_eq!(shifted.ids(), source.ids());
     assert_eq!(shifted.model_sha256(), source.model_sha256());
