@@ -115,6 +115,7 @@ export interface Status {
 export interface Nextclick {
   (command: "init", options: InitOptions): Promise<Status>;
   (command: "track", name: EventName, props?: TrackProps): Promise<TrackStatus | TrackStatus[]>;
+  /** `k`: an integer from 1 to 50 (omitted: the `init` option `k`, default 8); anything else rejects. */
   (command: "predict", k?: number): Promise<Prediction[]>;
   (command: "intent"): Promise<Intent | null>;
   (command: "consent", value: Consent): Promise<Consent>;

@@ -36,6 +36,20 @@ const CONSENTS = new Set(["pending", "granted", "denied"]);
 /** Events from the page: 50/s sustained, bursts of 200; products per multi-product event. */
 export const LIMITS = { rate: 50, burst: 200, productsPerEvent: 100 };
 
+/** Most items a prediction carries (`predict(k)`, `init({k})`). */
+export const MAX_K = 50;
+
+/**
+ * `predict(k)`'s k: omitted (undefined or null) means the `init` option `k` (default 8); otherwise an
+ * integer from 1 to {@link MAX_K}, anything else rejects with this error (it used to mean the default
+ * silently, and 100 returned more than 50 items).
+ */
+export function predictK(k, fallback) {
+  if (k === undefined || k === null) return fallback;
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new Error(`nextclick: predict(k): k must be an integer from 1 to ${MAX_K}, got ${typeof k === "number" ? k : JSON.stringify(String(k))}`);
+  return k;
+}
+
 /** What a disabled engine answers (see "Failure modes" above). */
 const DISABLED = {
   init: () => null,
@@ -469,7 +483,7 @@ export function createRuntime() {
       catalog: abs(o.catalog),
       shopHead: o.shopHead ? abs(o.shopHead) : undefined,
       shop: String(o.shop || location.host || "default").replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64),
-      k: Number.isInteger(o.k) && o.k > 0 ? Math.min(o.k, 50) : 8,
+      k: Number.isInteger(o.k) && o.k > 0 ? Math.min(o.k, MAX_K) : 8,
       worker: o.worker !== false,
       autocapture: o.autocapture !== false,
       debounceMs: Number.isFinite(o.debounceMs) ? o.debounceMs : 400,
@@ -669,8 +683,8 @@ export function createRuntime() {
         case "track":
           return await track(args[0], args[1]);
         case "predict": {
+          const k = predictK(args[0], cfg ? cfg.k : 8);
           await needReady();
-          const k = Number.isInteger(args[0]) && args[0] > 0 ? Math.min(args[0], 1000) : cfg.k;
           return await call("predict", k);
         }
         case "intent":

@@ -447,14 +447,14 @@ test("engine faults: corrupted wasm, tampered model or catalog at init — one w
 test("engine faults: a wasm trap inside the worker is reported once; predict resolves to [], nothing is written back", async () => {
   const { context, page, log } = await newShopper(browser);
   // Test-only worker (served in place of /sdk/worker.js by route interception; nothing in www/sdk knows
-  // about it): predict(777) makes the real wasm instance trap the way an allocation failure does —
+  // about it): predict(49) makes the real wasm instance trap the way an allocation failure does —
   // an impossible allocation request aborts inside Rust (`unreachable`, a WebAssembly.RuntimeError).
   await context.route(`${server.base}/sdk/worker.js`, async (route) => {
     const res = await route.fetch();
     const hook = `import * as glue from "/pkg/nextclick.js";
 const predict = glue.Predictor.prototype.predict;
 glue.Predictor.prototype.predict = function (k) {
-  if (k === 777) glue.initSync().__wbindgen_malloc(0xffffff00, 1);
+  if (k === 49) glue.initSync().__wbindgen_malloc(0xffffff00, 1);
   return predict.call(this, k);
 };
 `;
@@ -475,7 +475,7 @@ glue.Predictor.prototype.predict = function (k) {
     window.nextclick("onPrediction", (d) => seen.push(d.items.length));
     const unhandled = [];
     addEventListener("unhandledrejection", (e) => unhandled.push(String(e.reason)));
-    const trapped = await window.nextclick("predict", 777);
+    const trapped = await window.nextclick("predict", 49);
     const after = await window.nextclick("predict", 5);
     const track = await window.nextclick("track", "Product Added", { product_id: "p-0007" });
     const intent = await window.nextclick("intent");
@@ -686,6 +686,24 @@ test("the runtime fails to load: one console error after a grace period, queued 
   await page.evaluate(() => window.nextclick("ready"));
   await page.waitForTimeout(3500); // longer than the loader's grace period
   assert.deepEqual(log.consoleErrors.filter((e) => !browserOwn(e)), []);
+  log.consoleErrors.length = 0;
+  assertClean(log);
+  await context.close();
+});
+
+test("predict(k): k outside 1..50 rejects with a clear error (and one console error); predict(50) gives 50 items", async () => {
+  const { context, page, log } = await newShopper(browser);
+  await openProductFrom(page, "toys", 0); // a session to predict from
+  await waitForStrip(page);
+  const r = await page.evaluate(async () => {
+    const msg = (p) => p.then(() => "resolved", (e) => e.message);
+    return { k100: await msg(window.nextclick("predict", 100)), k0: await msg(window.nextclick("predict", 0)), k50: (await window.nextclick("predict", 50)).length, dflt: (await window.nextclick("predict")).length };
+  });
+  assert.match(r.k100, /^nextclick: predict\(k\): k must be an integer from 1 to 50, got 100$/);
+  assert.match(r.k0, /got 0$/);
+  assert.equal(r.k50, 50);
+  assert.equal(r.dflt, 8, "omitted: the init option k (default 8)");
+  assert.deepEqual(log.consoleErrors, [r.k100, r.k0]);
   log.consoleErrors.length = 0;
   assertClean(log);
   await context.close();
