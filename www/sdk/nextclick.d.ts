@@ -126,8 +126,17 @@ export interface Nextclick {
   readonly loaded?: true;
 }
 
+/**
+ * The page's command function. Under server-side rendering (no `window` at import time) it is
+ * `ssrNextclick`: every command resolves at once to a no-op value (`predict` `[]`, `intent` `null`, `track`
+ * `"disabled"`, `consent` `"pending"`, `forget` `true`, a status with `ready: false`).
+ */
 export declare const nextclick: Nextclick;
 export default nextclick;
+/** What `nextclick` is where there is no `window` (see above). */
+export declare const ssrNextclick: Nextclick;
+/** Most items a prediction carries. */
+export declare const MAX_K: 50;
 
 /** Creates an independent runtime (tests, several shops on one page). */
 export declare function createRuntime(): { run(command: string, args: unknown[]): Promise<unknown> };

@@ -729,6 +729,39 @@ export function install(win = globalThis) {
   return installQueue(win, rt.run);
 }
 
-/** The page's `nextclick(command, ...args)` function (shared with loader.js; installed on import). */
-export const nextclick = typeof window !== "undefined" ? install(window) : undefined;
+/**
+ * Where there is no `window` (server-side rendering, Node): every command resolves at once to the value a
+ * page without an engine would get — `predict` `[]`, `intent` `null`, `track` `"disabled"`, `consent` and
+ * `status().consent` `"pending"`, `forget` `true`, `onPrediction` / `onError` an unsubscribe function,
+ * `init` / `status` / `ready` a status with `ready: false` and `disabled` saying why. Nothing is computed,
+ * stored or sent; unknown commands reject, as in the browser.
+ */
+export function ssrNextclick(command, ...args) {
+  const status = () => ({ version: VERSION, consent: "pending", ready: false, backend: null, bytesSent: 0, disabled: "nextclick: no window (server-side rendering)", dropped: 0 });
+  const answers = {
+    init: status,
+    status,
+    ready: status,
+    track: () => (args[1] && Array.isArray(args[1].products) ? args[1].products.map(() => "disabled") : "disabled"),
+    predict: () => (predictK(args[0], 8), []),
+    intent: () => null,
+    consent: () => "pending",
+    forget: () => true,
+    onPrediction: () => () => {},
+    onError: () => () => {},
+  };
+  const f = Object.prototype.hasOwnProperty.call(answers, command) ? answers[command] : null;
+  if (!f) return Promise.reject(new Error(`nextclick: unknown command ${JSON.stringify(String(command))}`));
+  try {
+    return Promise.resolve(f());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/**
+ * The page's `nextclick(command, ...args)` function (shared with loader.js; installed on import); under
+ * server-side rendering (no `window`), {@link ssrNextclick}.
+ */
+export const nextclick = typeof window !== "undefined" ? install(window) : ssrNextclick;
 export default nextclick;
