@@ -531,7 +531,7 @@ mod tests {
         let j: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(slug).unwrap()).unwrap();
         let rows = j["rows"].as_array().unwrap();
-        assert_eq!(rows.len(), 9);
+        assert_eq!(rows.len(), 10);
         // the central reference with the same model and no learning is exactly the zero-shot row
         let get = |n: &str| {
             rows.iter().find(|r| r["name"] == n).unwrap()["no_repeat"]["r20"]["value"]
