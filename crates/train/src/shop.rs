@@ -72,11 +72,14 @@ pub struct BuildOptions {
     pub text_model_dir: Option<PathBuf>,
     /// The URL path the folder will be served at, ending in `/` (the snippet's `src`s).
     pub base_url: String,
-    /// The shop's order history (`orders.csv`): learn `Δf` (item vectors shifted towards their purchase contexts, baked
-    /// into the catalog) and the shop head every new visitor starts from, each kept only if it helps.
+    /// The shop's order history (`orders.csv`): learn the shop head every new visitor starts from (and,
+    /// with [`BuildOptions::item_shift`], `Δf`), each kept only if it helps.
     pub orders: Option<PathBuf>,
     /// Fewest customers with two purchases of catalog items to learn `Δf` or a shop head from.
     pub min_customers: usize,
+    /// With `orders`: also try `Δf` (opt-in; the shop head is then learned on the shifted catalog, and a
+    /// shift that already serves the held-out purchases leaves the head nothing to add).
+    pub item_shift: bool,
 }
 
 /// What a build did.
@@ -382,7 +385,7 @@ pub fn build(o: &BuildOptions) -> Result<BuildReport> {
     };
     let cat = if o.int8 { cat.quantize_int8() } else { cat };
     let mut item_shift_note = None;
-    let cat = match &customers {
+    let cat = match customers.as_ref().filter(|_| o.item_shift) {
         Some(customers) => {
             let so = nextclick_model::item_shift::ShiftOptions {
                 min_customers: o.min_customers,

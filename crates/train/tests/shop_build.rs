@@ -201,6 +201,7 @@ fn options(feed: &Path, out: &Path, pkg: &Path, text: &Path) -> BuildOptions {
         base_url: "/nextclick/".into(),
         orders: None,
         min_customers: 30,
+        item_shift: false,
     }
 }
 
@@ -418,6 +419,7 @@ fn orders_give_a_shop_head_in_the_bundle_or_a_stated_reason_for_none() {
     let out = dir.join("dist");
     let mut o = options(&feed, &out, &pkg, &text);
     o.orders = Some(orders.clone());
+    o.item_shift = true;
     let r = build(&o).unwrap();
     check_folder(&out, &r);
     let b = &r.manifest.binding;

@@ -89,6 +89,11 @@ pub struct BuildArgs {
     /// Fewest customers with two purchases of catalog items to learn a shop head from.
     #[arg(long, default_value_t = 30)]
     pub min_customers: usize,
+    /// With --orders: also try Δf, the item vectors shifted towards the contexts of their purchases
+    /// (baked into the catalog if it beats the source catalog on held-out purchases; the shop head is then
+    /// learned on the shifted catalog).
+    #[arg(long)]
+    pub item_shift: bool,
 }
 
 /// Arguments of `shop items`.
@@ -128,6 +133,7 @@ fn run_build(a: BuildArgs) -> Result<()> {
         base_url: a.base_url,
         orders: a.orders,
         min_customers: a.min_customers,
+        item_shift: a.item_shift,
     })?;
     let m = &r.manifest;
     let total: u64 = m.files.iter().map(|f| f.size).sum();
