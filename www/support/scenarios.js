@@ -201,22 +201,39 @@ async function forget() {
   const full = await deviceStorage(page);
   assert.ok(full.databases.length > 0 && full.localStorage.length > 0, JSON.stringify(full));
 
-  // forget() ends with an empty prediction; read the in-memory state at that moment (afterwards, with
-  // consent pending, auto-captured views of the visible cards are used in memory again and refill the strip)
+  // forget() ends with an empty prediction; read the in-memory state at that moment. Commands run
+  // concurrently: a batch of auto-captured views of the visible cards (used in memory, as consent is no
+  // longer granted) may already have reached the engine when `status` runs — legitimate new events. What
+  // must hold is that nothing from before the click survives: the session starts after it, no past session
+  // and no cart are remembered.
   const emptied = page.evaluate(
     () =>
-      new Promise((resolve) =>
+      new Promise((resolve) => {
+        let clickedAt = 0;
+        document.getElementById("nc-forget").addEventListener("click", () => (clickedAt = Date.now()), { capture: true });
         document.addEventListener("nextclick:prediction", async (e) => {
-          if (e.detail.items.length === 0) resolve({ strip: document.querySelectorAll("#nc-strip a.card").length, st: await window.nextclick("status") });
-        }),
-      ),
+          if (e.detail.items.length !== 0 || !clickedAt) return;
+          const strip = document.querySelectorAll("#nc-strip a.card").length;
+          const st = await window.nextclick("status");
+          resolve({ strip, st, sinceClick: (Date.now() - clickedAt) / 1000 });
+        });
+      }),
   );
+  const before = (await status(page)).features;
+  assert.ok(before.events > 0 && before.views > 0, JSON.stringify(before));
   await page.locator("#nc-forget").click();
-  const { strip, st: s } = await emptied;
+  const { strip, st: s, sinceClick } = await emptied;
   await page.locator("#toast").waitFor({ state: "visible" });
   assert.equal(strip, 0, "the strip is emptied");
   assert.deepEqual(await deviceStorage(page), { databases: [], localStorage: [] });
-  assert.equal(s.features.events, 0);
+  const f = s.features;
+  assert.equal(f.pastSessions, 0, JSON.stringify(f));
+  assert.equal(f.carts, 0, JSON.stringify(f));
+  if (f.events > 0) {
+    // only views captured after the click: the session is younger than the time since the click
+    assert.ok(f.sessionAgeS <= sinceClick + 0.05, `session of ${f.sessionAgeS} s, ${sinceClick} s after forget: ${JSON.stringify(f)}`);
+    assert.equal(f.clicks, 0, JSON.stringify(f));
+  }
   assert.equal((await status(page)).consent, "pending");
   await page.reload();
   const r = await page.evaluate(() => window.nextclick("ready"));

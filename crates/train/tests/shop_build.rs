@@ -42,13 +42,14 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
-/// The release wasm when built, else stand-ins.
-fn pkg_dir() -> PathBuf {
+/// The release wasm when built, else stand-ins in a folder of the calling test's own (`name`: tests run
+/// in parallel, and one test's scratch reset must not delete another's stand-ins).
+fn pkg_dir(name: &str) -> PathBuf {
     let real = repo().join("www/pkg");
     if real.join("nextclick_bg.wasm").is_file() && real.join("nextclick.js").is_file() {
         return real;
     }
-    let d = scratch("pkg");
+    let d = scratch(&format!("pkg-{name}"));
     std::fs::write(
         d.join("nextclick.js"),
         "export default async function init() {}\n",
@@ -287,7 +288,7 @@ fn check_folder(out: &Path, r: &BuildReport) -> Catalog {
 #[test]
 fn shop_build_in_every_format_and_incremental_rebuild() {
     let Some(text) = text_model() else { return };
-    let pkg = pkg_dir();
+    let pkg = pkg_dir("formats");
     for (format, ext) in [
         (Format::GoogleXml, "xml"),
         (Format::GoogleTsv, "tsv"),
@@ -391,7 +392,7 @@ fn a_missing_wasm_says_to_run_make_wasm_release() {
 #[test]
 fn orders_give_a_shop_head_in_the_bundle_or_a_stated_reason_for_none() {
     let Some(text) = text_model() else { return };
-    let pkg = pkg_dir();
+    let pkg = pkg_dir("orders");
     let dir = scratch("orders");
     let feed = dir.join("items.csv");
     write_feed(Format::Items, &products(), &feed);
