@@ -12,7 +12,7 @@ export WASM_BINDGEN_TEST_TIMEOUT ?= 300
 PORT ?= 8080
 WASM_TESTS := --test web
 
-.PHONY: setup demo test lint test-native test-browser test-chrome test-firefox test-e2e wasm-release tools-release serve-release demo-data screenshots
+.PHONY: setup demo test lint test-native test-browser test-chrome test-firefox test-e2e wasm-release package tools-release serve-release demo-data screenshots
 
 setup:
 	@scripts/setup.sh
@@ -24,6 +24,11 @@ wasm-release: setup
 	@node scripts/build/check-wasm.mjs www/pkg/nextclick_bg.wasm
 	@scripts/build/wasm-opt.sh www/pkg/nextclick_bg.wasm
 	@ls -l www/pkg/nextclick_bg.wasm | awk '{print "wasm: " $$5 " bytes"}'; gzip -9c www/pkg/nextclick_bg.wasm | wc -c | awk '{print "wasm gzip: " $$1 " bytes"}'
+
+## The npm package `nextclick` (packages/nextclick) with the release wasm inside, packed by `npm pack` to
+## target/package/nextclick-<version>.tgz (scripts/build/package.sh; prints the sizes).
+package: wasm-release
+	@scripts/build/package.sh
 
 ## The full CLI (training, export, catalogs, evaluation, serve): crates/cli with its default features.
 ## Built with every workspace target, i.e. the same dependency features as `cargo test --workspace
@@ -73,7 +78,7 @@ test-firefox: setup
 	GECKODRIVER=$(GECKODRIVER) scripts/test/wasm-browser.sh firefox $(WASM_TESTS)
 
 test-e2e:
-	$(MAKE) wasm-release tools-release
+	$(MAKE) package tools-release
 	cd www && npm test
 
 ## Evaluation on the REES46 target shop: rewrites the section "REES46 target shop (replay)" of

@@ -28,15 +28,22 @@ export const CHROMIUM_ARGS = [
   "--disable-dev-shm-usage",
 ];
 
-/** Starts the server; resolves to `{base, stop}`. */
-export async function startServer() {
+/** The npm package's folder (its SDK modules are served at /sdk/). */
+export const PACKAGE = path.join(REPO, "packages/nextclick");
+
+/**
+ * Starts the server; resolves to `{base, stop}`. Default: the demo shop (`www`, the package's SDK at /sdk/);
+ * `root` serves another folder (e.g. a scratch app), `sdk` another /sdk/ mount ("none": none).
+ */
+export async function startServer({ root = WWW, sdk = path.join(PACKAGE, "sdk") } = {}) {
   for (const [p, how] of [
     [BIN, "make tools-release"],
     [path.join(WWW, "pkg/nextclick_bg.wasm"), "make wasm-release"],
   ]) {
     if (!existsSync(p)) throw new Error(`${p} is missing: run \`${how}\` (or \`make test-e2e\`)`);
   }
-  const child = spawn(BIN, ["serve", "--root", WWW, "--host", "127.0.0.1", "--port", "0", "--models", path.join(REPO, "models")], {
+  const args = ["serve", "--root", root, "--host", "127.0.0.1", "--port", "0", "--models", path.join(REPO, "models"), "--sdk", sdk];
+  const child = spawn(BIN, args, {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const base = await new Promise((resolve, reject) => {

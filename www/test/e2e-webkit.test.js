@@ -30,7 +30,7 @@ if (missing && process.env.CI === "true") {
   // IndexedDB transaction in flight (the pagehide save), and keeps the transaction in flight there: every
   // later transaction on the store waited for it, so the next page's restore() hung holding the Web Lock
   // (`nextclick("ready")` never resolved; 1 in ~5 product pages). storage.js now suspends its IndexedDB
-  // use at pagehide (www/sdk/storage.js `suspend`).
+  // use at pagehide (packages/nextclick/sdk/storage.js `suspend`).
   test("[webkit] with the bfcache on, every product page's init completes (consent granted)", { timeout: 300000 }, async () => {
     const { context, page, log } = await newShopper(env.browser);
     await page.goto(`${env.server.base}/`);

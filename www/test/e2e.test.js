@@ -446,7 +446,7 @@ test("engine faults: corrupted wasm, tampered model or catalog at init — one w
 
 test("engine faults: a wasm trap inside the worker is reported once; predict resolves to [], nothing is written back", async () => {
   const { context, page, log } = await newShopper(browser);
-  // Test-only worker (served in place of /sdk/worker.js by route interception; nothing in www/sdk knows
+  // Test-only worker (served in place of /sdk/worker.js by route interception; nothing in packages/nextclick/sdk knows
   // about it): predict(49) makes the real wasm instance trap the way an allocation failure does —
   // an impossible allocation request aborts inside Rust (`unreachable`, a WebAssembly.RuntimeError).
   await context.route(`${server.base}/sdk/worker.js`, async (route) => {

@@ -1,7 +1,7 @@
 // Node-only tests (no browser) of the event-name mapping.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mapEventName, toCoreEvents, normalizeName, MAX_PRICE, MAX_ITEM_ID_BYTES } from "../sdk/events.js";
+import { mapEventName, toCoreEvents, normalizeName, MAX_PRICE, MAX_ITEM_ID_BYTES } from "../../packages/nextclick/sdk/events.js";
 
 test("Segment e-commerce v2 names map to the core's five types", () => {
   assert.equal(mapEventName("Product Viewed"), "view");

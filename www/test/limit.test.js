@@ -1,7 +1,7 @@
 // Node-only tests of the event rate limiter (limit.js) and of the runtime's API safety without a browser.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createBucket } from "../sdk/limit.js";
+import { createBucket } from "../../packages/nextclick/sdk/limit.js";
 
 test("token bucket: a burst, then the refill rate; drops are counted", () => {
   let t = 0;

@@ -1,8 +1,8 @@
-// predict(k)'s k (www/sdk/nextclick.js `predictK`): omitted → the init option; 1..50 → as given; anything
+// predict(k)'s k (packages/nextclick/sdk/nextclick.js `predictK`): omitted → the init option; 1..50 → as given; anything
 // else rejects with a clear error (it used to mean the default silently, and 100 returned more than 50).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { predictK, MAX_K } from "../sdk/nextclick.js";
+import { predictK, MAX_K } from "../../packages/nextclick/sdk/nextclick.js";
 
 test("predict(k): omitted means the init option; 1..50 as given; anything else is a clear error", () => {
   assert.equal(MAX_K, 50);

@@ -1,7 +1,7 @@
 // Node-only tests (no browser) of the command queue: stub → runtime hand-over, order, promises, double load.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { makeStub, installQueue } from "../sdk/queue.js";
+import { makeStub, installQueue } from "../../packages/nextclick/sdk/queue.js";
 
 function recorder() {
   const calls = [];

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 
 test("under Node (no window) the exported nextclick resolves every command to its no-op value", async () => {
   assert.equal(typeof globalThis.window, "undefined");
-  const m = await import("../sdk/nextclick.js");
+  const m = await import("../../packages/nextclick/sdk/nextclick.js");
   const nextclick = m.default;
   assert.equal(typeof nextclick, "function");
   assert.equal(m.nextclick, nextclick);

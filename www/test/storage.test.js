@@ -2,7 +2,7 @@
 // localStorage snapshot fallback, quota behaviour and the wipe.
 import { test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { openJournal, openStore, wipeAll, toBase64, fromBase64, covered } from "../sdk/storage.js";
+import { openJournal, openStore, wipeAll, toBase64, fromBase64, covered } from "../../packages/nextclick/sdk/storage.js";
 
 class FakeStorage {
   constructor() {

@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// Folder mounted at /models/ (model, card and catalog files).
     #[arg(long, default_value = "models")]
     pub models: PathBuf,
+    /// Folder mounted at /sdk/: the npm package's SDK modules (the demo's pages load `/sdk/loader.js`,
+    /// which finds the wasm at `/pkg/`, under the root). Served only if it exists.
+    #[arg(long, default_value = "packages/nextclick/sdk")]
+    pub sdk: PathBuf,
 }
 
 /// The demo shop's data, loaded once at start.
@@ -68,6 +72,7 @@ struct Shop {
 struct State {
     root: PathBuf,
     models: Option<PathBuf>,
+    sdk: Option<PathBuf>,
     shop: Option<Shop>,
 }
 
@@ -85,6 +90,7 @@ impl Server {
             .canonicalize()
             .with_context(|| format!("root {} does not exist", a.root.display()))?;
         let models = a.models.canonicalize().ok().filter(|p| p.is_dir());
+        let sdk = a.sdk.canonicalize().ok().filter(|p| p.is_dir());
         let items = root.join("demo/products.csv");
         let layout = root.join("demo/layout.html");
         let shop = if items.is_file() && layout.is_file() {
@@ -106,7 +112,12 @@ impl Server {
             .with_context(|| format!("cannot bind {}:{}", a.host, a.port))?;
         Ok(Server {
             listener,
-            state: Arc::new(State { root, models, shop }),
+            state: Arc::new(State {
+                root,
+                models,
+                sdk,
+                shop,
+            }),
         })
     }
 
@@ -346,6 +357,11 @@ fn route(target: &str, state: &State) -> Response {
     if let (Some(models), ["models", file]) = (&state.models, s.as_slice()) {
         return file_response(models, &[file.to_string()]);
     }
+    if let (Some(sdk), ["sdk", rest @ ..]) = (&state.sdk, s.as_slice()) {
+        if !rest.is_empty() {
+            return file_response(sdk, &segs[1..]);
+        }
+    }
     file_response(&state.root, &segs)
 }
 
@@ -574,11 +590,15 @@ mod tests {
         std::fs::write(root.join("index.html"), b"<p>hi</p>").unwrap();
         std::fs::write(dir.join("secret.txt"), b"secret").unwrap();
         std::fs::write(root.join(".env"), b"secret").unwrap();
+        let sdk = dir.join("sdk");
+        std::fs::create_dir_all(&sdk).unwrap();
+        std::fs::write(sdk.join("loader.js"), b"/* loader */").unwrap();
         let args = ServeArgs {
             root: root.clone(),
             host: "127.0.0.1".into(),
             port: 0,
             models: dir.join("none"),
+            sdk: sdk.clone(),
         };
         let server = Server::bind(&args).unwrap();
         let addr = server.addr().unwrap();
@@ -601,7 +621,16 @@ mod tests {
             !page.contains("Speculation-Rules:"),
             "no rules file, no header: {page}"
         );
+        // the SDK folder is mounted at /sdk/ (outside the root), confined like the root
+        let r = get(addr, "GET /sdk/loader.js HTTP/1.1\r\n\r\n");
+        assert!(
+            r.starts_with("HTTP/1.1 200") && r.ends_with("/* loader */"),
+            "{r}"
+        );
+        assert!(r.contains("Content-Type: text/javascript"), "{r}");
         for bad in [
+            "/sdk/../secret.txt",
+            "/sdk/..%2fsecret.txt",
             "/../secret.txt",
             "/%2e%2e/secret.txt",
             "/pkg/..%2f..%2fsecret.txt",
@@ -658,6 +687,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 0,
             models: dir.join("none"),
+            sdk: dir.join("none"),
         };
         let server = Server::bind(&args).unwrap();
         let addr = server.addr().unwrap();

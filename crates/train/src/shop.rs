@@ -60,7 +60,7 @@ pub struct BuildOptions {
     pub out: PathBuf,
     /// The wasm-pack output (`www/pkg` after `make wasm-release`).
     pub pkg: PathBuf,
-    /// The SDK modules (`www/sdk`).
+    /// The SDK modules (`packages/nextclick/sdk`).
     pub sdk: PathBuf,
     /// Product URL template (`{id}` → the percent-encoded id); overrides the feed's links when given.
     pub url_template: Option<String>,
@@ -259,7 +259,10 @@ pub fn build(o: &BuildOptions) -> Result<BuildReport> {
     }
     sdk.sort();
     if !sdk.iter().any(|(n, _)| n == "loader.js") {
-        bail!("{}: no loader.js (pass --sdk www/sdk)", o.sdk.display());
+        bail!(
+            "{}: no loader.js (pass --sdk packages/nextclick/sdk)",
+            o.sdk.display()
+        );
     }
     let onnx = read_file(&o.model)?;
     Encoder::from_bytes(&onnx).map_err(|e| anyhow::anyhow!("{}: {e}", o.model.display()))?;

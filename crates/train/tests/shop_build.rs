@@ -194,7 +194,7 @@ fn options(feed: &Path, out: &Path, pkg: &Path, text: &Path) -> BuildOptions {
         tower: None,
         out: out.to_path_buf(),
         pkg: pkg.to_path_buf(),
-        sdk: repo().join("www/sdk"),
+        sdk: repo().join("packages/nextclick/sdk"),
         url_template: None,
         int8: false,
         cache: None,

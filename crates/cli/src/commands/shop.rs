@@ -71,7 +71,7 @@ pub struct BuildArgs {
     #[arg(long, default_value = "www/pkg")]
     pub pkg: PathBuf,
     /// The SDK modules.
-    #[arg(long, default_value = "www/sdk")]
+    #[arg(long, default_value = "packages/nextclick/sdk")]
     pub sdk: PathBuf,
     /// The URL path the folder is served at, with a trailing slash.
     #[arg(long, default_value = "/")]

@@ -1,4 +1,4 @@
-// Types of the nextclick in-page API (www/sdk/nextclick.js, and the global installed by loader.js).
+// Types of the nextclick in-page API (packages/nextclick/sdk/nextclick.js, and the global installed by loader.js).
 
 /** One predicted item, best first (from the shop's catalog metadata). */
 export interface Prediction {
@@ -45,7 +45,12 @@ export interface InitOptions {
   debounceMs?: number;
   /** Options of the core `Predictor.create` (sessionTimeoutMinutes, …). */
   options?: Record<string, unknown>;
-  /** URL of the wasm-bindgen glue (default: ../pkg/nextclick.js next to the sdk folder). */
+  /** URL of the package folder as the shop serves it — the one holding `sdk/` (the worker) and `pkg/` (the
+   * wasm). Default: found from this module's own URL, which a bundler that inlines the SDK (esbuild) moves:
+   * then copy `node_modules/nextclick/{sdk,pkg}` to the site and name their parent here. */
+  assets?: string;
+  /** URL of the wasm-bindgen glue (default: `pkg/nextclick.js` under `assets`, else ../pkg/nextclick.js next
+   * to the sdk folder). */
   glue?: string;
   /** Called with every new prediction. */
   onPrediction?: (detail: PredictionDetail) => void;

@@ -13,7 +13,16 @@ let wasmReady = null;
 async function loadWasm(glueUrl, integrity) {
   if (!wasmReady) {
     wasmReady = (async () => {
-      const glue = await import(glueUrl);
+      let glue;
+      try {
+        glue = await import(glueUrl);
+      } catch (e) {
+        // typically a bundler moved the SDK away from the package's pkg/ folder
+        throw new Error(
+          `cannot load the wasm glue ${glueUrl} (${e && e.message ? e.message : e}); serve the package's sdk/ and pkg/ ` +
+            `folders and pass init({ assets: "/their/url/" }) if you bundle nextclick (docs/js-sdk.md, "Bundlers")`,
+        );
+      }
       const url = new URL("nextclick_bg.wasm", glueUrl);
       // with an SRI hash (init option `integrity.wasm`), the browser checks the bytes before compiling
       await glue.default({ module_or_path: integrity ? fetch(url, { integrity, credentials: "same-origin" }) : url });

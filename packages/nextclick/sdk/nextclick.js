@@ -72,11 +72,13 @@ function randomId() {
 
 /** The wasm engine in a module worker; falls back to the main thread if the worker cannot start. */
 class WorkerBackend {
-  constructor() {
+  /** `url`: the package's `sdk/worker.js` as served (init's `assets` option, else beside this module). */
+  constructor(url) {
     this.kind = "worker";
+    this.url = url;
     this.next = 1;
     this.pending = new Map();
-    this.worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: "nextclick" });
+    this.worker = new Worker(url, { type: "module", name: "nextclick" });
     this.worker.onmessage = (ev) => {
       const { id, ok, result, error, fault } = ev.data || {};
       const p = this.pending.get(id);
@@ -87,7 +89,7 @@ class WorkerBackend {
     };
     this.worker.onerror = (ev) => {
       ev.preventDefault();
-      this.failed = new Error(`nextclick: worker failed: ${ev.message || "could not start"}`);
+      this.failed = new Error(`nextclick: worker failed: ${ev.message || "could not start"} (${this.url})`);
       for (const p of this.pending.values()) p.reject(this.failed);
       this.pending.clear();
     };
@@ -487,10 +489,14 @@ export function createRuntime() {
       worker: o.worker !== false,
       autocapture: o.autocapture !== false,
       debounceMs: Number.isFinite(o.debounceMs) ? o.debounceMs : 400,
+      // where the package's sdk/ and pkg/ folders are served: beside this module unless a bundler moved it
+      assets: o.assets ? new URL(String(o.assets).replace(/\/?$/, "/"), document.baseURI).href : undefined,
       options: o.options,
-      glue: abs(o.glue || new URL("../pkg/nextclick.js", import.meta.url).href),
+      workerUrl: "",
       integrity: o.integrity && typeof o.integrity === "object" ? { wasm: o.integrity.wasm, model: o.integrity.model, catalog: o.integrity.catalog, shopHead: o.integrity.shopHead } : undefined,
     };
+    cfg.glue = abs(o.glue || (cfg.assets ? new URL("pkg/nextclick.js", cfg.assets) : new URL("../pkg/nextclick.js", import.meta.url)).href);
+    cfg.workerUrl = (cfg.assets ? new URL("sdk/worker.js", cfg.assets) : new URL("./worker.js", import.meta.url)).href;
     if (CONSENTS.has(o.consent)) consent = o.consent;
     if (typeof o.onPrediction === "function") callbacks.add(o.onPrediction);
     if (typeof o.onError === "function") errorCallbacks.add(o.onError);
@@ -519,12 +525,17 @@ export function createRuntime() {
     ready = (async () => {
       const args = { model: cfg.model, catalog: cfg.catalog, shopHead: cfg.shopHead, options: cfg.options, glue: cfg.glue, learning: consent === "granted", integrity: cfg.integrity };
       try {
-        backend = cfg.worker && typeof Worker === "function" ? new WorkerBackend() : new MainThreadBackend();
+        backend = cfg.worker && typeof Worker === "function" ? new WorkerBackend(cfg.workerUrl) : new MainThreadBackend();
         try {
           info = await backend.call("init", args);
         } catch (e) {
           if (backend.kind !== "worker" || !backend.failed) throw e;
-          console.warn(`${message(e)}; running on the main thread`);
+          // never silent: a bundler that moved this module leaves worker.js behind (esbuild does not follow
+          // `new URL(…, import.meta.url)`); say how to fix it
+          console.warn(
+            `${message(e)}; running on the main thread. If you bundle nextclick, serve the package's sdk/ and pkg/ folders ` +
+              `and pass init({ assets: "/their/url/" }) (docs/js-sdk.md, "Bundlers"); init({ worker: false }) silences this.`,
+          );
           backend.terminate();
           backend = new MainThreadBackend();
           info = await backend.call("init", args);
