@@ -111,6 +111,12 @@ bench: wasm-release
 	@if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then cd bench && npm ci --no-audit --no-fund --loglevel=error; fi
 	cd bench && node run.mjs
 
+## What a shop ships: nextclick's packed SDK against Segment, Algolia insights, Recombee JS and PostHog, each
+## bundled with esbuild from npm (bench/sdk-size; writes docs/sdk-size.md).
+bench-sdk-size: package
+	@if [ ! -d bench/sdk-size/node_modules ] || [ bench/sdk-size/package-lock.json -nt bench/sdk-size/node_modules/.package-lock.json ]; then cd bench/sdk-size && npm ci --no-audit --no-fund --loglevel=error; fi
+	node bench/sdk-size/run.mjs
+
 bench-native:
 	cargo bench -p nextclick --bench core
 
