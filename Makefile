@@ -106,7 +106,7 @@ eval: tools-release
 
 ## Benchmark: nextclick vs onnxruntime-web in headless Chromium, one run (writes docs/bench.md + docs/bench.svg).
 ## Not part of `make test`. `make bench-native`: the criterion micro-benchmarks (cargo bench).
-.PHONY: bench bench-native
+.PHONY: bench bench-native bench-sdk-size
 bench: wasm-release
 	@if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then cd bench && npm ci --no-audit --no-fund --loglevel=error; fi
 	cd bench && node run.mjs
