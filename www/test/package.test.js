@@ -1,11 +1,11 @@
 // The npm package as a shop installs it: the tarball of `make package` (target/package/nextclick-<v>.tgz) is
 // installed offline into a scratch app, which then
-// * bundles `import { nextclick } from "nextclick"` with esbuild and serves the bundle plus the package's
-//   sdk/ and pkg/ folders under a strict CSP (`script-src 'self' 'wasm-unsafe-eval'`, no inline script):
-//   with `assets` the worker starts and the wasm loads from there, predictions appear (Chromium, Firefox);
-//   without `assets` the worker cannot be found beside the bundle, and the SDK says so and how to fix it
-//   (never a silent main-thread fallback) — predictions still appear;
-// * loads the classic `<script src=".../sdk/loader.js">` from the same installed package;
+// * bundles examples/bundle/app.js (`import { nextclick } from "nextclick"`) with esbuild and serves the
+//   bundle plus the package's sdk/ and pkg/ folders under a strict CSP (`script-src 'self'
+//   'wasm-unsafe-eval'`, no inline script): with `assets` the worker starts and the wasm loads from there,
+//   predictions appear (Chromium, Firefox); without `assets` nothing is found beside the bundle, and the
+//   SDK says so and how to fix it (never a silent main-thread fallback) while the page goes on;
+// * loads the classic `<script src=".../sdk/loader.js">` from the same installed package (examples/classic);
 // * imports it under Node (server-side rendering): every command resolves to its documented no-op value.
 // Needs `make package` and `make tools-release` (test-e2e builds both); skips visibly without the tarball,
 // fails under CI=true.
@@ -23,28 +23,8 @@ const missing = existsSync(TARBALL) ? null : `${TARBALL} is missing: run \`make 
 if (missing && process.env.CI === "true") throw new Error(`CI=true: ${missing}`);
 const skip = missing ? `SKIPPED: ${missing}` : false;
 
-const ITEMS = ["p-0001", "p-0002", "p-0003"];
+const EXAMPLES = path.join(REPO, "examples");
 let app, dist, server, installMs;
-
-/** The scratch app's own code: what a shop writes. */
-const APP_JS = (assets) => `import { nextclick } from "nextclick";
-const out = document.getElementById("out");
-nextclick("onPrediction", (p) => {
-  out.textContent = "";
-  for (const it of p.items) {
-    const a = document.createElement("a");
-    a.href = it.url || "#";
-    a.textContent = it.title;
-    a.className = "suggestion";
-    out.append(a);
-  }
-});
-nextclick("init", { model: "/models/default.onnx", catalog: "/catalog.bin", shop: "package-app"${assets ? `, assets: ${JSON.stringify(assets)}` : ""} });
-for (const id of ${JSON.stringify(ITEMS)}) nextclick("track", "Product Viewed", { product_id: id });
-`;
-
-const PAGE = (script, head = "") => `<!doctype html><html><head><meta charset="utf-8"><title>package app</title>${head}</head>
-<body><h1>A shop</h1><div id="out"></div><script ${script}></script></body></html>`;
 
 before(async () => {
   if (skip) return;
@@ -61,22 +41,21 @@ before(async () => {
   cpSync(path.join(installed, "pkg"), path.join(dist, "nextclick/pkg"), { recursive: true });
   cpSync(path.join(WWW, "demo/catalog.bin"), path.join(dist, "catalog.bin"));
   cpSync(path.join(WWW, "favicon.ico"), path.join(dist, "favicon.ico"));
-  writeFileSync(path.join(app, "with-assets.js"), APP_JS("/nextclick/"));
-  writeFileSync(path.join(app, "no-assets.js"), APP_JS(null));
+  // examples/bundle: the shop's app.js as documented, and the same without `assets`
+  const appJs = readFileSync(path.join(EXAMPLES, "bundle/app.js"), "utf8");
+  const noAssets = appJs.replace(/\n\s*assets: "\/nextclick\/",/, "");
+  assert.notEqual(noAssets, appJs, "examples/bundle/app.js sets assets");
+  writeFileSync(path.join(app, "with-assets.js"), appJs);
+  writeFileSync(path.join(app, "no-assets.js"), noAssets);
+  const html = readFileSync(path.join(EXAMPLES, "bundle/index.html"), "utf8");
   const esbuild = path.join(WWW, "node_modules/.bin/esbuild");
   for (const name of ["with-assets", "no-assets"]) {
     execFileSync(esbuild, [`${name}.js`, "--bundle", "--format=esm", "--minify", `--outfile=dist/${name}.bundle.js`, "--log-level=warning"], { cwd: app, stdio: "pipe" });
-    writeFileSync(path.join(dist, `${name}.html`), PAGE(`type="module" src="/${name}.bundle.js"`));
+    writeFileSync(path.join(dist, `${name}.html`), html.replace("/app.bundle.js", `/${name}.bundle.js`));
   }
-  // the classic script from the same package, configured by the shop's own (external) script
-  writeFileSync(
-    path.join(dist, "page.js"),
-    `nextclick("init", { model: "/models/default.onnx", catalog: "/catalog.bin", shop: "package-classic" });
-nextclick("onPrediction", function (p) { document.getElementById("out").textContent = p.items.map(function (i) { return i.title; }).join("|"); });
-${JSON.stringify(ITEMS)}.forEach(function (id) { nextclick("track", "Product Viewed", { product_id: id }); });
-`,
-  );
-  writeFileSync(path.join(dist, "classic.html"), PAGE(`src="/page.js"`, `<script src="/nextclick/sdk/loader.js"></script>`));
+  // examples/classic: the classic script from the same package, configured by the shop's own script
+  cpSync(path.join(EXAMPLES, "classic/page.js"), path.join(dist, "page.js"));
+  cpSync(path.join(EXAMPLES, "classic/index.html"), path.join(dist, "classic.html"));
   server = await startServer({ root: dist, sdk: "none" });
 });
 
@@ -124,7 +103,7 @@ console.log(JSON.stringify(out));`;
 async function open(browser, file) {
   const { context, page, log } = await newShopper(browser);
   await page.goto(`${server.base}/${file}`);
-  await page.waitForFunction(() => document.querySelectorAll("#out a.suggestion").length > 0 || document.getElementById("out").textContent.length > 0, null, { timeout: 120000 });
+  await page.waitForFunction(() => document.getElementById("suggestions").textContent.length > 0, null, { timeout: 120000 });
   const st = await page.evaluate(() => window.nextclick("status"));
   const paths = log.requests.map((r) => new URL(r.url).pathname);
   return { context, page, log, st, paths };
@@ -176,6 +155,7 @@ for (const name of ["chromium", "firefox"]) {
       // the main thread cannot find the glue either (it is not beside the bundle): disabled, and it says why
       assert.match(String(st.disabled), /cannot load the wasm glue .*assets/, `disabled: ${st.disabled}`);
       assert.equal(await page.locator("h1").textContent(), "A shop", "the page is unharmed");
+      assert.equal(await page.locator("#suggestions").textContent(), "", "no suggestions");
       // Firefox reports the two failed loads (the 404s are text/plain) as page errors of its own; nothing else
       const own = log.pageErrors.filter((e) => !/Loading (Worker|module) from .*\/(worker|pkg\/nextclick)\.js.* was blocked/.test(e));
       assert.deepEqual(own, [], "page errors");
