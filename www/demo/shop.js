@@ -1,6 +1,8 @@
 // The demo shop's own script: initialises nextclick through the command queue (defined by
-// /sdk/loader.js), tracks cart and order events Segment-style, and renders the suggestion strip, the
-// intent meters and the privacy panel. Everything here uses only the public `nextclick(...)` API.
+// /sdk/loader.js), tracks cart and order events Segment-style, and renders the intent meters and the
+// privacy panel. The suggestion strip is the package's drop-in widget (/sdk/widget.js). Everything here
+// uses only the public `nextclick(...)` API and the widget's attributes.
+import "/sdk/widget.js";
 
 const nextclick = window.nextclick;
 const MODEL = "/models/default.onnx"; // the committed default model; catalog.bin is built for it
@@ -45,57 +47,38 @@ function toast(text) {
   toast.timer = setTimeout(() => (t.hidden = true), 1800);
 }
 
-function card(p) {
-  const a = document.createElement("a");
-  a.className = "card small";
-  a.href = p.url || `/p/${encodeURIComponent(p.itemId)}`;
-  a.setAttribute("data-nextclick-item", p.itemId);
-  a.setAttribute("data-nextclick-view", "off"); // suggestions are not product views
-  // No image: fetching /img/<id>.svg for a *suggested* product would tell the image server what the model
-  // predicted. Suggestions are text only (title and price come from the catalog already on the device).
-  const badge = document.createElement("span");
-  badge.className = "badge";
-  badge.textContent = (p.title || p.itemId).slice(0, 1);
-  const t = document.createElement("span");
-  t.className = "card-title";
-  t.textContent = p.title || p.itemId;
-  const pr = document.createElement("span");
-  pr.className = "card-price";
-  pr.textContent = typeof p.price === "number" ? `€${p.price.toFixed(2)}` : "";
-  a.append(badge, t, pr);
-  return a;
-}
-
-// Prefetch of the top suggestion. Chromium: the speculation rules the server names in its
-// `Speculation-Rules` header (www/demo/prefetch.speculationrules, a document rule for
-// `a[data-nc-prefetch]`), so the page's CSP needs no inline-script source; marking the card is enough.
-// Elsewhere: a `<link rel=prefetch>`. Either way the request is a plain GET of a product page the device
-// already knows of (no event data; the model's choice is visible to the shop's own server only).
-function prefetch(top) {
-  document.querySelectorAll("[data-nc-prefetch]").forEach((e) => (e.tagName === "LINK" ? e.remove() : e.removeAttribute("data-nc-prefetch")));
-  if (!top || !$("nc-prefetch").checked) return;
-  if (HTMLScriptElement.supports && HTMLScriptElement.supports("speculationrules")) {
-    top.setAttribute("data-nc-prefetch", "");
-  } else {
-    const l = document.createElement("link");
-    l.rel = "prefetch";
-    l.href = top.href;
-    l.setAttribute("data-nc-prefetch", "");
-    document.head.append(l);
-  }
-}
-
-function render({ items, intent }) {
-  const strip = $("nc-strip");
-  strip.replaceChildren(...(items.length ? items.slice(0, 6).map(card) : [Object.assign(document.createElement("p"), { className: "muted", textContent: "Browse a little and suggestions appear here." })]));
-  strip.dataset.updated = String(Date.now());
+// The intent meters and the privacy panel follow every prediction; the suggestions themselves are the
+// package's <nextclick-recommendations id="nc-strip"> (layout.html), which renders them, leaves out the
+// product on screen and tracks its tiles' clicks.
+function render({ intent }) {
   for (const k of ["purchase", "exit"]) {
     const v = intent ? intent[k] : null;
     $(`nc-${k}`).value = v ?? 0;
     $(`nc-${k}-v`).textContent = v == null ? "–" : `${Math.round(v * 100)}%`;
   }
-  prefetch(items.length ? strip.querySelector("a.card") : null);
   updatePrivacy();
+}
+
+// "Bytes sent about you" is measured, not printed: nextclick's own request accounting (status().bytesSent:
+// the query strings and bodies of the requests it made, its worker's included) plus, over every request this
+// page made to any origin (the browser's Resource Timing), the bytes of its query string. Resource Timing
+// cannot show request bodies or headers: the e2e tests check those from outside the browser
+// (docs/measure.md, "What the privacy panel measures").
+const pageRequests = { count: 0, otherOrigins: 0, queryBytes: 0 };
+function noteRequest(entry) {
+  const u = new URL(entry.name, location.href);
+  pageRequests.count++;
+  if (u.origin !== location.origin) pageRequests.otherOrigins++;
+  pageRequests.queryBytes += new TextEncoder().encode(u.search.slice(1)).length;
+}
+for (const e of performance.getEntriesByType("navigation")) noteRequest(e); // the page's own URL
+try {
+  new PerformanceObserver((list) => {
+    list.getEntries().forEach(noteRequest);
+    updatePrivacy();
+  }).observe({ type: "resource", buffered: true });
+} catch {
+  /* no Resource Timing: the SDK's own accounting stays */
 }
 
 async function updatePrivacy() {
@@ -104,7 +87,10 @@ async function updatePrivacy() {
     $("nc-p-consent").textContent = s.consent;
     $("nc-p-events").textContent = s.features ? String(s.features.events) : "0";
     $("nc-p-stored").textContent = s.storedBytes ? `${s.storedBytes} bytes (${s.storage})` : "nothing";
-    $("nc-p-sent").textContent = String(s.bytesSent);
+    $("nc-p-sent").textContent = String(s.bytesSent + pageRequests.queryBytes);
+    $("nc-p-requests").textContent = `${pageRequests.count + (s.requests || 0)}, ${pageRequests.otherOrigins} to other origins`;
+    const q = s.quality;
+    $("nc-p-quality").textContent = q && q.events ? `${q.hits} of ${q.events} next steps (top ${q.k})` : "–";
     $("nc-p-backend").textContent = s.backend === "worker" ? "a Web Worker" : s.backend || "–";
   } catch {
     /* not ready yet */
@@ -130,18 +116,40 @@ $("nc-forget").addEventListener("click", async () => {
   await setChoice("pending");
   toast("Forgotten: everything nextclick kept on this device is deleted.");
 });
+// The right of access: everything nextclick keeps about the shopper on this device, as a JSON file made in
+// the page (a Blob and an object URL: no request).
+$("nc-export").addEventListener("click", async () => {
+  const data = await nextclick("export").catch(() => null);
+  if (!data) return toast("Nothing to export: nextclick is not running.");
+  const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+  const a = Object.assign(document.createElement("a"), { href: url, download: `nextclick-export-${data.exportedAt.slice(0, 10)}.json` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  toast("Exported: the file holds everything nextclick keeps about you on this device.");
+});
+// Prefetch of the top suggestion (off by default): the widget's `prefetch` attribute. In Chromium it marks
+// the top tile for the speculation rules the server names in its `Speculation-Rules` header
+// (www/demo/prefetch.speculationrules, a document rule for `a[data-nc-prefetch]`: no inline script under
+// the page's CSP); elsewhere it adds a `<link rel=prefetch>`. Either way the request is a plain GET of a
+// product page (no event data; the model's choice is visible to the shop's own server only).
+function setPrefetch(on) {
+  $("nc-strip").toggleAttribute("prefetch", on);
+}
 try {
   $("nc-prefetch").checked = sessionStorage.getItem("demo-shop:prefetch") === "1";
 } catch {
   /* ignore */
 }
+setPrefetch($("nc-prefetch").checked);
 $("nc-prefetch").addEventListener("change", (e) => {
   try {
     sessionStorage.setItem("demo-shop:prefetch", e.target.checked ? "1" : "0");
   } catch {
     /* ignore */
   }
-  prefetch(document.querySelector("#nc-strip a.card"));
+  setPrefetch(e.target.checked);
 });
 
 // product page: a Segment-style view, and the cart / order buttons

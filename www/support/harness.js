@@ -174,9 +174,18 @@ export function deviceStorage(page) {
   }));
 }
 
-/** Ids of the suggestion strip. */
+/**
+ * Ids of the suggestion strip, in order: the tiles of the demo's `<nextclick-recommendations id="nc-strip">`
+ * (links `a[data-item-id]` in its open shadow root; `SUGGESTION` selects one for a click).
+ */
 export function stripIds(page) {
-  return page.$$eval("#nc-strip a.card", (as) => as.map((a) => a.getAttribute("data-nextclick-item")));
+  return page.evaluate(() => [...(document.getElementById("nc-strip")?.shadowRoot?.querySelectorAll("a[data-item-id]") ?? [])].map((a) => a.dataset.itemId));
 }
+
+/**
+ * A locator selector for the strip's tile of `id`: `>>` steps into the widget's shadow root (Playwright
+ * pierces open shadow roots; support/webkit.js's locator does the same for `>>`).
+ */
+export const SUGGESTION = (id) => `#nc-strip >> a[data-item-id="${id}"]`;
 
 export const status = (page) => page.evaluate(() => window.nextclick("status"));

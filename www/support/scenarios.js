@@ -9,7 +9,7 @@
 // carries event data (every request is a same-origin GET without query string or body, to a known static
 // path; any item id in a non-navigation URL must appear in HTML the server itself rendered).
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, newShopper, deviceStorage, stripIds, status } from "./harness.js";
+import { startServer, launchBrowser, newShopper, deviceStorage, stripIds, status, SUGGESTION } from "./harness.js";
 
 /** The server and browser of the current test file (set by `setup`). */
 export const env = { server: null, browser: null, name: null };
@@ -76,7 +76,8 @@ export async function openProductFrom(page, category, nth = 0) {
 export async function waitForStrip(page, notEqual) {
   await page.waitForFunction(
     (prev) => {
-      const ids = [...document.querySelectorAll("#nc-strip a.card")].map((a) => a.getAttribute("data-nextclick-item"));
+      const tiles = document.getElementById("nc-strip")?.shadowRoot?.querySelectorAll("a[data-item-id]") ?? [];
+      const ids = [...tiles].map((a) => a.dataset.itemId);
       return ids.length > 0 && JSON.stringify(ids) !== JSON.stringify(prev);
     },
     notEqual || null,
@@ -140,9 +141,9 @@ async function persistence() {
   assert.notDeepEqual(afterCart, first, "predictions change after adding to cart");
   assert.notDeepEqual(second, afterCart, "predictions change after browsing another category");
   assert.notDeepEqual(second, first, "another category's product gives other predictions than the first page");
-  // a click on a suggestion is tracked (auto-capture) and navigates to its page
+  // a click on a suggestion is tracked (by the widget) and navigates to its page
   const target = second[0];
-  await page.locator(`#nc-strip a.card[data-nextclick-item="${target}"]`).click();
+  await page.locator(SUGGESTION(target)).click();
   await page.waitForURL(new RegExp(`/p/${target}$`));
   await page.evaluate(() => window.nextclick("ready"));
   await waitForStrip(page);
@@ -213,7 +214,7 @@ async function forget() {
         document.getElementById("nc-forget").addEventListener("click", () => (clickedAt = Date.now()), { capture: true });
         document.addEventListener("nextclick:prediction", async (e) => {
           if (e.detail.items.length !== 0 || !clickedAt) return;
-          const strip = document.querySelectorAll("#nc-strip a.card").length;
+          const strip = document.getElementById("nc-strip").shadowRoot.querySelectorAll("a[data-item-id]").length;
           const st = await window.nextclick("status");
           resolve({ strip, st, sinceClick: (Date.now() - clickedAt) / 1000 });
         });

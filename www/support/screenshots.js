@@ -21,7 +21,7 @@ try {
     await page.evaluate(() => window.nextclick("ready"));
   }
   await page.locator(".add-to-cart").click();
-  await page.waitForFunction(() => document.querySelectorAll("#nc-strip a.card").length > 0);
+  await page.waitForFunction(() => document.getElementById("nc-strip").shadowRoot.querySelectorAll("a[data-item-id]").length > 0);
   await page.waitForFunction(() => document.getElementById("nc-p-stored").textContent !== "nothing");
   await page.waitForTimeout(2500); // the toast fades
   await page.screenshot({ path: out("demo.png") });

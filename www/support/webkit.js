@@ -405,16 +405,31 @@ function makePage(wd, proxy) {
     throw new Error(`page: no new document loaded in ${timeout} ms (at ${last}; ${pending()})`);
   }
 
+  /**
+   * `selector` as Playwright reads it, for what the scenarios use: CSS, and `a >> b` (b inside a, stepping
+   * into a's open shadow root too): the source of a page function `(sel, i) => element`, inlined into the
+   * scripts below (the page's CSP forbids eval; WebDriver's own scripts are not subject to it).
+   */
+  const FIND = `((sel, i) => {
+    let found = [document];
+    for (const part of sel.split(" >> ")) {
+      found = found.flatMap((r) => [r, r.shadowRoot].filter(Boolean).flatMap((x) => [...x.querySelectorAll(part)]));
+    }
+    return found[i];
+  })`;
+
   function locator(selector, index = 0) {
     const probe = (visible) =>
       waitForFunction(
-        ([sel, i, vis]) => {
-          const e = document.querySelectorAll(sel)[i];
+        new Function(
+          "a",
+          `const [sel, i, vis] = a;
+          const e = ${FIND}(sel, i);
           if (!e) return false;
           if (!vis) return true;
           const r = e.getBoundingClientRect();
-          return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== "hidden" && !e.closest("[hidden]");
-        },
+          return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== "hidden" && !e.closest("[hidden]");`,
+        ),
         [selector, index, visible],
       );
     return {
@@ -427,8 +442,11 @@ function makePage(wd, proxy) {
         await probe(true);
         for (let attempt = 0; ; attempt++) {
           try {
-            const els = await wd.$$(selector);
-            await els[index].click();
+            // a plain CSS selector: WebDriver finds it; `>>` (into a shadow root): the page hands it over
+            const el = selector.includes(" >> ")
+              ? await wd.$(await wd.execute(`return ${FIND}(arguments[0], arguments[1]);`, selector, index))
+              : (await wd.$$(selector))[index];
+            await el.click();
             return;
           } catch (e) {
             // re-rendered between the lookup and the click (stale element), or still covered: retry briefly
@@ -439,7 +457,7 @@ function makePage(wd, proxy) {
       },
       async textContent() {
         await probe(false);
-        return evaluate(([sel, i]) => document.querySelectorAll(sel)[i].textContent, [selector, index]);
+        return evaluate(new Function("a", `return ${FIND}(a[0], a[1]).textContent;`), [selector, index]);
       },
     };
   }

@@ -79,10 +79,19 @@ test("prefetch toggle: the server's speculation rules prefetch the top suggestio
   const announced = []; // every URL the page ever marked for prefetch
   await context.exposeBinding("__ncSpec", (_src, url) => announced.push(url));
   await context.addInitScript(() => {
-    new MutationObserver((records) => {
+    const mo = new MutationObserver((records) => {
       for (const r of records)
         if (r.type === "attributes" && r.target.hasAttribute("data-nc-prefetch")) window.__ncSpec(new URL(r.target.href).pathname);
-    }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-nc-prefetch"] });
+    });
+    const watch = (root) => mo.observe(root, { subtree: true, attributes: true, attributeFilter: ["data-nc-prefetch"] });
+    watch(document);
+    // the strip's tiles are in the widget's shadow root, which the document's observer does not see
+    const attachShadow = Element.prototype.attachShadow;
+    Element.prototype.attachShadow = function (init) {
+      const root = attachShadow.call(this, init);
+      watch(root);
+      return root;
+    };
   });
   const res = await page.goto(`${server.base}/`);
   // the rules come from the server's Speculation-Rules header (no inline script: the CSP allows none)
@@ -92,13 +101,17 @@ test("prefetch toggle: the server's speculation rules prefetch the top suggestio
   await page.locator("#nc-prefetch").check();
   await openProductFrom(page, "cycling", 0);
   await waitForStrip(page);
-  await page.waitForSelector("#nc-strip a.card[data-nc-prefetch]", { state: "attached" });
-  // one snapshot (the strip re-renders as predictions change): the marked links and the strip's top card
-  const { marked, top } = await page.evaluate(() => ({
-    marked: [...document.querySelectorAll("[data-nc-prefetch]")].map((e) => new URL(e.href).pathname),
-    top: new URL(document.querySelector("#nc-strip a.card").href).pathname,
-  }));
-  assert.deepEqual(marked, [top], "exactly the top card is marked");
+  await page.waitForSelector("#nc-strip >> a[data-nc-prefetch]", { state: "attached" });
+  // one snapshot (the strip re-renders as predictions change): the marked links — in the document and in
+  // the widget's shadow root — and the strip's top tile
+  const { marked, top } = await page.evaluate(() => {
+    const shadow = document.getElementById("nc-strip").shadowRoot;
+    return {
+      marked: [...document.querySelectorAll("[data-nc-prefetch]"), ...shadow.querySelectorAll("[data-nc-prefetch]")].map((e) => new URL(e.href).pathname),
+      top: new URL(shadow.querySelector("a[data-item-id]").href).pathname,
+    };
+  });
+  assert.deepEqual(marked, [top], "exactly the top tile is marked");
   assert.ok(announced.includes(top));
   // Chromium applies the document rule: a prefetch request (Sec-Purpose: prefetch) for a marked page
   const isPrefetch = (r) => announced.includes(new URL(r.url).pathname) && /prefetch/.test(r.headers["sec-purpose"] || r.headers.purpose || "");

@@ -50,7 +50,7 @@ test("make demo prints its URL; the demo loads with zero console errors and show
     await page.locator(".grid a.card").first().click();
     await page.waitForURL(/\/p\/p-\d{4}$/);
     await page.evaluate(() => window.nextclick("ready"));
-    await page.waitForFunction(() => document.querySelectorAll("#nc-strip a.card").length > 0, null, { timeout: 60000 });
+    await page.waitForFunction(() => document.getElementById("nc-strip").shadowRoot.querySelectorAll("a[data-item-id]").length > 0, null, { timeout: 60000 });
     assert.ok((await stripIds(page)).length > 0, "a prediction appears");
     const st = await page.evaluate(() => window.nextclick("status"));
     assert.equal(st.disabled, null, `the engine is running: ${st.disabled}`);

@@ -31,5 +31,8 @@ test("under Node (no window) the exported nextclick resolves every command to it
   assert.equal(typeof (await nextclick("onError", () => {})), "function");
   assert.equal((await nextclick("ready")).ready, false);
   assert.equal((await nextclick("status")).ready, false);
+  assert.equal(await nextclick("impression", ["p-1"]), 0);
+  assert.equal(await nextclick("qualityReport"), null);
+  assert.equal(await nextclick("export"), null);
   await assert.rejects(nextclick("bogus"), /unknown command "bogus"/);
 });

@@ -7,14 +7,92 @@
 // stops using it for good: the failing call and every later one throw an Error with `fault: true` (the
 // client reports it once and goes on without predictions); the Predictor is never called again, so
 // nothing it holds can be written back to storage.
+//
+// Types: the Predictor and the values it takes and returns are declared from the core's Rust types in
+// ../pkg/nextclick.d.ts (docs/types.md); `tsc -p packages/nextclick` checks this file against them.
 
+/** @typedef {typeof import("../pkg/nextclick.js")} Glue the wasm-bindgen glue module (`pkg/nextclick.js`) */
+/** @typedef {import("../pkg/nextclick.js").Predictor} Predictor */
+/** @typedef {import("../pkg/nextclick.js").NextclickEvent} NextclickEvent */
+/** @typedef {import("../pkg/nextclick.js").TrackStatus} TrackStatus */
+
+/**
+ * What `init` gets from the runtime (nextclick.js).
+ * @typedef {object} EngineInit
+ * @property {string | Uint8Array} model URL or bytes of the ONNX model
+ * @property {string | Uint8Array} catalog URL or bytes of the catalog
+ * @property {string | Uint8Array} [shopHead] URL or bytes of the shop head
+ * @property {import("../pkg/nextclick.js").PredictorOptions} [options] the core's `Predictor.create` options
+ * @property {string} glue URL of the wasm-bindgen glue
+ * @property {boolean} [learning] on-device learning on (consent granted)
+ * @property {{ wasm?: string, model?: string, catalog?: string, shopHead?: string }} [integrity] SRI hashes
+ */
+
+/**
+ * What `init` returns: the loaded model and catalog, and the shop head in force.
+ * @typedef {object} InitInfo
+ * @property {string} modelSha256
+ * @property {number} catalogSize
+ * @property {number} modelBytes
+ * @property {number} catalogBytes
+ * @property {number} shopHeadBytes
+ * @property {import("../pkg/nextclick.js").ShopHeadInfo | null} shopHead
+ * @property {{ requests: number, bytesSent: number }} network what the engine's `fetch` sent (see `network`)
+ */
+
+/**
+ * Every op of `T`, made async (as `createEngine` wraps them).
+ * @template T
+ * @typedef {{ [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never }} Async
+ */
+/** @typedef {ReturnType<typeof createEngine>} Engine the engine's ops, as the worker protocol calls them */
+
+/** @type {Promise<Glue> | null} */
 let wasmReady = null;
 
+/**
+ * The engine's request accounting (`status().bytesSent`, `status().requests`): every request the engine
+ * makes goes through `sdkFetch` (model, catalog, shop head, wasm) or is the glue's module import, and
+ * each is counted with the bytes it carries beyond naming a file — its query string and its body. The SDK
+ * sends GETs without either, so this stays 0; it is counted on the actual requests, not assumed.
+ */
+const network = { requests: 0, bytesSent: 0 };
+
+/** UTF-8 bytes of the query string of `url` (without the "?"). */
+function queryBytes(url) {
+  try {
+    const q = new URL(String(url), globalThis.location ? location.href : undefined).search.slice(1);
+    return new TextEncoder().encode(q).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Counts a request of `url` with `init` (see `network`). */
+function account(url, init) {
+  network.requests++;
+  const body = init && init.body;
+  const bodyBytes = body == null ? 0 : typeof body === "string" ? new TextEncoder().encode(body).length : body.byteLength || body.size || 0;
+  network.bytesSent += queryBytes(url) + bodyBytes;
+}
+
+/** The engine's only `fetch`: counted (see `network`). */
+function sdkFetch(url, init) {
+  account(url, init);
+  return fetch(url, init);
+}
+
+/**
+ * @param {string} glueUrl
+ * @param {string} [integrity]
+ * @returns {Promise<Glue>}
+ */
 async function loadWasm(glueUrl, integrity) {
   if (!wasmReady) {
     wasmReady = (async () => {
       let glue;
       try {
+        account(glueUrl); // a module GET
         glue = await import(glueUrl);
       } catch (e) {
         // typically a bundler moved the SDK away from the package's pkg/ folder
@@ -25,7 +103,7 @@ async function loadWasm(glueUrl, integrity) {
       }
       const url = new URL("nextclick_bg.wasm", glueUrl);
       // with an SRI hash (init option `integrity.wasm`), the browser checks the bytes before compiling
-      await glue.default({ module_or_path: integrity ? fetch(url, { integrity, credentials: "same-origin" }) : url });
+      await glue.default({ module_or_path: sdkFetch(url, { credentials: "same-origin", ...(integrity ? { integrity } : {}) }) });
       return glue;
     })();
     wasmReady.catch(() => { wasmReady = null; });
@@ -33,12 +111,18 @@ async function loadWasm(glueUrl, integrity) {
   return wasmReady;
 }
 
+/**
+ * @param {string | Uint8Array | ArrayBuffer} src
+ * @param {string} what
+ * @param {string} [integrity]
+ * @returns {Promise<Uint8Array>}
+ */
 async function bytesOf(src, what, integrity) {
   if (src instanceof Uint8Array) return src;
   if (src instanceof ArrayBuffer) return new Uint8Array(src);
   if (typeof src !== "string") throw new Error(`nextclick: ${what} must be a URL or bytes`);
   // same-origin GET without credentials; no query string, nothing about the shopper is sent
-  const r = await fetch(src, { credentials: "same-origin", cache: "default", ...(integrity ? { integrity } : {}) });
+  const r = await sdkFetch(src, { credentials: "same-origin", cache: "default", ...(integrity ? { integrity } : {}) });
   if (!r.ok) throw new Error(`nextclick: cannot load ${what} ${src}: HTTP ${r.status}`);
   return new Uint8Array(await r.arrayBuffer());
 }
@@ -57,6 +141,7 @@ function faultError(message) {
 
 /** The engine API; `ops[name](...args)` is what the worker protocol calls. */
 export function createEngine() {
+  /** @type {Predictor | null} */
   let p = null;
   let fault = null;
   const need = () => {
@@ -64,7 +149,11 @@ export function createEngine() {
     return p;
   };
   const ops = {
-    /** Loads wasm, model and catalog; returns what the client needs to namespace storage. */
+    /**
+     * Loads wasm, model and catalog; returns what the client needs to namespace storage.
+     * @param {EngineInit} args
+     * @returns {Promise<InitInfo>}
+     */
     async init({ model, catalog, shopHead, options, glue, learning, integrity }) {
       const sri = integrity && typeof integrity === "object" ? integrity : {};
       const [g, m, c, h] = await Promise.all([
@@ -85,9 +174,14 @@ export function createEngine() {
         catalogBytes: c.byteLength,
         shopHeadBytes: h ? h.byteLength : 0,
         shopHead: head ? { ...head } : null,
+        network: { ...network },
       };
     },
-    /** Tracks events in order; returns one status (or `{error}`) per event. */
+    /**
+     * Tracks events in order; returns one status (or `{error}`) per event.
+     * @param {NextclickEvent[]} events
+     * @returns {Array<TrackStatus | { error: string }>}
+     */
     track(events) {
       const pr = need();
       return events.map((e) => {
@@ -99,6 +193,7 @@ export function createEngine() {
         }
       });
     },
+    /** @param {number} k */
     predict(k) {
       return need().predict(k);
     },
@@ -106,12 +201,17 @@ export function createEngine() {
       const pr = need();
       return typeof pr.intent === "function" ? pr.intent() : null;
     },
+    /**
+     * @returns {{ stats: import("../pkg/nextclick.js").PredictorStats, catalogSize: number, modelSha256: string,
+     *   features?: import("../pkg/nextclick.js").SessionFeatures, network: { requests: number, bytesSent: number } }}
+     */
     status() {
       const pr = need();
-      const out = { stats: pr.stats(), catalogSize: pr.catalogSize, modelSha256: pr.modelSha256 };
+      const out = { stats: pr.stats(), catalogSize: pr.catalogSize, modelSha256: pr.modelSha256, network: { ...network } };
       if (typeof pr.features === "function") out.features = pr.features();
       return out;
     },
+    /** @param {boolean} on */
     setLearning(on) {
       const pr = need();
       if (typeof pr.setLearning === "function") pr.setLearning(!!on);
@@ -124,6 +224,8 @@ export function createEngine() {
      * Imports state; returns the core's report ({formatVersion, modelChanged, droppedEvents, keptEvents}),
      * or null without a core that persists. On failure the predictor is reset (forget) and the error is
      * rethrown.
+     * @param {Uint8Array} bytes
+     * @returns {import("../pkg/nextclick.js").RestoreReport | null}
      */
     importState(bytes) {
       const pr = need();
@@ -141,7 +243,7 @@ export function createEngine() {
     },
   };
   // every op: refuse after a fault; turn a trap into a fault
-  for (const [name, op] of Object.entries(ops)) {
+  for (const [name, op] of /** @type {[string, (...args: any[]) => any][]} */ (Object.entries(ops))) {
     ops[name] = async (...args) => {
       if (fault) throw faultError(fault);
       try {
@@ -154,5 +256,5 @@ export function createEngine() {
       }
     };
   }
-  return ops;
+  return /** @type {Async<typeof ops>} */ (/** @type {unknown} */ (ops)); // the loop above made every op async
 }

@@ -4,6 +4,7 @@
    asynchronously. Loading it twice, or together with the ES module, is harmless. */
 (function () {
   "use strict";
+  /** @type {Window & { __nextclickLoader?: boolean, nextclick?: any }} (the stub is untyped: it queues anything) */
   var w = window;
   if (w.__nextclickLoader) return;
   w.__nextclickLoader = true;
@@ -18,7 +19,7 @@
     stub.q = q && q.q && typeof q.q.slice === "function" ? q.q.slice() : [];
     w.nextclick = stub;
   }
-  var me = document.currentScript && document.currentScript.src;
+  var me = document.currentScript && /** @type {HTMLScriptElement} */ (document.currentScript).src;
   var url = new URL("nextclick.js", me || new URL("/sdk/", location.href)).href;
   // A page being left cancels its module loads — WebKit as soon as the next page's request starts, before
   // `pagehide` — so a failed import is reported only if the page is still here a moment later. A page that

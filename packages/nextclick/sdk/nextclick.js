@@ -5,7 +5,8 @@
 //   nextclick("track", "Product Viewed", { product_id: "sku-1", price: 19.9 });
 //   const top = await nextclick("predict", 5);
 //
-// Commands: init, track, predict, intent, consent, forget, onPrediction, onError, status, ready. Every call
+// Commands: init, track, predict, intent, consent, forget, onPrediction, onError, status, ready, and
+// impression, qualityReport, export (docs/measure.md). Every call
 // returns a promise; nothing throws into the caller (errors → console + rejected promise). Raw events stay on
 // the device: the only network requests are same-origin GETs of the wasm, the model and the catalog.
 //
@@ -19,13 +20,28 @@
 // Consent: with consent "pending" or "denied" nothing is stored and nothing is learned (setLearning(false));
 // predictions are still computed in memory for the current page view. "granted" enables on-device learning
 // and persistence, starting with the current page view's events. Changing to "denied" erases what was
-// stored and the in-memory state. `forget` erases every trace whatever the consent.
+// stored and the in-memory state. `forget` erases every trace whatever the consent. With `consentMode`, the
+// consent follows Google Consent Mode's signals on `window.dataLayer` (consentmode.js).
+//
+// Measurement (quality.js, docs/measure.md): hit@K, MRR, impressions, clicks and conversions of the
+// predictions are counted on the device (`status().quality`, the `nextclick:quality` event); with the init
+// option `holdout`, a fraction of devices is shown no predictions, which are still computed and measured.
+// Nothing of it is sent; `qualityReport` prepares a locally differentially private report for the shop.
 
 import { installQueue } from "./queue.js";
 import { toCoreEvents } from "./events.js";
-import { covered, openJournal, openStore, wipeAll } from "./storage.js";
+import { covered, inspectAll, openJournal, openQualityRecord, openStore, wipeAll } from "./storage.js";
 import { startAutocapture } from "./autocapture.js";
 import { createBucket } from "./limit.js";
+import { createQuality, holdoutFraction, itemIds, ldpReport } from "./quality.js";
+import { consentModeOptions, watchDataLayer } from "./consentmode.js";
+import { buildExport } from "./export.js";
+
+// Types (checked by `tsc -p packages/nextclick`, docs/types.md): the public ones are nextclick.d.ts's
+// (which imports "./nextclick.js" resolves to), the engine's come from the core's Rust types.
+/** @typedef {import("./nextclick.js").InitOptions} InitOptions */
+/** @typedef {import("./nextclick.js").Status} Status */
+/** @typedef {import("./engine.js").Engine} Engine */
 
 const VERSION = "0.1.0";
 /** How long a tab waits for the shop's Web Lock before it goes on without it (see `withLock`). */
@@ -38,6 +54,8 @@ export const LIMITS = { rate: 50, burst: 200, productsPerEvent: 100 };
 
 /** Most items a prediction carries (`predict(k)`, `init({k})`). */
 export const MAX_K = 50;
+/** The `nextclick:quality` event is dispatched at most this often (trailing: the latest counters). */
+export const QUALITY_EVENT_MS = 500;
 
 /**
  * `predict(k)`'s k: omitted (undefined or null) means the `init` option `k` (default 8); otherwise an
@@ -50,16 +68,19 @@ export function predictK(k, fallback) {
   return k;
 }
 
-/** What a disabled engine answers (see "Failure modes" above). */
+/**
+ * What a disabled engine answers (see "Failure modes" above).
+ * @satisfies {{ [K in keyof Engine]: (...args: Parameters<Engine[K]>) => unknown }}
+ */
 const DISABLED = {
   init: () => null,
-  track: (events) => events.map(() => "disabled"),
+  track: (events) => events.map(() => /** @type {const} */ ("disabled")),
   predict: () => [],
   intent: () => null,
-  status: () => ({ stats: null, features: null }),
+  status: () => ({ stats: null, features: null, network: null }),
   setLearning: () => undefined,
   exportState: () => null,
-  importState: () => false,
+  importState: () => null,
   forget: () => undefined,
 };
 
@@ -133,6 +154,7 @@ function message(e) {
 /** Creates one runtime; `run(command, args)` executes a command. */
 export function createRuntime() {
   let cfg = null;
+  /** @type {import("./nextclick.js").Consent} */
   let consent = "pending";
   let backend = null;
   let store = null;
@@ -146,6 +168,7 @@ export function createRuntime() {
   let sentSeq = 0; // last journal sequence number whose event was sent to the engine
   let saveTimer = null;
   let refreshQueued = false;
+  /** @type {"indexeddb" | "localstorage" | "none"} */
   let storage = "none";
   let storedBytes = 0;
   let restoredEvents = 0;
@@ -163,6 +186,11 @@ export function createRuntime() {
   const errorCallbacks = new Set();
   const failedCallbacks = new WeakSet();
   const warned = new Set();
+  let quality = null; // this page view's measurement (quality.js), created by init
+  let qualityRecord = null; // its persisted record (storage.js `openQualityRecord`), with consent only
+  let qualityTimer = null; // the pending `nextclick:quality` event
+  let network = { requests: 0, bytesSent: 0 }; // the engine's request accounting (engine.js), latest known
+  let workerRequests = 0; // module-worker scripts this runtime started (GETs of worker.js, no query string)
 
   const warnOnce = (key, msg) => {
     if (warned.has(key)) return;
@@ -171,16 +199,63 @@ export function createRuntime() {
   };
   const nextSeq = () => (seq = Math.max(Date.now() * 1000, seq + 1));
   const persisting = () => consent === "granted" && store !== null && !disabled;
+  const holdout = () => !!quality && quality.group === "holdout";
 
-  /** An engine call; after a fault (or once disabled) it answers as a disabled engine instead of failing. */
+  /** With consent: opens the quality counters' record and adopts it (device id, group, totals). */
+  function openQuality() {
+    if (qualityRecord || !quality || !cfg) return;
+    qualityRecord = openQualityRecord(cfg.shop);
+    const groupChanged = quality.load(qualityRecord.read());
+    if (quality.hasPending()) persistQuality(); // this page's counts so far; nothing is written for nothing
+    if (groupChanged) refresh(); // e.g. consent granted on a device stored in the other group
+  }
+
+  /** Writes the counters (synchronously: a click that navigates away is counted), with consent only. */
+  function persistQuality() {
+    if (!qualityRecord || consent !== "granted" || disabled) return;
+    qualityRecord.write(quality.record(qualityRecord.read()));
+  }
+
+  /** A counter changed: persist it, and dispatch `nextclick:quality` (at most every QUALITY_EVENT_MS). */
+  function qualityChanged() {
+    persistQuality();
+    if (qualityTimer || typeof document === "undefined") return;
+    qualityTimer = setTimeout(() => {
+      qualityTimer = null;
+      try {
+        document.dispatchEvent(new CustomEvent("nextclick:quality", { detail: qualitySnapshot() }));
+      } catch (e) {
+        console.error("nextclick: nextclick:quality listener failed", e);
+      }
+    }, QUALITY_EVENT_MS);
+  }
+
+  /** `status().quality`. */
+  const qualitySnapshot = () => (quality ? quality.snapshot({ persisted: !!qualityRecord && consent === "granted" }) : null);
+
+  /** Forgets the counters (forget, consent denied): a new device id, nothing persisted until opened again. */
+  function resetQuality() {
+    qualityRecord = null;
+    if (!quality) return;
+    quality.reset(randomId());
+    qualityChanged();
+  }
+
+  /**
+   * An engine call; after a fault (or once disabled) it answers as a disabled engine instead of failing.
+   * @template {keyof Engine} K
+   * @param {K} op
+   * @param {Parameters<Engine[K]>} args
+   * @returns {Promise<Awaited<ReturnType<Engine[K]>> | ReturnType<(typeof DISABLED)[K]>>}
+   */
   async function call(op, ...args) {
-    if (disabled) return DISABLED[op](...args);
+    if (disabled) return /** @type {any} */ (DISABLED)[op](...args); // (its answer types: see @returns)
     try {
       return await backend.call(op, ...args);
     } catch (e) {
       if (!(e && e.fault) && !(backend && backend.failed)) throw e;
       disable(message(e), "fault");
-      return DISABLED[op](...args);
+      return /** @type {any} */ (DISABLED)[op](...args);
     }
   }
 
@@ -441,6 +516,10 @@ export function createRuntime() {
     }
   }
 
+  /**
+   * Computes the prediction and emits it. It becomes the prediction in force for measurement (quality.js)
+   * in both groups; the holdout group is emitted no items (its intent scores still are).
+   */
   function refresh() {
     if (refreshQueued || !info) return;
     refreshQueued = true;
@@ -448,7 +527,13 @@ export function createRuntime() {
       refreshQueued = false;
       try {
         const [items, intent] = await Promise.all([call("predict", cfg.k), call("intent")]);
-        if (!disabled) emit({ items, intent });
+        if (disabled) return;
+        const ids = items.map((p) => p.itemId);
+        quality.setPrediction(ids);
+        const shown = holdout() ? [] : items;
+        emit({ items: shown, intent });
+        // an emitted list counts as an impression until the page reports its own (`impression`)
+        if (shown.length && quality.impression(ids, "emitted")) qualityChanged();
       } catch (e) {
         console.error(message(e));
       }
@@ -473,6 +558,10 @@ export function createRuntime() {
     }
   }
 
+  /**
+   * @param {InitOptions} options
+   * @returns {Promise<Status>}
+   */
   async function init(options) {
     if (ready) {
       warnOnce("init", "nextclick: init called twice; the first configuration stays in force");
@@ -480,6 +569,10 @@ export function createRuntime() {
     }
     const o = options && typeof options === "object" ? options : {};
     if (!o.model || !o.catalog) throw new Error("nextclick: init needs {model, catalog}");
+    const consentMode = consentModeOptions(o.consentMode); // a bad value fails init before anything starts
+    if (o.holdout !== undefined && !(typeof o.holdout === "number" && o.holdout >= 0 && o.holdout <= 1)) {
+      warnOnce("holdout", `nextclick: holdout must be a fraction from 0 to 1, got ${JSON.stringify(o.holdout)}; ${Number.isFinite(o.holdout) ? "clamped" : "no holdout"}`);
+    }
     cfg = {
       model: abs(o.model),
       catalog: abs(o.catalog),
@@ -498,9 +591,20 @@ export function createRuntime() {
     cfg.glue = abs(o.glue || (cfg.assets ? new URL("pkg/nextclick.js", cfg.assets) : new URL("../pkg/nextclick.js", import.meta.url)).href);
     cfg.workerUrl = (cfg.assets ? new URL("sdk/worker.js", cfg.assets) : new URL("./worker.js", import.meta.url)).href;
     if (CONSENTS.has(o.consent)) consent = o.consent;
+    if (consentMode) {
+      // Google Consent Mode decides: from the dataLayer already there, then from every gtag consent call;
+      // the `consent` option stands only while the mapping says "pending"
+      const watch = watchDataLayer(window, (c) => setConsent(c).catch((e) => console.error(message(e))), consentMode);
+      if (watch.consent() !== "pending") consent = watch.consent();
+    }
     if (typeof o.onPrediction === "function") callbacks.add(o.onPrediction);
     if (typeof o.onError === "function") errorCallbacks.add(o.onError);
-    if (consent === "granted") openOwnJournal(); // now, so that early events are journaled
+    const sessionMinutes = o.options && Number.isFinite(o.options.sessionTimeoutMinutes) ? o.options.sessionTimeoutMinutes : 30;
+    quality = createQuality({ k: cfg.k, holdout: holdoutFraction(o.holdout), id: randomId(), sessionTimeoutMs: sessionMinutes * 60000 });
+    if (consent === "granted") {
+      openOwnJournal(); // now, so that early events are journaled
+      openQuality(); // and counted into the stored counters (and the device's group known before any prediction)
+    }
     openChannel();
     // now, not after the model has loaded: a page left during init's restore() must not keep the lock either
     addEventListener("pagehide", () => {
@@ -523,8 +627,10 @@ export function createRuntime() {
       });
     }
     ready = (async () => {
+      const initial = consent;
       const args = { model: cfg.model, catalog: cfg.catalog, shopHead: cfg.shopHead, options: cfg.options, glue: cfg.glue, learning: consent === "granted", integrity: cfg.integrity };
       try {
+        if (cfg.worker && typeof Worker === "function") workerRequests++;
         backend = cfg.worker && typeof Worker === "function" ? new WorkerBackend(cfg.workerUrl) : new MainThreadBackend();
         try {
           info = await backend.call("init", args);
@@ -547,7 +653,18 @@ export function createRuntime() {
         if (backend) backend.terminate();
         return status();
       }
-      if (consent === "granted") await restore();
+      network = info.network || network;
+      // the consent changed while the engine loaded (e.g. a CMP answered): apply it now. No event has
+      // reached the engine yet (they wait for `ready`), so this page's events arrive on top of the restore.
+      if (consent !== initial) await call("setLearning", consent === "granted");
+      if (consent === "granted") {
+        if (initial !== "granted") pageEvents.length = 0; // they reach the engine after the restore below
+        await restore();
+      } else {
+        journal = null;
+        qualityRecord = null;
+        if (consent === "denied" && initial !== "denied") await erase();
+      }
       document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && flush());
       refresh();
       return status();
@@ -571,15 +688,18 @@ export function createRuntime() {
       pageEvents.push(...stamped);
       if (pageEvents.length > 500) pageEvents.splice(0, pageEvents.length - 500);
     }
+    // measured now, against the prediction in force when the event happened (synchronously: a click that
+    // navigates away is counted and, with consent, stored before the page goes)
+    if (quality && quality.observe(stamped)) qualityChanged();
     await needReady();
     sentSeq = Math.max(sentSeq, lastSeq);
     const statuses = await call("track", stamped);
-    const failed = statuses.find((s) => s && s.error);
+    const failed = statuses.find((s) => typeof s === "object" && s.error); // a status string, or {error}
     if (statuses.some((s) => s === "accepted" || s === "new_session")) {
       scheduleSave();
       refresh();
     }
-    if (failed) throw new Error(failed.error);
+    if (failed) throw new Error(/** @type {{ error: string }} */ (failed).error);
     return statuses.length === 1 ? statuses[0] : statuses;
   }
 
@@ -603,11 +723,19 @@ export function createRuntime() {
     if (!CONSENTS.has(value)) throw new Error(`nextclick: consent must be "granted", "denied" or "pending"`);
     const before = consent;
     consent = value;
-    if (!info) return consent; // init not done: it reads `consent`
+    if (!info) {
+      // init not done: it applies the change once the engine is up; events from now on are journaled
+      if (consent === "granted" && cfg) {
+        openOwnJournal();
+        openQuality();
+      }
+      return consent;
+    }
     await ready;
     await call("setLearning", consent === "granted");
     if (consent === "granted" && before !== "granted") {
       openOwnJournal();
+      openQuality();
       const early = pageEvents.splice(0);
       // journaled too, so that a merge with another tab's snapshot keeps them
       if (journal) for (const e of early) journal.append((sentSeq = nextSeq()), e);
@@ -618,18 +746,23 @@ export function createRuntime() {
       clearTimeout(saveTimer);
       saveTimer = null;
       journal = null;
+      qualityRecord = null; // the counters go on in memory only
       if (store) await store.close();
       store = null;
-      if (consent === "denied") {
-        await call("forget");
-        await wipeAll(cfg.shop);
-        if (channel) channel.postMessage({ type: "forget", tab });
-        storage = "none";
-        storedBytes = 0;
-        emit({ items: [], intent: null });
-      }
+      if (consent === "denied") await erase();
     }
     return consent;
+  }
+
+  /** Consent denied: erases what was stored (every tab) and the in-memory state, counters included. */
+  async function erase() {
+    await call("forget");
+    await wipeAll(cfg.shop);
+    if (channel) channel.postMessage({ type: "forget", tab });
+    storage = "none";
+    storedBytes = 0;
+    resetQuality();
+    emit({ items: [], intent: null });
   }
 
   async function forget({ fromOtherTab = false } = {}) {
@@ -638,6 +771,7 @@ export function createRuntime() {
     journal = null;
     pageEvents.length = 0;
     covers = {};
+    resetQuality(); // the counters too (a new device id); nothing is persisted until reopened below
     if (store) await store.close();
     store = null;
     if (backend && info) await call("forget");
@@ -651,25 +785,47 @@ export function createRuntime() {
     if (consent === "granted" && info) {
       openOwnJournal();
       openOwnStore();
+      openQuality();
     }
     emit({ items: [], intent: null });
     return true;
   }
 
+  /**
+   * The shopper's data export (right of access): everything nextclick keeps about this shopper on this
+   * device — every stored trace (storage.js `inspectAll`: snapshots decoded, journal, counters), what this
+   * page view holds in memory (the engine's state, decoded), counters and consent — as one
+   * JSON-serialisable object (export.js). Reads only; sends nothing.
+   */
+  async function exportData() {
+    const st = await status();
+    const memoryBytes = info && !disabled ? await call("exportState") : null;
+    const traces = await inspectAll(cfg ? cfg.shop : "default", { shopDbExists: !!store });
+    return buildExport({ traces, memoryBytes, pageEvents, status: st, shop: cfg ? cfg.shop : undefined });
+  }
+
+  /** @returns {Promise<Status>} */
   async function status() {
+    /** @type {Status} */
     const base = {
       version: VERSION,
       consent,
       ready: !!info,
       backend: backend ? backend.kind : null,
-      bytesSent: 0,
+      // measured: bytes of query strings and bodies of the requests the SDK made (engine.js `network`)
+      bytesSent: network.bytesSent,
+      requests: network.requests + workerRequests,
       disabled,
       dropped: bucket.dropped,
+      quality: qualitySnapshot(),
     };
     if (!info) return base;
     const st = await call("status");
+    if (st.network) network = st.network;
     return {
       ...base,
+      bytesSent: network.bytesSent,
+      requests: network.requests + workerRequests,
       shop: cfg.shop,
       modelSha256: info.modelSha256,
       catalogSize: info.catalogSize,
@@ -696,8 +852,25 @@ export function createRuntime() {
         case "predict": {
           const k = predictK(args[0], cfg ? cfg.k : 8);
           await needReady();
+          if (holdout()) return []; // the holdout group is shown no predictions (docs/measure.md)
           return await call("predict", k);
         }
+        case "impression": {
+          // the page put these predicted items on screen (a widget, the shop's own renderer): counted from
+          // now on instead of the emitted predictions (quality.js); returns the number of items counted
+          const ids = itemIds(args[0], MAX_K);
+          if (!ids) throw new Error("nextclick: impression needs an array of item ids (or of predictions)");
+          if (!quality) throw new Error("nextclick: call nextclick('init', …) first");
+          const n = quality.impression(ids, "reported");
+          if (n) qualityChanged();
+          return n;
+        }
+        case "qualityReport":
+          // a locally differentially private report of the counters; prepared here, sent by no one but the shop
+          if (!quality) throw new Error("nextclick: call nextclick('init', …) first");
+          return ldpReport(qualitySnapshot(), args[0] && typeof args[0] === "object" ? args[0] : {});
+        case "export":
+          return await exportData();
         case "intent":
           await needReady();
           return await call("intent");
@@ -744,11 +917,12 @@ export function install(win = globalThis) {
  * Where there is no `window` (server-side rendering, Node): every command resolves at once to the value a
  * page without an engine would get — `predict` `[]`, `intent` `null`, `track` `"disabled"`, `consent` and
  * `status().consent` `"pending"`, `forget` `true`, `onPrediction` / `onError` an unsubscribe function,
- * `init` / `status` / `ready` a status with `ready: false` and `disabled` saying why. Nothing is computed,
+ * `init` / `status` / `ready` a status with `ready: false` and `disabled` saying why, `impression` 0,
+ * `qualityReport` and `export` null (there is no device). Nothing is computed,
  * stored or sent; unknown commands reject, as in the browser.
  */
 export function ssrNextclick(command, ...args) {
-  const status = () => ({ version: VERSION, consent: "pending", ready: false, backend: null, bytesSent: 0, disabled: "nextclick: no window (server-side rendering)", dropped: 0 });
+  const status = () => ({ version: VERSION, consent: "pending", ready: false, backend: null, bytesSent: 0, requests: 0, disabled: "nextclick: no window (server-side rendering)", dropped: 0, quality: null });
   const answers = {
     init: status,
     status,
@@ -760,6 +934,9 @@ export function ssrNextclick(command, ...args) {
     forget: () => true,
     onPrediction: () => () => {},
     onError: () => () => {},
+    impression: () => 0,
+    qualityReport: () => null,
+    export: () => null,
   };
   const f = Object.prototype.hasOwnProperty.call(answers, command) ? answers[command] : null;
   if (!f) return Promise.reject(new Error(`nextclick: unknown command ${JSON.stringify(String(command))}`));

@@ -10,7 +10,12 @@
 //   (`covers`), and replay skips those. Tabs of one shop share the journal and the snapshot: see
 //   `covered` and the runtime's merge-on-save (nextclick.js).
 //
-// Nothing here ever leaves the device. `wipeAll` deletes every trace (databases and keys).
+// * Quality counters (quality.js): localStorage `nextclick:<shop>:quality`, one small JSON record written
+//   synchronously whenever a counter changes (so a click that navigates away is counted), beside the
+//   snapshot; see `openQualityRecord`.
+//
+// Nothing here ever leaves the device. `wipeAll` deletes every trace (databases and keys); `inspectAll`
+// reads every trace (the shopper's data export), creating nothing.
 
 const PREFIX = "nextclick:";
 const MAX_JOURNAL = 500;
@@ -230,7 +235,12 @@ async function newestOther(os, key) {
   return best;
 }
 
-/** The snapshot store of one shop + model. */
+/**
+ * The snapshot store of one shop + model.
+ * @param {string} shop
+ * @param {string} modelSha256
+ * @param {{ onFallback?: (error: unknown) => void }} [options]
+ */
 export function openStore(shop, modelSha256, { onFallback } = {}) {
   const dbName = `${PREFIX}${shop}`;
   const stateKey = `${PREFIX}${shop}:state:${modelSha256}`;
@@ -343,6 +353,10 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
      * snapshot is still the one that was read — checked and written inside one IndexedDB readwrite
      * transaction, which IndexedDB serialises across tabs (the localStorage fallback copy is compared
      * synchronously). Otherwise nothing is written and it rejects with an error whose `stale` is true.
+     * @param {Uint8Array} bytes
+     * @param {number} seq
+     * @param {Record<string, number>} [covers]
+     * @param {{ expect?: { idb?: unknown, ls?: string | null } }} [options]
      */
     async save(bytes, seq, covers, { expect } = {}) {
       const value = { bytes, seq, savedAt: Date.now(), rev: newRev() };
@@ -400,7 +414,7 @@ export function openStore(shop, modelSha256, { onFallback } = {}) {
           const t = tx(d, "readwrite");
           t.objectStore("state").delete(modelSha256);
           if (adopted !== null) t.objectStore("state").delete(adopted);
-          await new Promise((resolve, reject) => {
+          await new Promise(/** @param {(value?: unknown) => void} resolve */ (resolve, reject) => {
             t.oncomplete = resolve;
             t.onerror = resolve;
             t.onabort = () => (gate ? reject(new Error("suspended")) : resolve());
@@ -470,10 +484,99 @@ export async function wipeAll(shop) {
   await Promise.all(
     [...names].map(
       (n) =>
-        new Promise((resolve) => {
+        new Promise(/** @param {(value?: unknown) => void} resolve */ (resolve) => {
           const r = f.deleteDatabase(n);
           r.onsuccess = r.onerror = r.onblocked = () => resolve();
         }),
     ),
   );
+}
+
+/**
+ * The quality counters' record of one shop (quality.js `record()` / `load()`), in localStorage
+ * `nextclick:<shop>:quality`; only opened with consent. Synchronous, so that counting a click that
+ * navigates away is stored before the page goes. Two tabs writing within the same instant can lose one
+ * tab's increment (localStorage has no cross-tab read-modify-write): counters only, never events.
+ */
+export function openQualityRecord(shop) {
+  const key = `${PREFIX}${shop}:quality`;
+  return {
+    key,
+    /** The stored record, or null (none, unreadable, storage blocked). */
+    read() {
+      const s = ls();
+      if (!s) return null;
+      try {
+        const v = JSON.parse(s.getItem(key) || "null");
+        return v && typeof v === "object" ? v : null;
+      } catch {
+        return null;
+      }
+    },
+    /** Writes `rec`; false when storage refused it (quota, blocked). */
+    write(rec) {
+      const s = ls();
+      if (!s) return false;
+      try {
+        s.setItem(key, JSON.stringify(rec));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
+/**
+ * Every nextclick trace on this origin, as `wipeAll` would delete it, read without creating anything:
+ * `{indexeddb: [{database, records: [{key, value}]}], localStorage: [{key, value}]}` (IndexedDB values as
+ * stored: `{bytes: Uint8Array, seq, covers, savedAt, rev}`). Databases are listed with
+ * `indexedDB.databases()`; where that is missing, only the shop's own database is read, and only if
+ * `shopDbExists` (opening a database that does not exist would create it).
+ */
+export async function inspectAll(shop, { shopDbExists = false } = {}) {
+  const out = { indexeddb: [], localStorage: [] };
+  const s = ls();
+  if (s) {
+    for (let i = 0; i < s.length; i++) {
+      const k = s.key(i);
+      if (k && k.startsWith(PREFIX)) out.localStorage.push({ key: k, value: s.getItem(k) });
+    }
+    out.localStorage.sort((a, b) => (a.key < b.key ? -1 : 1));
+  }
+  const f = idb();
+  if (!f) return out;
+  let names = [];
+  try {
+    if (typeof f.databases === "function") names = (await f.databases()).map((d) => d.name).filter((n) => n && n.startsWith(PREFIX));
+    else if (shopDbExists) names = [`${PREFIX}${shop}`];
+  } catch {
+    if (shopDbExists) names = [`${PREFIX}${shop}`];
+  }
+  for (const name of names.sort()) {
+    try {
+      const d = await new Promise((resolve, reject) => {
+        const r = f.open(name);
+        // deleted since it was listed: do not create it again (aborting the upgrade fails the open)
+        r.onupgradeneeded = () => r.transaction.abort();
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+        r.onblocked = () => reject(new Error("IndexedDB blocked"));
+      });
+      try {
+        const records = [];
+        if (d.objectStoreNames.contains("state")) {
+          const os = d.transaction("state", "readonly").objectStore("state");
+          const [keys, values] = await Promise.all([req(os.getAllKeys()), req(os.getAll())]);
+          keys.forEach((key, i) => records.push({ key, value: values[i] }));
+        }
+        out.indexeddb.push({ database: name, records });
+      } finally {
+        d.close();
+      }
+    } catch {
+      /* gone meanwhile, or unreadable: nothing to show */
+    }
+  }
+  return out;
 }

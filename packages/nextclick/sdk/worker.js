@@ -5,6 +5,8 @@
 // `track` always sees that event.
 import { createEngine } from "./engine.js";
 
+/** This file runs as a module worker; the SDK is type-checked with the DOM lib, where `self` is a Window. */
+const scope = /** @type {{ postMessage(message: unknown, transfer?: Transferable[]): void }} */ (/** @type {unknown} */ (self));
 const engine = createEngine();
 let chain = Promise.resolve();
 
@@ -15,9 +17,9 @@ self.onmessage = (ev) => {
       if (!Object.prototype.hasOwnProperty.call(engine, op)) throw new Error(`nextclick: unknown op ${op}`);
       const result = await engine[op](...(args || []));
       const transfer = result instanceof Uint8Array ? [result.buffer] : [];
-      self.postMessage({ id, ok: true, result }, transfer);
+      scope.postMessage({ id, ok: true, result }, transfer);
     } catch (e) {
-      self.postMessage({ id, ok: false, error: String(e && e.message ? e.message : e), fault: !!(e && e.fault) });
+      scope.postMessage({ id, ok: false, error: String(e && e.message ? e.message : e), fault: !!(e && e.fault) });
     }
   });
 };
