@@ -106,7 +106,7 @@ eval: tools-release
 
 ## Benchmark: nextclick vs onnxruntime-web in headless Chromium, one run (writes docs/bench.md + docs/bench.svg).
 ## Not part of `make test`. `make bench-native`: the criterion micro-benchmarks (cargo bench).
-.PHONY: bench bench-native bench-sdk-size
+.PHONY: bench bench-native bench-sdk-size bench-catalog
 bench: wasm-release
 	@if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then cd bench && npm ci --no-audit --no-fund --loglevel=error; fi
 	cd bench && node run.mjs
@@ -119,6 +119,14 @@ bench-sdk-size: package
 
 bench-native:
 	cargo bench -p nextclick --bench core
+
+## Big catalogs (issue #20): IVF-PQ catalogs (format version 2) of 20k, 100k and 1M generated clustered
+## 64-d vectors (no text model needed) against the exact f32 and int8 scans, natively: build time, bytes,
+## estimated wasm heap, recall@20, top-20 p50/p99 (crates/model/examples/bench_catalog.rs; prints the
+## Markdown table of docs/bench.md's "Big catalogs" section). `BENCH_CATALOG_ARGS="100000 --grid"` for others.
+bench-catalog:
+	cargo build --release --workspace --examples
+	target/release/examples/bench_catalog $(BENCH_CATALOG_ARGS)
 
 ## Default browser model (training pipeline): the student (2 layers, D = 64, L = 50, 2-layer item tower)
 ## trained on amazon-games in two stages (lr 2e-3 to early stopping, then 12 epochs at lr 1e-3 with a fresh

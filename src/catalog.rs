@@ -17,20 +17,39 @@
 //! | … | … | if flag 0: `n` × (title, url, image as `u16` length + UTF-8; price as f64, NaN = unknown) |
 //! | end − 32 | 32 | SHA-256 of every byte before it |
 //!
+//! Format version 2 (big shops, [`crate::ivfpq`]) has the same 52-byte header with dtype `2` (IVF-PQ
+//! codes) or `3` (IVF-PQ codes + int8 vectors for exact re-scoring), then:
+//!
+//! | size | field |
+//! |---|---|
+//! | 4 + 2 + 2 + 4 + 4 | list count `nlist`, sub-spaces `m`, codewords per sub-space `ksub`, default `nprobe`, `rerank` |
+//! | `4·nlist·d` | coarse centroids, f32 |
+//! | `4·ksub·d` | PQ codebooks, f32, `m × ksub × d/m` |
+//! | `4·(nlist + 1)` | list offsets, u32: list `l` is rows `offsets[l]..offsets[l + 1]` |
+//! | … | `n` ids as in version 1 (rows grouped by list) |
+//! | `n·m` | codes, one byte per sub-space and row |
+//! | dtype 3: `4n + n·d` | f32 scales, then i8 values |
+//! | … | metadata as in version 1; the trailing SHA-256 |
+//!
+//! Everything a page needs before the first prediction — header, centroids, codebooks, offsets and ids — is
+//! at the front (the *head*); list `l`'s codes are the contiguous bytes `offsets[l]·m..offsets[l+1]·m` of
+//! the code section, so lists can later be fetched on demand.
+//!
 //! [`Catalog::from_bytes`] checks every length before allocating, so a hostile file cannot make it allocate
 //! more than the file's own size.
-
-use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
 
 use crate::contract::MAX_SUPPORTED_DIM;
 use crate::error::{Error, Result};
+use crate::ivfpq::{IvfPq, Params, Scratch};
 
 /// Magic bytes at the start of every catalog file.
 pub const MAGIC: &[u8; 8] = b"NXCLCAT\0";
-/// Catalog format version written and read by this build.
+/// Catalog format version of flat (f32, int8) catalogs.
 pub const FORMAT_VERSION: u16 = 1;
+/// Catalog format version of IVF-PQ catalogs (the highest this build reads).
+pub const FORMAT_VERSION_IVFPQ: u16 = 2;
 /// Largest number of items a catalog may hold.
 pub const MAX_ITEMS: usize = 4_000_000;
 /// Longest item id, in bytes.
@@ -65,6 +84,8 @@ pub enum Vectors {
         /// Row-major `n × d` quantised values.
         data: Vec<i8>,
     },
+    /// IVF-PQ codes (format version 2): approximate search over the nearest lists.
+    IvfPq(Box<IvfPq>),
 }
 
 /// A validated, loaded catalog.
@@ -75,16 +96,67 @@ pub struct Catalog {
     vectors: Vectors,
     meta: Option<Vec<ItemMeta>>,
     model_sha256: [u8; 32],
-    index: HashMap<String, u32>,
+    index: IdIndex,
 }
 
-struct Reader<'a> {
+/// Item id → row: open addressing over row numbers (`u32`, half full at most), hashing the id with
+/// std's SipHash. 4–8 bytes per item instead of a `HashMap<String, u32>`'s second copy of every id.
+#[derive(Debug, Clone)]
+struct IdIndex {
+    slots: Vec<u32>,
+}
+
+impl IdIndex {
+    const EMPTY: u32 = u32::MAX;
+
+    fn hash(id: &str) -> usize {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        id.hash(&mut h);
+        h.finish() as usize
+    }
+
+    /// The index of `ids`, or the first id that repeats an earlier one.
+    fn build(ids: &[String]) -> std::result::Result<IdIndex, usize> {
+        let cap = (ids.len() * 2).next_power_of_two().max(2);
+        let mut slots = vec![Self::EMPTY; cap];
+        let mask = cap - 1;
+        for (i, id) in ids.iter().enumerate() {
+            let mut s = Self::hash(id) & mask;
+            loop {
+                match slots[s] {
+                    Self::EMPTY => {
+                        slots[s] = i as u32;
+                        break;
+                    }
+                    j if ids[j as usize] == *id => return Err(i),
+                    _ => s = (s + 1) & mask,
+                }
+            }
+        }
+        Ok(IdIndex { slots })
+    }
+
+    fn get(&self, ids: &[String], id: &str) -> Option<usize> {
+        let mask = self.slots.len() - 1;
+        let mut s = Self::hash(id) & mask;
+        loop {
+            match self.slots[s] {
+                Self::EMPTY => return None,
+                j if ids[j as usize] == id => return Some(j as usize),
+                _ => s = (s + 1) & mask,
+            }
+        }
+    }
+}
+
+pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
+    pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
         if self.buf.len() - self.pos < n {
             return Err(Error::CatalogTruncated {
                 what,
@@ -96,27 +168,27 @@ impl<'a> Reader<'a> {
         self.pos += n;
         Ok(s)
     }
-    fn u16(&mut self, what: &'static str) -> Result<u16> {
+    pub(crate) fn u16(&mut self, what: &'static str) -> Result<u16> {
         Ok(u16::from_le_bytes(
             self.take(2, what)?.try_into().expect("2 bytes"),
         ))
     }
-    fn u32(&mut self, what: &'static str) -> Result<u32> {
+    pub(crate) fn u32(&mut self, what: &'static str) -> Result<u32> {
         Ok(u32::from_le_bytes(
             self.take(4, what)?.try_into().expect("4 bytes"),
         ))
     }
-    fn f32(&mut self, what: &'static str) -> Result<f32> {
+    pub(crate) fn f32(&mut self, what: &'static str) -> Result<f32> {
         Ok(f32::from_le_bytes(
             self.take(4, what)?.try_into().expect("4 bytes"),
         ))
     }
-    fn f64(&mut self, what: &'static str) -> Result<f64> {
+    pub(crate) fn f64(&mut self, what: &'static str) -> Result<f64> {
         Ok(f64::from_le_bytes(
             self.take(8, what)?.try_into().expect("8 bytes"),
         ))
     }
-    fn string(&mut self, what: &'static str, max: usize) -> Result<String> {
+    pub(crate) fn string(&mut self, what: &'static str, max: usize) -> Result<String> {
         let len = self.u16(what)? as usize;
         if len > max {
             return Err(Error::CatalogInvalid {
@@ -130,7 +202,7 @@ impl<'a> Reader<'a> {
             detail: "not valid UTF-8".into(),
         })
     }
-    fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 }
@@ -195,6 +267,19 @@ impl Catalog {
             Vectors::Int8 { scales, data } => {
                 (scales.len() == n && data.len() == n * dim, Some(scales))
             }
+            Vectors::IvfPq(ix) => {
+                if ix.dim != dim {
+                    return Err(Error::CatalogInvalid {
+                        what: "dimension",
+                        detail: format!("index of dimension {} in a {dim}-d catalog", ix.dim),
+                    });
+                }
+                ix.validate(n)?;
+                if let Some(i) = ix.first_bad_scale() {
+                    return Err(Error::CatalogNonFinite(ids[i].clone()));
+                }
+                (true, None)
+            }
         };
         if !len_ok {
             return Err(Error::CatalogInvalid {
@@ -210,16 +295,12 @@ impl Catalog {
                 });
             }
         }
-        let mut index = HashMap::with_capacity(n);
         for (i, id) in ids.iter().enumerate() {
             if id.is_empty() || id.len() > MAX_ID_LEN {
                 return Err(Error::CatalogInvalid {
                     what: "item id",
                     detail: format!("{:?} must be 1..={MAX_ID_LEN} bytes", id),
                 });
-            }
-            if index.insert(id.clone(), i as u32).is_some() {
-                return Err(Error::CatalogDuplicateId(id.clone()));
             }
             let bad = match (&vectors, finite) {
                 (Vectors::F32(v), _) => v[i * dim..(i + 1) * dim].iter().any(|x| !x.is_finite()),
@@ -230,6 +311,7 @@ impl Catalog {
                 return Err(Error::CatalogNonFinite(id.clone()));
             }
         }
+        let index = IdIndex::build(&ids).map_err(|i| Error::CatalogDuplicateId(ids[i].clone()))?;
         Ok(Catalog {
             ids,
             dim,
@@ -245,12 +327,13 @@ impl Catalog {
         if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
             return Err(Error::CatalogBadMagic);
         }
+        let mut version = FORMAT_VERSION;
         if bytes.len() >= 10 {
-            let v = u16::from_le_bytes([bytes[8], bytes[9]]);
-            if v != FORMAT_VERSION {
+            version = u16::from_le_bytes([bytes[8], bytes[9]]);
+            if version != FORMAT_VERSION && version != FORMAT_VERSION_IVFPQ {
                 return Err(Error::CatalogVersion {
-                    found: v,
-                    supported: FORMAT_VERSION,
+                    found: version,
+                    supported: FORMAT_VERSION_IVFPQ,
                 });
             }
         }
@@ -268,10 +351,17 @@ impl Catalog {
         let n = r.u32("item count")? as usize;
         let dim = r.u32("dimension")? as usize;
         let model_sha256: [u8; 32] = r.take(32, "model sha256")?.try_into().expect("32 bytes");
-        if dtype > 1 {
+        let ivf = version == FORMAT_VERSION_IVFPQ;
+        if !ivf && dtype > 1 {
             return Err(Error::CatalogInvalid {
                 what: "dtype",
                 detail: format!("{dtype} (0 = f32, 1 = int8)"),
+            });
+        }
+        if ivf && !(2..=3).contains(&dtype) {
+            return Err(Error::CatalogInvalid {
+                what: "dtype",
+                detail: format!("{dtype} (2 = IVF-PQ, 3 = IVF-PQ + int8 re-scoring vectors)"),
             });
         }
         if flags & !1 != 0 {
@@ -292,10 +382,20 @@ impl Catalog {
                 detail: format!("{dim} (must be 1..={MAX_SUPPORTED_DIM})"),
             });
         }
+        let params = if ivf {
+            Some(Params::read(&mut r, n, dim)?)
+        } else {
+            None
+        };
         // Each id takes at least 3 bytes (length + one byte): reject counts the file cannot hold before
-        // allocating anything proportional to them.
-        let elem = if dtype == 0 { 4 } else { 1 };
-        let min_needed = n * 3 + n * dim * elem + if dtype == 1 { n * 4 } else { 0 };
+        // allocating anything proportional to them. (n ≤ 4M, d ≤ 4096, nlist ≤ 65536: no overflow.)
+        let min_needed = match &params {
+            None => {
+                let elem = if dtype == 0 { 4 } else { 1 };
+                n * 3 + n * dim * elem + if dtype == 1 { n * 4 } else { 0 }
+            }
+            Some(p) => n * 3 + p.head_len(dim) + p.lists_len(n, dim, dtype == 3),
+        };
         if min_needed > r.remaining() {
             return Err(Error::CatalogTruncated {
                 what: "item table",
@@ -306,11 +406,17 @@ impl Catalog {
         if sha256(body) != sum {
             return Err(Error::CatalogChecksum);
         }
+        let head = match &params {
+            Some(p) => Some(p.read_head(&mut r, dim)?),
+            None => None,
+        };
         let mut ids = Vec::with_capacity(n);
         for _ in 0..n {
             ids.push(r.string("item id", MAX_ID_LEN)?);
         }
-        let vectors = if dtype == 0 {
+        let vectors = if let (Some(p), Some(head)) = (params, head) {
+            Vectors::IvfPq(Box::new(p.read_lists(&mut r, n, dim, dtype == 3, head)?))
+        } else if dtype == 0 {
             let raw = r.take(n * dim * 4, "vectors")?;
             Vectors::F32(
                 raw.chunks_exact(4)
@@ -360,15 +466,21 @@ impl Catalog {
         let mut out =
             Vec::with_capacity(HEADER_LEN + self.ids.len() * (self.dim * 4 + 16) + CHECKSUM_LEN);
         out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.push(match self.vectors {
-            Vectors::F32(_) => 0,
-            Vectors::Int8 { .. } => 1,
-        });
+        let (version, dtype) = match &self.vectors {
+            Vectors::F32(_) => (FORMAT_VERSION, 0),
+            Vectors::Int8 { .. } => (FORMAT_VERSION, 1),
+            Vectors::IvfPq(ix) => (FORMAT_VERSION_IVFPQ, 2 + u8::from(ix.rescore.is_some())),
+        };
+        out.extend_from_slice(&version.to_le_bytes());
+        out.push(dtype);
         out.push(u8::from(self.meta.is_some()));
         out.extend_from_slice(&(self.ids.len() as u32).to_le_bytes());
         out.extend_from_slice(&(self.dim as u32).to_le_bytes());
         out.extend_from_slice(&self.model_sha256);
+        if let Vectors::IvfPq(ix) = &self.vectors {
+            ix.put_params(&mut out);
+            ix.put_head(&mut out);
+        }
         let put_str = |out: &mut Vec<u8>, s: &str| {
             out.extend_from_slice(&(s.len() as u16).to_le_bytes());
             out.extend_from_slice(s.as_bytes());
@@ -386,6 +498,7 @@ impl Catalog {
                     .for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
                 out.extend(data.iter().map(|&q| q as u8));
             }
+            Vectors::IvfPq(ix) => ix.put_lists(&mut out),
         }
         if let Some(meta) = &self.meta {
             for m in meta {
@@ -443,7 +556,7 @@ impl Catalog {
     }
     /// Index of an item id.
     pub fn index_of(&self, id: &str) -> Option<usize> {
-        self.index.get(id).map(|&i| i as usize)
+        self.index.get(&self.ids, id)
     }
     /// Display metadata of item `i`, if the catalog carries metadata.
     pub fn meta(&self, i: usize) -> Option<&ItemMeta> {
@@ -457,9 +570,91 @@ impl Catalog {
     pub fn vectors(&self) -> &Vectors {
         &self.vectors
     }
-    /// Is the catalog int8-quantised?
+    /// Is the catalog int8-quantised (format version 1, dtype 1)?
     pub fn is_int8(&self) -> bool {
         matches!(self.vectors, Vectors::Int8 { .. })
+    }
+    /// The IVF-PQ index, if this is a format-version-2 catalog.
+    pub fn ivfpq(&self) -> Option<&IvfPq> {
+        match &self.vectors {
+            Vectors::IvfPq(ix) => Some(ix),
+            _ => None,
+        }
+    }
+    /// Sets an IVF-PQ catalog's lists probed per query and candidates re-scored (see
+    /// [`IvfPq::set_search`]); no effect on a flat catalog.
+    pub fn set_search(&mut self, nprobe: usize, rerank: usize) {
+        if let Vectors::IvfPq(ix) = &mut self.vectors {
+            ix.set_search(nprobe, rerank);
+        }
+    }
+
+    /// Builds an IVF-PQ catalog (rows already grouped by list, `ids` and `meta` in that order),
+    /// validating it as the loader would.
+    pub fn from_ivfpq(
+        ids: Vec<String>,
+        index: IvfPq,
+        meta: Option<Vec<ItemMeta>>,
+        model_sha256: [u8; 32],
+    ) -> Result<Catalog> {
+        let dim = index.dim;
+        Catalog::new(
+            ids,
+            dim,
+            Vectors::IvfPq(Box::new(index)),
+            meta,
+            model_sha256,
+        )
+    }
+
+    /// Approximate bytes of memory the loaded catalog holds on wasm32 (4-byte pointers; each heap
+    /// string rounded up to dlmalloc's 8-byte chunks plus its header), ids, id index, vectors and
+    /// metadata: the figure a page's wasm memory grows by, besides the file's own bytes while loading.
+    pub fn wasm32_heap_bytes(&self) -> usize {
+        let string = |s: &str| {
+            12 + if s.is_empty() {
+                0
+            } else {
+                (s.len() + 4).div_ceil(8) * 8
+            }
+        };
+        let ids: usize = self.ids.iter().map(|s| string(s)).sum();
+        let index = self.index.slots.len() * 4;
+        let vectors = match &self.vectors {
+            Vectors::F32(v) => v.len() * 4,
+            Vectors::Int8 { scales, data } => scales.len() * 4 + data.len(),
+            Vectors::IvfPq(ix) => ix.encoded_len(),
+        };
+        let meta = self.meta.as_ref().map_or(0, |m| {
+            m.iter()
+                .map(|x| 16 + string(&x.title) + string(&x.url) + string(&x.image))
+                .sum()
+        });
+        ids + index + vectors + meta
+    }
+
+    /// The best `k` items for `query` (best first, ties to the lower row, finite scores only), leaving
+    /// out the rows in `exclude`. Flat catalogs score every item ([`Catalog::score_all`] then
+    /// [`crate::predictor::top_k`]); IVF-PQ catalogs search their nearest lists ([`IvfPq::search`]).
+    pub fn search(
+        &self,
+        query: &[f32],
+        k: usize,
+        exclude: &[usize],
+        scratch: &mut Scratch,
+    ) -> Vec<(usize, f32)> {
+        match &self.vectors {
+            Vectors::IvfPq(ix) => ix.search(query, k, exclude, scratch),
+            _ => {
+                self.score_all(query, &mut scratch.scores);
+                for &i in exclude {
+                    if let Some(s) = scratch.scores.get_mut(i) {
+                        *s = f32::NEG_INFINITY;
+                    }
+                }
+                crate::predictor::top_k(&scratch.scores, k)
+            }
+        }
     }
 
     /// Writes the (dequantised) vector of item `i` into `out` (`out.len() == dim`).
@@ -473,6 +668,7 @@ impl Catalog {
                     *o = s * q as f32;
                 }
             }
+            Vectors::IvfPq(ix) => ix.copy_row(i, out),
         }
     }
 
@@ -516,6 +712,7 @@ impl Catalog {
                         .map(|(row, s)| s * dot_i8(row, query)),
                 );
             }
+            Vectors::IvfPq(ix) => ix.score_all(query, &mut Vec::new(), out),
         }
     }
 }
@@ -546,7 +743,7 @@ fn dot4_i8(rows: [&[i8]; 4], b: &[f32]) -> [f32; 4] {
 
 /// Dot product of an int8 row with an f32 query, in four independent lanes like [`dot`] (a sequential
 /// `sum()` cannot be vectorised: float addition is not reassociated).
-fn dot_i8(a: &[i8], b: &[f32]) -> f32 {
+pub(crate) fn dot_i8(a: &[i8], b: &[f32]) -> f32 {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     {
         simd::dot_i8(a, b)

@@ -40,6 +40,7 @@ pub const MAX_SUPPORTED_DIM: usize = 4096;
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// The shopper saw a product (product page or ≥50% visible tile for ≥1 s).

@@ -13,7 +13,9 @@ pub enum Error {
     #[error("catalog: bad magic (not a nextclick catalog file)")]
     CatalogBadMagic,
     /// The catalog was written with a format version this build cannot read.
-    #[error("catalog: unsupported format version {found} (this build reads version {supported})")]
+    #[error(
+        "catalog: unsupported format version {found} (this build reads versions 1 to {supported})"
+    )]
     CatalogVersion {
         /// Version found in the file.
         found: u16,

@@ -22,10 +22,17 @@ pub const MAX_TIMESTAMP_MS: f64 = 7.258_032e12;
 /// An event as it arrives: a plain JS object `{type, itemId, timestamp?, price?}` (unknown fields are
 /// ignored). `timestamp` may be milliseconds or seconds since the epoch; missing means "now".
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(
+    target_arch = "wasm32",
+    derive(tsify::Tsify),
+    tsify(rename = "NextclickEvent", missing_as_null)
+)]
 #[serde(rename_all = "camelCase")]
 pub struct RawEvent {
-    /// Event type name: `view`, `click`, `cart`, `remove_from_cart`, `purchase`.
+    /// Event type name: `view`, `click`, `cart`, `remove_from_cart`, `purchase`, or an alias that
+    /// `parse_kind` accepts (`add_to_cart`, `product_viewed`, …).
     #[serde(rename = "type")]
+    #[cfg_attr(target_arch = "wasm32", tsify(type = "EventKind | (string & {})"))]
     pub kind: String,
     /// Catalog item id.
     #[serde(default)]

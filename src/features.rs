@@ -32,6 +32,7 @@ pub const NUM_FEATURES: usize = 15;
 
 /// The feature values of one moment of a session.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct SessionFeatures {
     /// Events in the session (all, including those no longer buffered).

@@ -22,11 +22,13 @@ pub const SAMPLED_NEGATIVES: usize = 1024;
 
 /// Settings of the on-device heads (part of the predictor options, `head: {…}` in JS).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(missing_as_null))]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct HeadOptions {
     /// Learn on the device at all (consent gating turns this off from the page).
     pub enabled: bool,
-    /// Fixed blending weight in `[0, 1]`; `None` grows it with evidence (`n / (n + alphaHalfLife)`).
+    /// Fixed blending weight in `[0, 1]`; unset (`None`, `null` in JS) grows it with evidence
+    /// (`n / (n + alphaHalfLife)`).
     pub alpha: Option<f32>,
     /// Learning steps at which the grown `α` reaches one half.
     pub alpha_half_life: f32,
@@ -34,7 +36,7 @@ pub struct HeadOptions {
     pub learning_rate: f32,
     /// L2 pull toward the source weights (zero adapter), per step.
     pub l2: f32,
-    /// Softmax temperature of the scores (`None`: the model's own, from its ONNX metadata, else 1).
+    /// Softmax temperature of the scores (unset: the model's own, from its ONNX metadata, else 1).
     pub temperature: Option<f32>,
     /// Step size of the intent heads.
     pub intent_learning_rate: f32,

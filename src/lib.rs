@@ -16,6 +16,7 @@ pub mod features;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod head;
+pub mod ivfpq;
 pub mod model;
 pub mod predictor;
 pub mod session;

@@ -18,6 +18,7 @@ use crate::state::{RestoreReport, Restored, ShopperState};
 
 /// What to do with an event whose item is not in the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum UnknownItemPolicy {
     /// Count it (see [`Stats::unknown_items`]) and ignore it.
@@ -29,6 +30,11 @@ pub enum UnknownItemPolicy {
 
 /// Predictor options (a plain JS object in the binding; unknown keys are an error so typos are caught).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(
+    target_arch = "wasm32",
+    derive(tsify::Tsify),
+    tsify(rename = "PredictorOptions", missing_as_null)
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Options {
     /// Inactivity that ends a session, in minutes.
@@ -111,6 +117,7 @@ impl Options {
 
 /// One predicted item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Prediction {
     /// Catalog item id.
@@ -130,6 +137,7 @@ pub struct Prediction {
 
 /// What `track` did with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum TrackStatus {
     /// Added to the current session.
@@ -149,6 +157,7 @@ pub const MAX_FUTURE_SKEW_MS: f64 = 5.0 * 60_000.0;
 
 /// Intent scores of the current session.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Intent {
     /// Probability that this session ends with a purchase.
@@ -167,7 +176,7 @@ pub struct Predictor {
     learning: bool,
     temperature: f32,
     input: EncoderInput,
-    scores: Vec<f32>,
+    scratch: crate::ivfpq::Scratch,
     /// Raw (source-model) session vector of the current session state, until the next accepted event.
     cached_session_vec: Option<Vec<f32>>,
     /// The shop head `θ₀` new shoppers start from (`None`: the source model).
@@ -235,7 +244,7 @@ impl Predictor {
         let temperature = options.head.temperature.unwrap_or(encoder.temperature());
         Ok(Predictor {
             input: EncoderInput::empty(shape),
-            scores: Vec::with_capacity(catalog.len()),
+            scratch: Default::default(),
             state: ShopperState::new(sc, shape.dim),
             learning: options.head.enabled,
             temperature,
@@ -554,19 +563,24 @@ impl Predictor {
         if k == 0 {
             return Ok(Vec::new());
         }
-        self.catalog.score_all(&q, &mut self.scores);
         let events = self.state.sessions.current();
+        let mut exclude = Vec::new();
         if self.options.exclude_purchased {
-            for e in events.iter().filter(|e| e.kind == EventKind::Purchase) {
-                self.scores[e.item as usize] = f32::NEG_INFINITY;
-            }
+            exclude.extend(
+                events
+                    .iter()
+                    .filter(|e| e.kind == EventKind::Purchase)
+                    .map(|e| e.item as usize),
+            );
         }
         if self.options.exclude_current {
             if let Some(e) = events.back() {
-                self.scores[e.item as usize] = f32::NEG_INFINITY;
+                exclude.push(e.item as usize);
             }
         }
-        Ok(top_k(&self.scores, k))
+        exclude.sort_unstable();
+        exclude.dedup();
+        Ok(self.catalog.search(&q, k, &exclude, &mut self.scratch))
     }
 
     /// Top-`k` items for the current session, best first, without the items the rules exclude.

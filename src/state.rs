@@ -39,6 +39,11 @@ pub const MAX_PENDING: usize = 32;
 
 /// Counters of what the predictor has seen (nothing here identifies an item or a shopper).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(
+    target_arch = "wasm32",
+    derive(tsify::Tsify),
+    tsify(rename = "PredictorStats")
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
     /// Events accepted.
@@ -278,6 +283,7 @@ pub struct Restored {
 
 /// What [`ShopperState::from_bytes`] did with stored state (returned to the page by `importState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreReport {
     /// Format version of the stored bytes.

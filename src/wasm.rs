@@ -7,70 +7,21 @@ use wasm_bindgen::prelude::*;
 use crate::event::RawEvent;
 use crate::predictor::{Options, Predictor};
 
-#[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &'static str = r#"
-/** An event as the page reports it. `timestamp` is ms (or s) since the epoch; missing means now. */
-export interface NextclickEvent {
-  type: "view" | "click" | "cart" | "remove_from_cart" | "purchase" | string;
-  itemId: string;
-  timestamp?: number;
-  price?: number;
+// TypeScript: the types that cross this boundary are declared from their Rust definitions by
+// `#[derive(Tsify)]` (wasm32 only, declarations only: values are still converted by serde-wasm-bindgen /
+// serde_json below), with their serde names: `PredictorOptions` (`Options`), `HeadOptions`,
+// `UnknownItemPolicy`, `NextclickEvent` (`RawEvent`), `EventKind`, `TrackStatus`, `Prediction`, `Intent`,
+// `SessionFeatures`, `PredictorStats` (`Stats`), `RestoreReport` and `ShopHeadInfo`. wasm-pack writes them
+// into `pkg/nextclick.d.ts`; the SDK's `nextclick.d.ts` imports them from there (docs/types.md).
+
+/// The shop head in force, as `setShopHead` returns it.
+#[derive(serde::Serialize, tsify::Tsify)]
+struct ShopHeadInfo {
+    /// Customers the head was learned from.
+    customers: u32,
+    /// Purchases it was learned from.
+    purchases: u32,
 }
-/** Options of `Predictor.create`; every key is optional. Unknown keys are an error. */
-export interface PredictorOptions {
-  sessionTimeoutMinutes?: number;
-  maxSessionEvents?: number;
-  maxPastSessions?: number;
-  duplicateWindowMs?: number;
-  unknownItems?: "skip" | "reject";
-  excludePurchased?: boolean;
-  excludeCurrent?: boolean;
-  modelSha256?: string;
-  catalogSha256?: string;
-  head?: HeadOptions;
-}
-/** One predicted item, best first. */
-export interface Prediction {
-  itemId: string;
-  score: number;
-  title?: string;
-  url?: string;
-  price?: number;
-}
-/** Intent scores of the current session. */
-export interface Intent {
-  purchase: number;
-  exit: number;
-}
-/** Hand-made session features (see ARCHITECTURE.md). */
-export interface SessionFeatures {
-  events: number; views: number; clicks: number; carts: number; removes: number; purchases: number;
-  sessionAgeS: number; sinceLastS: number; meanDwellS: number; meanPrice: number; cartValue: number;
-  distinctItemRatio: number; itemSpread: number; pastSessions: number; pastPurchaseRate: number;
-}
-/** On-device head options. */
-export interface HeadOptions {
-  enabled?: boolean;
-  alpha?: number | null;
-  /** Learning steps at which the grown α reaches ½ (default 1: α = n/(n+1)). */
-  alphaHalfLife?: number;
-  learningRate?: number;
-  l2?: number;
-  temperature?: number | null;
-  intentLearningRate?: number;
-}
-/** What `track` did with an event. */
-export type TrackStatus = "accepted" | "new_session" | "duplicate" | "unknown_item";
-/** Counters (no item or shopper data). */
-export interface PredictorStats {
-  accepted: number;
-  rejected: number;
-  duplicates: number;
-  unknownItems: number;
-  sessions: number;
-  clockSkewed: number;
-}
-"#;
 
 fn install_panic_hook() {
     use std::sync::Once;
@@ -213,7 +164,7 @@ impl JsPredictor {
     /// Returns `{formatVersion, modelChanged, droppedEvents, keptEvents}`: events of items the live
     /// catalog no longer has are dropped; state of another model keeps its sessions and restarts the
     /// learned heads. Throws on corrupted or incompatible state, keeping the current state.
-    #[wasm_bindgen(js_name = importState)]
+    #[wasm_bindgen(js_name = importState, unchecked_return_type = "RestoreReport")]
     pub fn import_state(&mut self, bytes: &[u8]) -> Result<JsValue, JsError> {
         to_js(&self.inner.import_state(bytes).map_err(js_err)?)
     }
@@ -221,14 +172,15 @@ impl JsPredictor {
     /// Sets the shop head (the bundle's `shop-head.bin`, learned by the shop from its orders) that new
     /// shoppers start from; `undefined`/`null` removes it. Throws if the bytes are corrupted or belong to
     /// another model. Returns `{customers, purchases}` of the head, or `null` when removed.
-    #[wasm_bindgen(js_name = setShopHead)]
+    #[wasm_bindgen(js_name = setShopHead, unchecked_return_type = "ShopHeadInfo | null")]
     pub fn set_shop_head(&mut self, bytes: Option<Vec<u8>>) -> Result<JsValue, JsError> {
         let head = self.inner.set_shop_head(bytes.as_deref()).map_err(js_err)?;
         match head {
             None => Ok(JsValue::NULL),
-            Some(h) => {
-                to_js(&serde_json::json!({"customers": h.customers, "purchases": h.purchases}))
-            }
+            Some(h) => to_js(&ShopHeadInfo {
+                customers: h.customers,
+                purchases: h.purchases,
+            }),
         }
     }
 

@@ -7,6 +7,7 @@
 //! - [`content`]: content-embedding files (`.emb`).
 //! - [`catalog`]: a shop's catalog from its items and content embeddings through a tower; the contract
 //!   input of a session.
+//! - [`ivfpq`]: the IVF-PQ catalog builder (k-means lists, product quantisation) for big shops.
 //! - [`rank`]: full-catalog ranking metrics.
 //! - [`shop_head`]: the shop head `θ₀` learned from the shop's orders with the core's own learner.
 //! - [`item_shift`]: feature-based transfer `f' = f + Δf` from the same orders, baked into the catalog.
@@ -25,6 +26,7 @@ pub mod content;
 pub mod encoder;
 pub mod fixture;
 pub mod item_shift;
+pub mod ivfpq;
 pub mod rank;
 pub mod reference;
 pub mod shop_head;

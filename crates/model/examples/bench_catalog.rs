@@ -1,0 +1,120 @@
+//! `make bench-catalog`: IVF-PQ catalogs (format version 2) of generated clustered vectors against the
+//! exact f32 and int8 scans — build time, bytes, estimated wasm memory, recall@20, native top-20 latency.
+//! A benchmark, not a test; prints a Markdown table (docs/bench.md's "Big catalogs" section is written
+//! from it). Arguments: item counts (default `20000 100000 1000000`); `--grid` also sweeps nprobe.
+//! Env: `BENCH_QUERIES` (default 500), `BENCH_M` (sub-spaces; default the builder's `d/4`).
+
+use std::time::Instant;
+
+use nextclick::catalog::Catalog;
+use nextclick::ivfpq::Scratch;
+use nextclick_model::ivfpq::{build, clustered_vectors, queries_near, recall_at, IvfPqConfig};
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// p50 and p99 of one top-20 search per query, in ms.
+fn latency(cat: &Catalog, qs: &[Vec<f32>]) -> (f64, f64) {
+    let mut s = Scratch::default();
+    for q in qs.iter().take(20) {
+        std::hint::black_box(cat.search(q, 20, &[], &mut s));
+    }
+    let mut t: Vec<f64> = qs
+        .iter()
+        .map(|q| {
+            let t0 = Instant::now();
+            std::hint::black_box(cat.search(std::hint::black_box(q), 20, &[], &mut s));
+            t0.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    (pct(&mut t, 0.5), pct(&mut t, 0.99))
+}
+
+fn mib(b: usize) -> String {
+    format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let grid = args.iter().any(|a| a == "--grid");
+    let mut sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    if sizes.is_empty() {
+        sizes = vec![20_000, 100_000, 1_000_000];
+    }
+    let nq: usize = std::env::var("BENCH_QUERIES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500);
+    let d = 64; // models/default.onnx's D (the build needs no model)
+    let sha = [0u8; 32];
+    println!("| items | catalog | build (s) | file bytes | vectors/codes bytes | est. wasm heap | recall@20 | top-20 p50 (ms) | top-20 p99 (ms) |");
+    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    for &n in &sizes {
+        let clusters = (n / 100).max(10);
+        let v = clustered_vectors(n, d, clusters, 0.6, n as u64);
+        let qs = queries_near(&v, d, nq, 0.5, 7);
+        let ids: Vec<String> = (0..n).map(|i| format!("it-{i}")).collect();
+        let exact = Catalog::from_f32(ids.clone(), d, v.clone(), None, sha).expect("f32 catalog");
+        let q8 = exact.quantize_int8();
+        let row = |name: &str, c: &Catalog, secs: f64, vec_bytes: usize| {
+            let bytes = c.to_bytes().len();
+            let r = recall_at(&exact, c, &qs, 20);
+            let (p50, p99) = latency(c, &qs);
+            println!(
+                "| {n} | {name} | {secs:.1} | {} | {} | {} | {r:.3} | {p50:.3} | {p99:.3} |",
+                mib(bytes),
+                mib(vec_bytes),
+                mib(c.wasm32_heap_bytes()),
+            );
+        };
+        row("exact f32 (v1)", &exact, 0.0, n * d * 4);
+        row("int8 (v1)", &q8, 0.0, n * d + n * 4);
+        for rescore in [false, true] {
+            let cfg = IvfPqConfig {
+                rescore,
+                subspaces: std::env::var("BENCH_M").ok().and_then(|s| s.parse().ok()),
+                ..Default::default()
+            };
+            let t0 = Instant::now();
+            let mut cat =
+                build(ids.clone(), d, &v, None, sha, &cfg, &|_, _, _| {}).expect("IVF-PQ catalog");
+            let secs = t0.elapsed().as_secs_f64();
+            let ix = cat.ivfpq().expect("ivfpq").clone();
+            let name = format!(
+                "IVF-PQ{} (v2: {} lists, m {}, nprobe {}{})",
+                if rescore { " + int8 re-score" } else { "" },
+                ix.nlist(),
+                ix.subspaces,
+                ix.nprobe,
+                if rescore {
+                    format!(", rerank {}", ix.rerank)
+                } else {
+                    String::new()
+                }
+            );
+            row(&name, &cat, secs, ix.encoded_len());
+            if grid {
+                for np in [ix.nprobe / 2, ix.nprobe * 2, ix.nprobe * 4] {
+                    for rr in [100, 400] {
+                        cat.set_search(np, rr);
+                        let label = format!(
+                            "… nprobe {np}{}",
+                            if rescore {
+                                format!(", rerank {rr}")
+                            } else {
+                                String::new()
+                            }
+                        );
+                        row(&label, &cat, secs, ix.encoded_len());
+                        if !rescore {
+                            break;
+                        }
+                    }
+                }
+                cat.set_search(ix.nprobe, ix.rerank);
+            }
+        }
+    }
+}
