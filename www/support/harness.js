@@ -3,6 +3,7 @@
 // WebDriver BiDi (`NEXTCLICK_BROWSER=chromium|firefox`) — and records everything a page does on the network,
 // on the console and against the CSP. `"webkit"` (WebKitGTK over classic WebDriver, with a Playwright-like page
 // and its own recording) lives in support/webkit.js.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -164,6 +165,22 @@ export async function newShopper(browser) {
     if (typeof w.on === "function") w.on("console", onConsole);
   });
   return { context, page, log };
+}
+
+/**
+ * The no-egress check every browser test ends with: no CSP violation, and every recorded request a
+ * same-origin (`base`) GET without a body or a query string. Returns the requests' URLs for further checks.
+ */
+export function assertNoEgress(log, base) {
+  assert.deepEqual(log.csp, [], "CSP violations");
+  return log.requests.map((r) => {
+    const u = new URL(r.url);
+    assert.equal(u.origin, base, `request to another origin: ${r.url}`);
+    assert.equal(r.method, "GET", `${r.method} ${r.url}`);
+    assert.equal(r.post, null, `request body on ${r.url}`);
+    assert.equal(u.search, "", `query string on ${r.url}`);
+    return u;
+  });
 }
 
 /** What the page keeps on the device: IndexedDB database names and localStorage keys. */

@@ -15,7 +15,7 @@ import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { REPO, WWW, startServer, launchBrowser, newShopper, firefoxMissing } from "../support/harness.js";
+import { REPO, WWW, startServer, launchBrowser, newShopper, firefoxMissing, assertNoEgress } from "../support/harness.js";
 
 const VERSION = JSON.parse(readFileSync(path.join(REPO, "packages/nextclick/package.json"), "utf8")).version;
 const TARBALL = path.join(REPO, `target/package/nextclick-${VERSION}.tgz`);
@@ -109,18 +109,6 @@ async function open(browser, file) {
   return { context, page, log, st, paths };
 }
 
-/** Nothing but same-origin GETs without bodies or query strings; no CSP violation. */
-function assertNoEgress(log) {
-  assert.deepEqual(log.csp, [], "CSP violations");
-  for (const r of log.requests) {
-    const u = new URL(r.url);
-    assert.equal(u.origin, server.base, `request to another origin: ${r.url}`);
-    assert.equal(r.method, "GET", `${r.method} ${r.url}`);
-    assert.equal(r.post, null, `request body on ${r.url}`);
-    assert.equal(u.search, "", `query string on ${r.url}`);
-  }
-}
-
 for (const name of ["chromium", "firefox"]) {
   const why = skip || (name === "firefox" && firefoxMissing()) || false;
   test(`[${name}] bundled with esbuild and given \`assets\`: the worker starts, the wasm loads under the strict CSP, predictions appear`, { skip: why, timeout: 300000 }, async () => {
@@ -136,7 +124,7 @@ for (const name of ["chromium", "firefox"]) {
       assert.deepEqual(log.consoleErrors, [], "console errors");
       assert.deepEqual(log.pageErrors, [], "page errors");
       assert.ok(!log.warnings.some((w) => /worker failed/.test(w)), `no worker warning: ${log.warnings}`);
-      assertNoEgress(log);
+      assertNoEgress(log, server.base);
       await context.close();
     } finally {
       await browser.close();
@@ -159,7 +147,7 @@ for (const name of ["chromium", "firefox"]) {
       // Firefox reports the two failed loads (the 404s are text/plain) as page errors of its own; nothing else
       const own = log.pageErrors.filter((e) => !/Loading (Worker|module) from .*\/(worker|pkg\/nextclick)\.js.* was blocked/.test(e));
       assert.deepEqual(own, [], "page errors");
-      assertNoEgress(log);
+      assertNoEgress(log, server.base);
       await context.close();
     } finally {
       await browser.close();
@@ -174,7 +162,7 @@ for (const name of ["chromium", "firefox"]) {
       assert.ok(paths.includes("/nextclick/sdk/loader.js") && paths.includes("/nextclick/sdk/nextclick.js"), `${paths}`);
       assert.deepEqual(log.consoleErrors, [], "console errors");
       assert.deepEqual(log.pageErrors, [], "page errors");
-      assertNoEgress(log);
+      assertNoEgress(log, server.base);
       await context.close();
     } finally {
       await browser.close();
