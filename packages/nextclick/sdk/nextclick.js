@@ -573,6 +573,8 @@ export function createRuntime() {
     if (o.holdout !== undefined && !(typeof o.holdout === "number" && o.holdout >= 0 && o.holdout <= 1)) {
       warnOnce("holdout", `nextclick: holdout must be a fraction from 0 to 1, got ${JSON.stringify(o.holdout)}; ${Number.isFinite(o.holdout) ? "clamped" : "no holdout"}`);
     }
+    // where the package's sdk/ and pkg/ folders are served: beside this module unless a bundler moved it
+    const assets = o.assets ? new URL(String(o.assets).replace(/\/?$/, "/"), document.baseURI).href : undefined;
     cfg = {
       model: abs(o.model),
       catalog: abs(o.catalog),
@@ -582,14 +584,12 @@ export function createRuntime() {
       worker: o.worker !== false,
       autocapture: o.autocapture !== false,
       debounceMs: Number.isFinite(o.debounceMs) ? o.debounceMs : 400,
-      // where the package's sdk/ and pkg/ folders are served: beside this module unless a bundler moved it
-      assets: o.assets ? new URL(String(o.assets).replace(/\/?$/, "/"), document.baseURI).href : undefined,
+      assets,
       options: o.options,
-      workerUrl: "",
+      glue: abs(o.glue || (assets ? new URL("pkg/nextclick.js", assets) : new URL("../pkg/nextclick.js", import.meta.url)).href),
+      workerUrl: (assets ? new URL("sdk/worker.js", assets) : new URL("./worker.js", import.meta.url)).href,
       integrity: o.integrity && typeof o.integrity === "object" ? { wasm: o.integrity.wasm, model: o.integrity.model, catalog: o.integrity.catalog, shopHead: o.integrity.shopHead } : undefined,
     };
-    cfg.glue = abs(o.glue || (cfg.assets ? new URL("pkg/nextclick.js", cfg.assets) : new URL("../pkg/nextclick.js", import.meta.url)).href);
-    cfg.workerUrl = (cfg.assets ? new URL("sdk/worker.js", cfg.assets) : new URL("./worker.js", import.meta.url)).href;
     if (CONSENTS.has(o.consent)) consent = o.consent;
     if (consentMode) {
       // Google Consent Mode decides: from the dataLayer already there, then from every gtag consent call;
