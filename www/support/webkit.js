@@ -475,6 +475,17 @@ function makePage(wd, proxy) {
       await loaded(token);
     },
     /**
+     * WebDriver's Back (as Playwright's `page.goBack()`). Never `evaluate(() => history.back())`: a script
+     * that navigates its own document leaves WebKitWebDriver waiting for an answer that cannot come, until
+     * the HTTP request times out.
+     */
+    async goBack() {
+      const token = await mark();
+      await wd.back();
+      await loaded(token);
+      return null;
+    },
+    /**
      * A document whose URL passes `re` has loaded. After a click or `history.back()`: the document that
      * was current when the navigation started must have been marked by an earlier page call (every call
      * here that navigates leaves the new document unmarked, so a click right after `goto` is covered).

@@ -50,7 +50,7 @@ if (missing && process.env.CI === "true") {
       assert.equal(r, null, `navigation ${i + 1}: nextclick("ready") did not resolve in 20 s; Web Locks: ${r}`);
     }
     // the test means something only while WebKit does bfcache these pages: back to the last category page
-    await page.evaluate(() => history.back());
+    await page.goBack();
     await page.waitForURL(/\/c\/kitchen$/);
     assert.equal(await page.waitForFunction(() => window.__ncFromBfcache === true, null, { timeout: 5000 }), true, "the category page came back from the bfcache");
     assert.deepEqual(log.warnings.filter((w) => /Web Lock|IndexedDB/.test(w)), [], "no page waited out the lock or fell back from IndexedDB");
