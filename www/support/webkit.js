@@ -465,8 +465,18 @@ function makePage(wd, proxy) {
   return {
     async goto(url) {
       const token = await mark();
+      const want = (u) => u === new URL(url).href;
       await wd.url(url);
-      await loaded(token, (u) => u === new URL(url).href);
+      try {
+        await loaded(token, want, { timeout: 10000 });
+      } catch (e) {
+        // Under load WebKitWebDriver has answered a Navigate To without starting it (the page stayed on
+        // the marked document, no request in flight): issue it once more, then wait the full time.
+        const still = await wd.execute(`return window.__ncNav || null;`).catch(() => null);
+        if (still !== token) throw e;
+        await wd.url(url);
+        await loaded(token, want);
+      }
       return null;
     },
     async reload() {
