@@ -12,7 +12,7 @@ export WASM_BINDGEN_TEST_TIMEOUT ?= 300
 PORT ?= 8080
 WASM_TESTS := --test web
 
-.PHONY: setup demo test lint test-native test-browser test-chrome test-firefox test-e2e wasm-release package tools-release serve-release demo-data screenshots
+.PHONY: setup demo test lint test-native test-prepare test-browser test-chrome test-firefox test-e2e wasm-release package tools-release serve-release prepare demo-data screenshots
 
 setup:
 	@scripts/setup.sh
@@ -33,9 +33,14 @@ package: wasm-release
 ## The full CLI (training, export, catalogs, evaluation, serve): crates/cli with its default features.
 ## Built with every workspace target, i.e. the same dependency features as `cargo test --workspace
 ## --release` (test-native): after the tests nothing is compiled again (`-p nextclick-cli` alone would
-## rebuild tract with other features).
+## rebuild tract with other features). Not the query engine (crates/prepare): `make prepare`.
 tools-release:
-	cargo build --release --workspace --all-targets
+	cargo build --release --workspace --exclude nextclick-prepare --all-targets
+
+## The CLI with `nextclick prepare` (raw logs → training shards on DataFusion / a Ballista cluster, issue
+## #21; docs/prepare.md): the query engine in the release profile, about 30 min the first time on 2 cores.
+prepare:
+	cargo build --release -p nextclick-cli --features prepare
 
 ## The CLI without the `train` and `eval` features (serve, demo-catalog, reference): no ML framework is
 ## compiled. `make demo` needs only this; a later `make tools-release` recompiles just the thin CLI crate.
@@ -61,13 +66,21 @@ test: setup lint test-native test-browser test-e2e
 
 lint: setup
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --exclude nextclick-prepare --all-targets -- -D warnings
+	cargo clippy -p nextclick-prepare -p nextclick-cli --features nextclick-cli/prepare --all-targets -- -D warnings
 	cargo clippy -p nextclick --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 ## In the release profile, which `make tools-release` and the e2e tests build anyway: tract, candle and
-## tokenizers are compiled once for native code (the wasm targets have their own builds).
-test-native:
-	cargo test --workspace --release
+## tokenizers are compiled once for native code (the wasm targets have their own builds). The query-engine
+## crate is tested in its own profile (test-prepare).
+test-native: test-prepare
+	cargo test --workspace --release --exclude nextclick-prepare
+
+## nextclick-prepare's tests (generated logs with every bad-row kind; embedded DataFusion = a Ballista
+## scheduler + executor on loopback, byte for byte) in the `ci-prepare` profile: DataFusion and Ballista
+## unoptimised, no debug info — a fraction of their release compile time; the logs are small.
+test-prepare:
+	cargo test -p nextclick-prepare --profile ci-prepare
 
 test-browser: test-chrome test-firefox
 
@@ -106,7 +119,7 @@ eval: tools-release
 
 ## Benchmark: nextclick vs onnxruntime-web in headless Chromium, one run (writes docs/bench.md + docs/bench.svg).
 ## Not part of `make test`. `make bench-native`: the criterion micro-benchmarks (cargo bench).
-.PHONY: bench bench-native bench-sdk-size bench-catalog
+.PHONY: bench bench-native bench-sdk-size bench-catalog bench-prepare
 bench: wasm-release
 	@if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then cd bench && npm ci --no-audit --no-fund --loglevel=error; fi
 	cd bench && node run.mjs
@@ -127,6 +140,14 @@ bench-native:
 bench-catalog:
 	cargo build --release --workspace --examples
 	target/release/examples/bench_catalog $(BENCH_CATALOG_ARGS)
+
+## `nextclick prepare` at scale (issue #21): generated logs of 1M, 10M and 100M events (power-law items,
+## funnel, ~2 % bad rows; crates/prepare/examples/gen_events.rs) → prepare on embedded DataFusion; wall time,
+## peak RSS (/usr/bin/time -v), rows/s into docs/prepare.md's "Figures" (crates/prepare/bench/run.sh).
+## `BENCH_PREPARE_SIZES="1000000 10000000"` for fewer. Scratch: target/bench-prepare (tens of GB at 100M).
+bench-prepare: prepare
+	cargo build --release -p nextclick-prepare --examples
+	crates/prepare/bench/run.sh
 
 ## Default browser model (training pipeline): the student (2 layers, D = 64, L = 50, 2-layer item tower)
 ## trained on amazon-games in two stages (lr 2e-3 to early stopping, then 12 epochs at lr 1e-3 with a fresh

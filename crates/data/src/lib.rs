@@ -5,6 +5,8 @@
 //! - [`platform`]: the strict loader of training data (errors name file and line; counted skips).
 //! - [`orders`]: a shop's order history (`orders.csv`), what the shop head is learned from.
 //! - [`replay`]: the tolerant loader of a target shop for replay (every bad input counted, never fatal).
+//! - `shards` (feature `parquet`): the Parquet training shards of `nextclick prepare` — schema, user hash,
+//!   writer, manifest, and a streaming reader that verifies each shard before use.
 //! - [`feed`]: product feeds (Google Merchant Center XML / TSV, Shopify CSV export, items.csv) → items plus
 //!   display metadata, format detected from the content.
 //!
@@ -18,6 +20,8 @@ pub mod feed;
 pub mod orders;
 pub mod platform;
 pub mod replay;
+#[cfg(feature = "parquet")]
+pub mod shards;
 pub mod split;
 
 pub use platform::*;

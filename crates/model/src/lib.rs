@@ -4,7 +4,7 @@
 //!   forward pass (what tract must reproduce), and the deterministic [`encoder::SplitMix`] generator.
 //! - [`tower`]: the item tower (content embedding → item vector) in plain Rust, its file format, and where
 //!   a model's card and tower live beside its ONNX.
-//! - [`content`]: content-embedding files (`.emb`).
+//! - [`content`]: content-embedding files (`.emb`); [`content_shard`]: their shards (`.embp`) and the merge.
 //! - [`catalog`]: a shop's catalog from its items and content embeddings through a tower; the contract
 //!   input of a session.
 //! - [`ivfpq`]: the IVF-PQ catalog builder (k-means lists, product quantisation) for big shops.
@@ -23,6 +23,7 @@
 pub mod bundle;
 pub mod catalog;
 pub mod content;
+pub mod content_shard;
 pub mod encoder;
 pub mod fixture;
 pub mod item_shift;

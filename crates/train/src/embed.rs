@@ -14,12 +14,14 @@ use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
-use sha2::{Digest, Sha256};
 
 /// Token limit per text (the tokenizer's own truncation length).
 pub const MAX_TOKENS: usize = 128;
 
 pub use nextclick_model::content::{Embeddings, CONTENT_DIM};
+pub use nextclick_model::content_shard::{
+    emb_cache_key, item_list_sha256, shard_range, EmbeddingPart, EMBED_BLOCK,
+};
 
 /// Mean of `hidden` `[N, T, H]` over the positions where `mask` `[N, T]` is 1, then L2-normalised per row.
 pub fn mean_pool_normalize(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
@@ -135,10 +137,12 @@ impl Embedder {
         Ok(pooled.to_vec2::<f32>()?)
     }
 
-    /// Embeds every text, in batches sorted by length, with a progress bar.
+    /// Embeds every text with a progress bar. The texts are cut into blocks of [`EMBED_BLOCK`] in
+    /// their given order; each block is sorted by length and embedded in batches of `batch`, so a text's
+    /// vector depends only on its own block (padding and batch shapes never cross a block boundary).
+    /// That is what makes a sharded run ([`embed_shard`], shards aligned to blocks) byte-identical to an
+    /// unsharded one.
     pub fn embed_all(&self, texts: &[String], batch: usize) -> Result<Vec<f32>> {
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
         let mut out = vec![0f32; texts.len() * CONTENT_DIM];
         let pb = indicatif::ProgressBar::new(texts.len() as u64);
         pb.set_style(
@@ -147,17 +151,58 @@ impl Embedder {
             )
             .expect("valid template"),
         );
-        for chunk in order.chunks(batch.max(1)) {
-            let refs: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
-            let vecs = self.embed_batch(&refs)?;
-            for (&i, v) in chunk.iter().zip(vecs) {
-                out[i * CONTENT_DIM..(i + 1) * CONTENT_DIM].copy_from_slice(&v);
+        for b0 in (0..texts.len()).step_by(EMBED_BLOCK) {
+            let b1 = (b0 + EMBED_BLOCK).min(texts.len());
+            let mut order: Vec<usize> = (b0..b1).collect();
+            order.sort_by_key(|&i| texts[i].len());
+            for chunk in order.chunks(batch.max(1)) {
+                let refs: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
+                let vecs = self.embed_batch(&refs)?;
+                for (&i, v) in chunk.iter().zip(vecs) {
+                    out[i * CONTENT_DIM..(i + 1) * CONTENT_DIM].copy_from_slice(&v);
+                }
+                pb.inc(chunk.len() as u64);
             }
-            pb.inc(chunk.len() as u64);
         }
         pb.finish();
         Ok(out)
     }
+}
+
+/// Batch size of every catalog embedding (`embed-items`, sharded or not, and its cache).
+pub const EMBED_BATCH: usize = 64;
+
+/// Embeds shard `shard` of `shards` of the item list (`ids`, `texts` are the whole list, in canonical
+/// order): the block-aligned range of [`shard_range`], with the fingerprint the merge checks. The
+/// vectors are bit-for-bit those of the same items in an unsharded [`Embedder::embed_all`] with
+/// [`EMBED_BATCH`] (on the same CPU features: candle's kernels are chosen at run time).
+pub fn embed_shard(
+    emb: &Embedder,
+    ids: &[String],
+    texts: &[String],
+    shard: usize,
+    shards: usize,
+) -> Result<EmbeddingPart> {
+    if ids.len() != texts.len() {
+        bail!("{} ids but {} texts", ids.len(), texts.len());
+    }
+    let (start, end) = shard_range(ids.len(), EMBED_BLOCK, shard, shards)?;
+    let vecs = emb.embed_all(&texts[start..end], EMBED_BATCH)?;
+    Ok(EmbeddingPart {
+        weights_sha256: emb.weights_sha256.clone(),
+        items_sha256: item_list_sha256(ids, texts),
+        total: ids.len(),
+        block: EMBED_BLOCK,
+        shard,
+        shards,
+        start,
+        end,
+        emb: Embeddings {
+            ids: ids[start..end].to_vec(),
+            dim: CONTENT_DIM,
+            vecs,
+        },
+    })
 }
 
 /// Cache directory of embeddings: `$NEXTCLICK_CACHE` or `<repo>/.cache/embeddings` (git-ignored).
@@ -168,19 +213,10 @@ pub fn cache_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/embeddings")
 }
 
-/// Cache key: SHA-256 over the weights hash and every (id, text) pair.
+/// Cache key: [`emb_cache_key`] of the weights hash and the [`item_list_sha256`] of every (id, text)
+/// pair (the fingerprint a shard file carries, so a merged sharded run can be cached too).
 pub fn cache_key(weights_sha256: &str, ids: &[String], texts: &[String]) -> String {
-    let mut h = Sha256::new();
-    h.update(b"nextclick-emb-v1\0");
-    h.update(weights_sha256.as_bytes());
-    for (id, t) in ids.iter().zip(texts) {
-        h.update((id.len() as u64).to_le_bytes());
-        h.update(id.as_bytes());
-        h.update((t.len() as u64).to_le_bytes());
-        h.update(t.as_bytes());
-    }
-    let out: [u8; 32] = h.finalize().into();
-    nextclick::catalog::hex(&out)
+    emb_cache_key(weights_sha256, &item_list_sha256(ids, texts))
 }
 
 /// Embeds items (`ids`, `texts`), using the on-disk cache when the same content was embedded before.
@@ -204,7 +240,7 @@ pub fn embed_items_cached(
     }
     let emb = Embedder::load(&dir)?;
     let t0 = std::time::Instant::now();
-    let vecs = emb.embed_all(texts, 64)?;
+    let vecs = emb.embed_all(texts, EMBED_BATCH)?;
     eprintln!(
         "embeddings: {} texts in {:.1} s ({:.2} ms/text)",
         texts.len(),

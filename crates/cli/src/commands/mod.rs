@@ -3,7 +3,8 @@
 //! `nextclick-model`, `nextclick-train` or `nextclick-eval`.
 //!
 //! Built without the `train` feature (`make demo`), the commands that need the text model and the
-//! trainer are absent; without `eval`, the replay evaluation is.
+//! trainer are absent; without `eval`, the replay evaluation is. `prepare` (off by default) compiles the
+//! query engine (DataFusion, Ballista); without it `nextclick prepare` says how to get it.
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -18,6 +19,9 @@ pub mod eval_checkpoints;
 pub mod eval_loo;
 #[cfg(feature = "train")]
 pub mod export;
+pub mod merge_embeddings;
+#[cfg(feature = "prepare")]
+pub mod prepare;
 pub mod reference;
 #[cfg(feature = "train")]
 pub mod shop;
@@ -36,9 +40,11 @@ pub enum Command {
     DemoCatalog(crate::demo::DemoCatalogArgs),
     /// Learns the shop head (the shop-level adapter new visitors start from) from the shop's orders.
     ShopHead(shop_head::ShopHeadArgs),
-    /// Embed an items.csv with all-MiniLM-L6-v2 (cached by content hash).
+    /// Embed an items.csv with all-MiniLM-L6-v2 (cached by content hash), or one shard of it (`--shard i/n`).
     #[cfg(feature = "train")]
     EmbedItems(embed_items::EmbedItemsArgs),
+    /// Merge the partial files of `embed-items --shard i/n` into the `.emb` of one unsharded run.
+    MergeEmbeddings(merge_embeddings::MergeEmbeddingsArgs),
     /// Train a session encoder (+ item tower, or an ID table) on a platform folder, leave-one-out split.
     #[cfg(feature = "train")]
     Train(Box<train::TrainArgs>),
@@ -58,6 +64,18 @@ pub enum Command {
     /// forward pass; for choosing distillation teachers).
     #[cfg(feature = "train")]
     EvalCheckpoints(eval_checkpoints::EvalCheckpointsArgs),
+    /// Raw event logs (CSV / Parquet, any size) → validated, sessionized, split training shards in
+    /// Parquet, on DataFusion or a Ballista cluster (docs/prepare.md).
+    #[cfg(feature = "prepare")]
+    Prepare(Box<prepare::PrepareArgs>),
+    /// Raw event logs → training shards: not in this build (`make prepare` builds the CLI with it).
+    #[cfg(not(feature = "prepare"))]
+    #[command(disable_help_flag = true)]
+    Prepare {
+        /// Whatever was passed.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
     /// Replays a target shop through the core predictor and the baselines; writes the results section.
     #[cfg(feature = "eval")]
     Eval(Box<nextclick_eval::args::EvalArgs>),
@@ -73,6 +91,7 @@ impl Command {
             Command::ShopHead(a) => shop_head::run(a),
             #[cfg(feature = "train")]
             Command::EmbedItems(a) => embed_items::run(a),
+            Command::MergeEmbeddings(a) => merge_embeddings::run(a),
             #[cfg(feature = "train")]
             Command::Train(a) => train::run(*a),
             #[cfg(feature = "train")]
@@ -85,6 +104,14 @@ impl Command {
             Command::EvalLoo(a) => eval_loo::run(a),
             #[cfg(feature = "train")]
             Command::EvalCheckpoints(a) => eval_checkpoints::run(a),
+            #[cfg(feature = "prepare")]
+            Command::Prepare(a) => prepare::run(*a),
+            #[cfg(not(feature = "prepare"))]
+            Command::Prepare { .. } => anyhow::bail!(
+                "this nextclick was built without the `prepare` feature (the DataFusion / Ballista query \
+                 engine is not compiled into the default CLI); `make prepare` builds target/release/nextclick \
+                 with it (cargo build --release -p nextclick-cli --features prepare), see docs/prepare.md"
+            ),
             #[cfg(feature = "eval")]
             Command::Eval(a) => nextclick_eval::run::run(*a),
         }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make bench-prepare`: generated logs of BENCH_PREPARE_SIZES events (default 1M 10M 100M) → `nextclick
+# prepare` (embedded DataFusion), wall time and peak RSS from /usr/bin/time -v; rewrites the table between
+# the markers of docs/prepare.md's "Figures". Scratch in target/bench-prepare (logs are kept for re-runs).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+SIZES=${BENCH_PREPARE_SIZES:-1000000 10000000 100000000}
+WORK=${BENCH_PREPARE_WORK:-target/bench-prepare}
+NC=${NEXTCLICK_BIN:-target/release/nextclick}
+GEN=${GEN_EVENTS_BIN:-target/release/examples/gen_events}
+MEM=${BENCH_PREPARE_MEMORY_MIB:-2048}
+mkdir -p "$WORK"
+rows=()
+for n in $SIZES; do
+  d="$WORK/gen-$n"
+  if [ ! -f "$d/.done" ]; then
+    rm -rf "$d"
+    "$GEN" "$d" "$n" 8 1
+    touch "$d/.done"
+  fi
+  bytes=$(du -sb "$d/events" | cut -f1)
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  /usr/bin/time -v -o "$WORK/time-$n.txt" "$NC" prepare --events "$d/events" --items "$d/items.csv" \
+    --out "$WORK/out-$n" --map view=view,addtocart=cart,transaction=purchase --memory-limit "$MEM" \
+    > "$WORK/prepare-$n.log"
+  cat "$WORK/prepare-$n.log"
+  wall=$(grep 'Elapsed (wall clock)' "$WORK/time-$n.txt" | awk '{print $NF}')
+  rss=$(grep 'Maximum resident set size' "$WORK/time-$n.txt" | awk '{print $NF}')
+  secs=$(echo "$wall" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+  kept=$(python3 -c "import json;print(json.load(open('$WORK/out-$n/report.json'))['events'])")
+  shards=$(du -sb "$WORK/out-$n/shards" | cut -f1)
+  rows+=("| $n | $((bytes / 1000000)) MB | $kept | $((shards / 1000000)) MB | $wall | $((rss / 1024)) MiB | $(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') | $load |")
+done
+{
+  echo "<!-- bench-prepare:begin -->"
+  echo "| events | CSV in | kept events | shards out | wall | peak RSS | rows/s | load before |"
+  echo "|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  echo
+  echo "Measured $(date -u +%Y-%m-%d) by \`make bench-prepare\` (BENCH_PREPARE_SIZES=\"$SIZES\", --memory-limit $MEM MiB, $(nproc) cores)."
+  echo "<!-- bench-prepare:end -->"
+} > "$WORK/figures.md"
+python3 - "$WORK/figures.md" <<'PY'
+import re, sys
+new = open(sys.argv[1]).read()
+p = "docs/prepare.md"; s = open(p).read()
+s2 = re.sub(r"<!-- bench-prepare:begin -->.*?<!-- bench-prepare:end -->\n", new, s, flags=re.S)
+open(p, "w").write(s2 if s2 != s or new in s else s + "\n" + new)
+PY
+cat "$WORK/figures.md"
