@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `make bench-prepare`: generated logs of BENCH_PREPARE_SIZES events (default 1M 10M 100M) → `nextclick
 # prepare` (embedded DataFusion), wall time and peak RSS from /usr/bin/time -v; rewrites the table between
-# the markers of docs/prepare.md's "Figures". Scratch in target/bench-prepare (logs are kept for re-runs).
+# the markers of docs/prepare.md's "Figures". Then `nextclick train` streams each prepared folder for
+# BENCH_TRAIN_STEPS optimiser steps (default 1000; 0 = skip): the ID preset with 1,024 sampled negatives (the
+# generated catalog has no titles worth embedding; the memory bound does not depend on the item tower), wall
+# time, peak RSS and throughput into the second table. Scratch in target/bench-prepare (logs are kept).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 SIZES=${BENCH_PREPARE_SIZES:-1000000 10000000 100000000}
@@ -9,8 +12,10 @@ WORK=${BENCH_PREPARE_WORK:-target/bench-prepare}
 NC=${NEXTCLICK_BIN:-target/release/nextclick}
 GEN=${GEN_EVENTS_BIN:-target/release/examples/gen_events}
 MEM=${BENCH_PREPARE_MEMORY_MIB:-2048}
+STEPS=${BENCH_TRAIN_STEPS:-1000}
 mkdir -p "$WORK"
 rows=()
+trows=()
 for n in $SIZES; do
   d="$WORK/gen-$n"
   if [ ! -f "$d/.done" ]; then
@@ -30,6 +35,22 @@ for n in $SIZES; do
   kept=$(python3 -c "import json;print(json.load(open('$WORK/out-$n/report.json'))['events'])")
   shards=$(du -sb "$WORK/out-$n/shards" | cut -f1)
   rows+=("| $n | $((bytes / 1000000)) MB | $kept | $((shards / 1000000)) MB | $wall | $((rss / 1024)) MiB | $(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') | $load |")
+  if [ "$STEPS" != 0 ]; then
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    /usr/bin/time -v -o "$WORK/train-time-$n.txt" "$NC" train --data "$WORK/out-$n" --out "$WORK/train-$n.safetensors" \
+      --preset id --negatives 1024 --steps "$STEPS" --epochs 1 --valid-cases 2000 --test-cases 2000 \
+      --max-minutes 600 2> "$WORK/train-$n.log"
+    tail -3 "$WORK/train-$n.log"
+    twall=$(grep 'Elapsed (wall clock)' "$WORK/train-time-$n.txt" | awk '{print $NF}')
+    trss=$(grep 'Maximum resident set size' "$WORK/train-time-$n.txt" | awk '{print $NF}')
+    trows+=("$(python3 - "$WORK/train-$n.safetensors.report.json" "$n" "$twall" "$((trss / 1024))" "$load" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); n, wall, rss, load = sys.argv[2:]
+print(f"| {n} | {r['events']} | {r['items']} | {r['windows_per_epoch']} | {r['steps']} | {wall} | {rss} MiB | "
+      f"{r['peak_windows_held']} / {r['windows_held_bound']} | {r['tokens_per_sec']:.0f} | {load} |")
+PY
+)")
+  fi
 done
 {
   echo "<!-- bench-prepare:begin -->"
@@ -38,6 +59,14 @@ done
   printf '%s\n' "${rows[@]}"
   echo
   echo "Measured $(date -u +%Y-%m-%d) by \`make bench-prepare\` (BENCH_PREPARE_SIZES=\"$SIZES\", --memory-limit $MEM MiB, $(nproc) cores)."
+  if [ "${#trows[@]}" -gt 0 ]; then
+    echo
+    echo "Streaming training on the shards: \`nextclick train --data OUT --preset id --negatives 1024 --steps $STEPS --epochs 1\` (wall time includes the first pass over every shard and loading the items):"
+    echo
+    echo "| events generated | kept events | items | windows / epoch | steps | wall | peak RSS | windows held / bound | tokens/s | load before |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${trows[@]}"
+  fi
   echo "<!-- bench-prepare:end -->"
 } > "$WORK/figures.md"
 python3 - "$WORK/figures.md" <<'PY'

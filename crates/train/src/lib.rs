@@ -3,7 +3,8 @@
 //! - [`embed`]: item text → all-MiniLM-L6-v2 content embeddings (candle-transformers' BERT), cached by
 //!   content hash.
 //! - [`train`]: the trainer of the contract-v1 session encoder with an item tower (or an ID table), in
-//!   one-job modules (net, ops, batch, encode, split, loss, evaluate, fit).
+//!   one-job modules (net, ops, batch, encode, split, loss, evaluate, fit), and streaming from
+//!   `nextclick prepare`'s Parquet shards with memory bounded by a shuffle buffer (stream).
 //! - [`textft`]: fine-tuning the text encoder's top layers with the tower.
 //! - [`export`]: a trained net's item tower in the plain-Rust form the catalogs are built with.
 //! - [`items`]: an items.csv loaded and embedded in one call.

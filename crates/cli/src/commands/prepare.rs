@@ -108,7 +108,7 @@ pub fn run(a: PrepareArgs) -> Result<()> {
         (Split::Time, _, _) => bail!("--split time needs --valid-from and --test-from"),
     };
     o.partitions = a.partitions;
-    o.memory_limit = (a.memory_limit > 0).then(|| a.memory_limit << 20);
+    o.memory_limit = (a.memory_limit > 0).then_some(a.memory_limit << 20);
     o.threads = a.threads;
     if let Some(c) = a.cluster {
         o.engine = Engine::Cluster(c);

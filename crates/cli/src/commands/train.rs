@@ -9,7 +9,9 @@ use nextclick_data::{self as data, item_text, TimeMode};
 use nextclick_model::content::CONTENT_DIM;
 use nextclick_model::encoder::EncoderConfig;
 use nextclick_train::items::load_and_embed;
-use nextclick_train::train::{self, loo_split, Metrics, Net, NetConfig, TrainOptions};
+use nextclick_train::train::{
+    self, loo_split, Metrics, Net, NetConfig, StreamOptions, Tensor, TrainOptions,
+};
 
 use super::eval_checkpoints::score_members;
 
@@ -66,7 +68,9 @@ impl Preset {
 /// Arguments of `train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Platform folder (items.csv + events.csv).
+    /// Platform folder (items.csv + events.csv), or a folder written by `nextclick prepare`
+    /// (manifest.json, items.csv, Parquet shards): that one is streamed, with memory bounded by
+    /// `--shuffle-buffer` and `--pool` whatever its size (docs/prepare.md, "Training on the shards").
     #[arg(long)]
     pub data: PathBuf,
     /// Checkpoint path (safetensors; `<out>.json` config and `<out>.report.json` are written beside).
@@ -186,6 +190,20 @@ pub struct TrainArgs {
     /// Output folder of the fine-tuned text encoder (default: `<out>.text`).
     #[arg(long)]
     pub text_out: Option<PathBuf>,
+    /// Prepared shards only: training windows (at most L + 1 events each) held in the shuffle buffer.
+    #[arg(long, default_value_t = 65_536)]
+    pub shuffle_buffer: usize,
+    /// Prepared shards only: windows taken from the shuffle buffer before they are sorted by length and
+    /// cut into batches.
+    #[arg(long, default_value_t = 8_192)]
+    pub pool: usize,
+    /// Prepared shards only: stop after this many optimiser steps (0 = epochs, early stopping and
+    /// `--max-minutes` decide).
+    #[arg(long, default_value_t = 0)]
+    pub steps: usize,
+    /// Prepared shards only: test cases kept (a seeded sample) for the final report.
+    #[arg(long, default_value_t = 20_000)]
+    pub test_cases: usize,
 }
 
 pub(crate) fn report_path(ckpt: &Path) -> PathBuf {
@@ -198,8 +216,105 @@ pub(crate) fn metrics_json(m: &Metrics) -> serde_json::Value {
     serde_json::json!({"r10": m.r10, "n10": m.n10, "r50": m.r50, "n50": m.n50, "n": m.n})
 }
 
+/// The net of the preset and the shape options, initialised from `--init` when given.
+fn make_net(a: &TrainArgs, n_items: usize, content: Option<&Tensor>) -> Result<(Net, NetConfig)> {
+    let mut cfg = a.preset.config(n_items);
+    cfg.cosine = a.cosine;
+    if let Some(h) = a.tower_hidden {
+        anyhow::ensure!(
+            a.preset != Preset::Id,
+            "--tower-hidden: the ID preset has no tower"
+        );
+        cfg.tower_hidden = h;
+    }
+    let e = &mut cfg.encoder;
+    e.dim = a.dim.unwrap_or(e.dim);
+    e.heads = a.heads.unwrap_or(e.heads);
+    e.layers = a.layers.unwrap_or(e.layers);
+    e.ffn = a.ffn.unwrap_or(e.ffn);
+    anyhow::ensure!(
+        e.dim > 0 && e.ffn > 0 && e.layers > 0 && e.heads > 0 && e.dim.is_multiple_of(e.heads),
+        "model shape: --dim {} must be a positive multiple of --heads {}, --layers {} and --ffn {} positive",
+        e.dim,
+        e.heads,
+        e.layers,
+        e.ffn
+    );
+    if a.id_residual {
+        anyhow::ensure!(
+            a.preset != Preset::Id,
+            "--id-residual: the ID preset is IDs only already"
+        );
+        cfg.id_residual = n_items;
+    }
+    cfg.temperature = a.temperature.unwrap_or(if a.cosine { 0.07 } else { 1.0 });
+    anyhow::ensure!(
+        cfg.temperature.is_finite() && cfg.temperature > 0.0,
+        "--temperature {} must be a positive number",
+        cfg.temperature
+    );
+    let mut net = Net::new(cfg, a.seed)?;
+    if let Some(init) = &a.init {
+        let src = Net::load(init)?;
+        if src.cfg.tower_hidden == cfg.tower_hidden {
+            // item offsets too when both are content+ID models of the same catalog (a second stage)
+            let same_offsets = cfg.id_residual > 0 && src.cfg.id_residual == cfg.id_residual;
+            let prefixes: &[&str] = if same_offsets {
+                &["enc.", "tower.", "idemb"]
+            } else {
+                &["enc.", "tower."]
+            };
+            net.copy_from(&src, prefixes)?;
+            eprintln!("initialised from {}", init.display());
+        } else {
+            net.copy_from(&src, &["enc."])?;
+            eprintln!(
+                "initialised the backbone from {} (its tower is {} wide, this one {}: fresh tower)",
+                init.display(),
+                src.cfg.tower_hidden,
+                cfg.tower_hidden
+            );
+        }
+        if cfg.cosine && !src.cfg.cosine {
+            let s = net.match_input_scale(&src, content)?;
+            eprintln!("cosine from a dot-product source: encoder input scale set to its mean item norm {s:.3}");
+        }
+    }
+    Ok((net, cfg))
+}
+
+/// The training options of the arguments (`distill`: teachers are given).
+fn train_options(a: &TrainArgs, distill: bool) -> TrainOptions {
+    TrainOptions {
+        epochs: a.epochs,
+        batch_tokens: a.batch_tokens,
+        lr: a.lr,
+        weight_decay: a.weight_decay,
+        dropout: a.dropout,
+        negatives: a.negatives,
+        seed: a.seed,
+        patience: a.patience,
+        lr_decay: a.lr_decay,
+        lr_decays: a.lr_decays,
+        valid_cases: a.valid_cases,
+        max_minutes: a.max_minutes,
+        trainable: if a.freeze_backbone {
+            vec!["tower.".into(), "idemb".into()]
+        } else {
+            vec!["enc.".into(), "tower.".into(), "idemb".into()]
+        },
+        distill_alpha: if distill { a.alpha } else { 0.0 },
+        distill_temp: a.distill_temp,
+        checkpoint: Some(a.out.clone()),
+        progress: true,
+    }
+}
+
 /// Runs the command.
 pub fn run(a: TrainArgs) -> Result<()> {
+    if data::shards::is_prepared(&a.data) {
+        return run_stream(a);
+    }
     let t0 = std::time::Instant::now();
     let platform = data::load_platform(&a.data, a.time)?;
     platform.report.print(&a.data.display().to_string());
@@ -255,68 +370,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         split.valid.len(),
         split.test.len()
     );
-    let mut cfg = a.preset.config(platform.items.len());
-    cfg.cosine = a.cosine;
-    if let Some(h) = a.tower_hidden {
-        anyhow::ensure!(
-            a.preset != Preset::Id,
-            "--tower-hidden: the ID preset has no tower"
-        );
-        cfg.tower_hidden = h;
-    }
-    let e = &mut cfg.encoder;
-    e.dim = a.dim.unwrap_or(e.dim);
-    e.heads = a.heads.unwrap_or(e.heads);
-    e.layers = a.layers.unwrap_or(e.layers);
-    e.ffn = a.ffn.unwrap_or(e.ffn);
-    anyhow::ensure!(
-        e.dim > 0 && e.ffn > 0 && e.layers > 0 && e.heads > 0 && e.dim.is_multiple_of(e.heads),
-        "model shape: --dim {} must be a positive multiple of --heads {}, --layers {} and --ffn {} positive",
-        e.dim,
-        e.heads,
-        e.layers,
-        e.ffn
-    );
-    if a.id_residual {
-        anyhow::ensure!(
-            a.preset != Preset::Id,
-            "--id-residual: the ID preset is IDs only already"
-        );
-        cfg.id_residual = platform.items.len();
-    }
-    cfg.temperature = a.temperature.unwrap_or(if a.cosine { 0.07 } else { 1.0 });
-    anyhow::ensure!(
-        cfg.temperature.is_finite() && cfg.temperature > 0.0,
-        "--temperature {} must be a positive number",
-        cfg.temperature
-    );
-    let mut net = Net::new(cfg, a.seed)?;
-    if let Some(init) = &a.init {
-        let src = Net::load(init)?;
-        if src.cfg.tower_hidden == cfg.tower_hidden {
-            // item offsets too when both are content+ID models of the same catalog (a second stage)
-            let same_offsets = cfg.id_residual > 0 && src.cfg.id_residual == cfg.id_residual;
-            let prefixes: &[&str] = if same_offsets {
-                &["enc.", "tower.", "idemb"]
-            } else {
-                &["enc.", "tower."]
-            };
-            net.copy_from(&src, prefixes)?;
-            eprintln!("initialised from {}", init.display());
-        } else {
-            net.copy_from(&src, &["enc."])?;
-            eprintln!(
-                "initialised the backbone from {} (its tower is {} wide, this one {}: fresh tower)",
-                init.display(),
-                src.cfg.tower_hidden,
-                cfg.tower_hidden
-            );
-        }
-        if cfg.cosine && !src.cfg.cosine {
-            let s = net.match_input_scale(&src, content.as_ref())?;
-            eprintln!("cosine from a dot-product source: encoder input scale set to its mean item norm {s:.3}");
-        }
-    }
+    let (mut net, cfg) = make_net(&a, platform.items.len(), content.as_ref())?;
     let teacher_nets = a
         .teacher
         .iter()
@@ -327,29 +381,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .map(|t| train::Teacher::new(t, content.as_ref()))
         .collect::<Result<Vec<_>>>()?;
     let teacher_scores = score_members("teacher", &a.teacher, &teachers, &split)?;
-    let opts = TrainOptions {
-        epochs: a.epochs,
-        batch_tokens: a.batch_tokens,
-        lr: a.lr,
-        weight_decay: a.weight_decay,
-        dropout: a.dropout,
-        negatives: a.negatives,
-        seed: a.seed,
-        patience: a.patience,
-        lr_decay: a.lr_decay,
-        lr_decays: a.lr_decays,
-        valid_cases: a.valid_cases,
-        max_minutes: a.max_minutes,
-        trainable: if a.freeze_backbone {
-            vec!["tower.".into(), "idemb".into()]
-        } else {
-            vec!["enc.".into(), "tower.".into(), "idemb".into()]
-        },
-        distill_alpha: if teachers.is_empty() { 0.0 } else { a.alpha },
-        distill_temp: a.distill_temp,
-        checkpoint: Some(a.out.clone()),
-        progress: true,
-    };
+    let opts = train_options(&a, !teachers.is_empty());
     if let Some(parent) = a.out.parent() {
         std::fs::create_dir_all(parent).ok();
     }
@@ -403,6 +435,121 @@ pub fn run(a: TrainArgs) -> Result<()> {
         "valid": metrics_json(&valid), "test": metrics_json(&test),
     });
     std::fs::write(report_path(&a.out), serde_json::to_string_pretty(&report)?)?;
+    eprintln!(
+        "wrote {} and {}",
+        a.out.display(),
+        report_path(&a.out).display()
+    );
+    Ok(())
+}
+
+/// `train --data PREPARED`: streams the shards of `nextclick prepare` (see
+/// [`nextclick_train::train::train_stream`]).
+fn run_stream(a: TrainArgs) -> Result<()> {
+    let t0 = std::time::Instant::now();
+    anyhow::ensure!(
+        a.teacher.is_empty(),
+        "--teacher: distillation reads an in-memory platform folder, not prepared shards"
+    );
+    anyhow::ensure!(
+        a.text_layers == 0,
+        "--text-layers: text-encoder fine-tuning reads an in-memory platform folder, not prepared shards"
+    );
+    let set = data::shards::ShardSet::open(&a.data)?;
+    let mut report = data::LoadReport::default();
+    let items = data::load_items(&set.items_path(), &mut report)?;
+    report.print(&set.items_path().display().to_string());
+    let index: std::collections::HashMap<String, u32> = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| (it.id.clone(), i as u32))
+        .collect();
+    let content = if a.preset == Preset::Id {
+        None
+    } else {
+        let (_, emb) = load_and_embed(&set.items_path(), a.model_dir.as_deref())?;
+        Some(train::content_tensor(&emb.vecs, emb.dim)?)
+    };
+    let (mut net, cfg) = make_net(&a, items.len(), content.as_ref())?;
+    let opts = train_options(&a, false);
+    let sopts = StreamOptions {
+        shuffle_buffer: a.shuffle_buffer,
+        pool: a.pool,
+        steps: a.steps,
+        test_cases: a.test_cases,
+    };
+    let t1 = std::time::Instant::now();
+    let d = train::eval_cases(
+        &set,
+        &index,
+        cfg.encoder.max_len,
+        opts.valid_cases,
+        sopts.test_cases,
+        opts.seed,
+    )?;
+    eprintln!(
+        "{}: {} shards, {} items, {} sessions, {} events; {} training windows ({} targets) per epoch; {} of {} validation and {} of {} test cases sampled ({} without history); first pass {:.1} s",
+        a.data.display(),
+        set.manifest.shards.len(),
+        items.len(),
+        d.sessions,
+        d.events,
+        d.windows,
+        d.targets,
+        d.valid.len(),
+        d.valid_seen,
+        d.test.len(),
+        d.test_seen,
+        d.without_history,
+        t1.elapsed().as_secs_f64()
+    );
+    if let Some(parent) = a.out.parent() {
+        std::fs::create_dir_all(parent).ok();
+    }
+    let rep = train::train_stream(&mut net, content.as_ref(), &set, &index, &d, &opts, &sopts)?;
+    let table = net.item_vectors(content.as_ref())?;
+    let eb = train::eval_batch(items.len());
+    let valid = train::evaluate(&net, &table, &d.valid, eb)?;
+    let test = train::evaluate(&net, &table, &d.test, eb)?;
+    let total = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "trained {} epochs, {} steps in {:.0} s ({:.0} tokens/s); at most {} windows held (bound {}); best epoch {}; valid N@10 {:.4} R@10 {:.4}; test R@10 {:.4} N@10 {:.4} R@50 {:.4} N@50 {:.4}",
+        rep.train.epochs,
+        rep.steps,
+        rep.train.seconds,
+        rep.train.tokens_per_sec,
+        rep.peak_held,
+        rep.held_bound,
+        rep.train.best_epoch,
+        valid.n10,
+        valid.r10,
+        test.r10,
+        test.n10,
+        test.r50,
+        test.n50
+    );
+    let json = serde_json::json!({
+        "data": a.data.display().to_string(),
+        "prepared": true,
+        "preset": format!("{:?}", a.preset).to_lowercase(),
+        "config": cfg,
+        "init": a.init.as_ref().map(|p| p.display().to_string()),
+        "freeze_backbone": a.freeze_backbone,
+        "epochs": rep.train.epochs, "best_epoch": rep.train.best_epoch, "losses": rep.train.losses,
+        "steps": rep.steps, "step_limited": rep.step_limited,
+        "shuffle_buffer": a.shuffle_buffer, "pool": a.pool,
+        "peak_windows_held": rep.peak_held, "windows_held_bound": rep.held_bound,
+        "max_window_events": rep.max_window_events,
+        "train_seconds": rep.train.seconds, "total_seconds": total, "tokens_per_sec": rep.train.tokens_per_sec,
+        "lr": a.lr, "lr_decay": a.lr_decay, "lr_decays": a.lr_decays, "lr_decays_taken": rep.train.lr_decays,
+        "dropout": a.dropout, "negatives": a.negatives, "seed": a.seed,
+        "items": items.len(), "sessions": d.sessions, "events": d.events,
+        "windows_per_epoch": d.windows, "targets_per_epoch": d.targets,
+        "valid_cases": d.valid.len(), "valid_seen": d.valid_seen,
+        "test_cases": d.test.len(), "test_seen": d.test_seen, "without_history": d.without_history,
+        "valid": metrics_json(&valid), "test": metrics_json(&test),
+    });
+    std::fs::write(report_path(&a.out), serde_json::to_string_pretty(&json)?)?;
     eprintln!(
         "wrote {} and {}",
         a.out.display(),

@@ -17,6 +17,10 @@ pub mod ops;
 pub mod evaluate;
 pub mod fit;
 pub mod loss;
+pub mod stream;
+
+/// The tensor type of the trainer's API (candle's).
+pub use candle_core::Tensor;
 
 pub use batch::*;
 pub use encode::*;
@@ -27,3 +31,7 @@ pub use net::*;
 pub use nextclick_data::split::*;
 pub use nextclick_model::rank::{rank_of, Metrics};
 pub use ops::*;
+pub use stream::{
+    eval_batch, eval_cases, session_cases, session_windows, train_stream, Reservoir, ShuffleBuffer,
+    StreamData, StreamOptions, StreamReport,
+};
