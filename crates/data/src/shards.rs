@@ -36,6 +36,9 @@ pub const WRITE_BATCH: usize = 8192;
 pub const ROW_GROUP: usize = 128 * 1024;
 /// Rows per batch the reader decodes at a time.
 pub const READ_BATCH: usize = 8192;
+/// Longest session the reader holds: a session with more events is yielded in consecutive pieces of at
+/// most this many (the same user and session ids; each piece's first event keeps its real time gap).
+pub const MAX_SESSION_EVENTS: usize = 4096;
 
 /// The shard of a user key: the first 8 bytes of SHA-256 of its UTF-8 bytes, read big-endian as a `u64`,
 /// mod `partitions`. The plan computes the same value in SQL.
@@ -490,13 +493,26 @@ impl SessionStream<'_> {
                     gap_bucket(Some((t - *prev) as f64))
                 };
                 *prev = t;
-                s.events.push(Event {
+                let e = Event {
                     item: it,
                     kind,
                     gap,
-                });
-                s.splits.push(sp);
+                };
                 cur.row += 1;
+                if s.events.len() >= MAX_SESSION_EVENTS {
+                    // a very long session (a bot, a kiosk) is yielded in pieces, so memory is bounded
+                    // by the piece, not by the session; the piece after keeps the real gap
+                    let cont = ShardSession {
+                        user_id: s.user_id.clone(),
+                        session_id: s.session_id.clone(),
+                        events: vec![e],
+                        splits: vec![sp],
+                    };
+                    let done = std::mem::replace(s, cont);
+                    return Ok(Some(done));
+                }
+                s.events.push(e);
+                s.splits.push(sp);
             }
         }
     }
@@ -610,6 +626,27 @@ mod tests {
         assert_eq!(s.events[1].gap, gap_bucket(Some(10.0)));
         assert_eq!(s.events[1].kind, parse_kind("cart").unwrap().id());
         assert_eq!(got[2].splits, [Split::Valid, Split::Test]);
+        std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn a_very_long_session_comes_in_bounded_pieces() {
+        let d = tmp("long");
+        let n = MAX_SESSION_EVENTS + 10;
+        let mut rows: Vec<Row> = (0..n)
+            .map(|i| ("u1", "u1/1", 100 + 5 * i as i64, "view", "a", "train"))
+            .collect();
+        rows.push(("u2", "u2/1", 7, "view", "b", "train"));
+        write_set(&d, &[rows]);
+        let set = ShardSet::open(&d).unwrap();
+        let it = items();
+        let got: Vec<ShardSession> = set.sessions(vec![0], &it).map(|s| s.unwrap()).collect();
+        let lens: Vec<usize> = got.iter().map(|s| s.events.len()).collect();
+        assert_eq!(lens, [MAX_SESSION_EVENTS, 10, 1]);
+        assert_eq!(got[1].session_id, "u1/1");
+        // the piece's first event keeps its real gap, not a session start's
+        assert_eq!(got[1].events[0].gap, gap_bucket(Some(5.0)));
+        assert_eq!(got[2].session_id, "u2/1");
         std::fs::remove_dir_all(&d).ok();
     }
 
