@@ -142,13 +142,12 @@ bench-catalog:
 	target/release/examples/bench_catalog $(BENCH_CATALOG_ARGS)
 
 ## `nextclick prepare` at scale (issue #21): generated logs of 1M, 10M and 100M events (power-law items,
-## funnel, ~2 % bad rows; crates/prepare/examples/gen_events.rs) → prepare on embedded DataFusion; wall time,
+## funnel, ~2 % bad rows; `nextclick gen-events`, crates/prepare/src/generate.rs) → prepare on embedded DataFusion; wall time,
 ## peak RSS (/usr/bin/time -v), rows/s into docs/prepare.md's "Figures" (crates/prepare/bench/run.sh); then
 ## `nextclick train` streams each prepared folder for BENCH_TRAIN_STEPS steps (default 1000): wall, peak RSS,
 ## windows held against their bound, tokens/s.
 ## `BENCH_PREPARE_SIZES="1000000 10000000"` for fewer. Scratch: target/bench-prepare (tens of GB at 100M).
 bench-prepare: prepare
-	cargo build --release -p nextclick-prepare --examples
 	crates/prepare/bench/run.sh
 
 ## Default browser model (training pipeline): the student (2 layers, D = 64, L = 50, 2-layer item tower)

@@ -10,17 +10,23 @@ cd "$(dirname "$0")/../../.."
 SIZES=${BENCH_PREPARE_SIZES:-1000000 10000000 100000000}
 WORK=${BENCH_PREPARE_WORK:-target/bench-prepare}
 NC=${NEXTCLICK_BIN:-target/release/nextclick}
-GEN=${GEN_EVENTS_BIN:-target/release/examples/gen_events}
+GEN=${GEN_EVENTS_BIN:-}
 MEM=${BENCH_PREPARE_MEMORY_MIB:-2048}
 STEPS=${BENCH_TRAIN_STEPS:-1000}
 mkdir -p "$WORK"
 rows=()
 trows=()
 for n in $SIZES; do
+  # BENCH_PREPARE_REUSE=1: a size measured before (its rows saved in $WORK) is not run again
+  if [ "${BENCH_PREPARE_REUSE:-0}" = 1 ] && [ -f "$WORK/row-$n.md" ]; then
+    rows+=("$(cat "$WORK/row-$n.md")")
+    [ -f "$WORK/trow-$n.md" ] && trows+=("$(cat "$WORK/trow-$n.md")")
+    continue
+  fi
   d="$WORK/gen-$n"
   if [ ! -f "$d/.done" ]; then
     rm -rf "$d"
-    "$GEN" "$d" "$n" 8 1
+    if [ -n "$GEN" ]; then "$GEN" "$d" "$n" 8 1; else "$NC" gen-events "$d" "$n" 8 1; fi
     touch "$d/.done"
   fi
   bytes=$(du -sb "$d/events" | cut -f1)
@@ -35,6 +41,7 @@ for n in $SIZES; do
   kept=$(python3 -c "import json;print(json.load(open('$WORK/out-$n/report.json'))['events'])")
   shards=$(du -sb "$WORK/out-$n/shards" | cut -f1)
   rows+=("| $n | $((bytes / 1000000)) MB | $kept | $((shards / 1000000)) MB | $wall | $((rss / 1024)) MiB | $(awk -v n="$n" -v s="$secs" 'BEGIN{printf "%.0f", n/s}') | $load |")
+  printf '%s\n' "${rows[-1]}" > "$WORK/row-$n.md"
   if [ "$STEPS" != 0 ]; then
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     /usr/bin/time -v -o "$WORK/train-time-$n.txt" "$NC" train --data "$WORK/out-$n" --out "$WORK/train-$n.safetensors" \
@@ -50,6 +57,7 @@ print(f"| {n} | {r['events']} | {r['items']} | {r['windows_per_epoch']} | {r['st
       f"{r['peak_windows_held']} / {r['windows_held_bound']} | {r['tokens_per_sec']:.0f} | {load} |")
 PY
 )")
+    printf '%s\n' "${trows[-1]}" > "$WORK/trow-$n.md"
   fi
 done
 {

@@ -76,6 +76,23 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
         args: Vec<String>,
     },
+    /// Synthetic raw event logs for `make bench-prepare` (`DIR/items.csv`, `DIR/events/part-NNN.csv`):
+    /// power-law items, a funnel, ~2 % bad rows. Hidden: a benchmark tool, in the binary the benchmark
+    /// runs anyway (so it needs no second build of the query engine's crate).
+    #[cfg(feature = "prepare")]
+    #[command(hide = true)]
+    GenEvents {
+        /// Output folder.
+        dir: std::path::PathBuf,
+        /// About this many event rows.
+        events: u64,
+        /// CSV files.
+        #[arg(default_value_t = 8)]
+        files: u32,
+        /// Seed.
+        #[arg(default_value_t = 1)]
+        seed: u64,
+    },
     /// Replays a target shop through the core predictor and the baselines; writes the results section.
     #[cfg(feature = "eval")]
     Eval(Box<nextclick_eval::args::EvalArgs>),
@@ -112,6 +129,24 @@ impl Command {
                  engine is not compiled into the default CLI); `make prepare` builds target/release/nextclick \
                  with it (cargo build --release -p nextclick-cli --features prepare), see docs/prepare.md"
             ),
+            #[cfg(feature = "prepare")]
+            Command::GenEvents {
+                dir,
+                events,
+                files,
+                seed,
+            } => {
+                let t = std::time::Instant::now();
+                let g = nextclick_prepare::generate::generate(&dir, events, files, seed)?;
+                println!(
+                    "gen-events: {} rows, {} items in {:.1} s → {}",
+                    g.rows,
+                    g.items,
+                    t.elapsed().as_secs_f64(),
+                    dir.display()
+                );
+                Ok(())
+            }
             #[cfg(feature = "eval")]
             Command::Eval(a) => nextclick_eval::run::run(*a),
         }
