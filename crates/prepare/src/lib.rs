@@ -13,7 +13,6 @@ pub mod plan;
 pub mod shards;
 
 use std::collections::{BTreeMap, HashMap};
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,7 +21,6 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Arr
 use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use ballista::prelude::SessionContextExt;
-use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionConfig, SessionContext};
@@ -226,14 +224,7 @@ async fn context(opts: &Options, spill: &Path) -> Result<SessionContext> {
                 .with_batch_size(8192);
             let mut rt = RuntimeEnvBuilder::new().with_temp_file_path(spill);
             if let Some(limit) = opts.memory_limit {
-                // A fair pool, not `with_memory_limit`'s greedy one: the plan runs several spilling
-                // operators at once (a sort per partition, windows, aggregates); with a greedy pool the
-                // first sorter takes the whole pool and the next one fails ("Not enough memory to continue
-                // external sort", seen at 10M events with 2 GiB), with a fair one each spills at its share.
-                rt = rt.with_memory_pool(Arc::new(TrackConsumersPool::new(
-                    FairSpillPool::new(limit),
-                    NonZeroUsize::new(5).expect("5 > 0"),
-                )));
+                rt = rt.with_memory_limit(limit, 1.0);
             }
             let state = SessionStateBuilder::new()
                 .with_config(config)
@@ -365,6 +356,14 @@ pub async fn prepare_async(opts: &Options) -> Result<Report> {
         .sql(&plan::sql(opts))
         .await
         .context("cannot plan prepare")?;
+    if std::env::var_os("NEXTCLICK_PREPARE_EXPLAIN").is_some() {
+        // the physical plan, for diagnosing memory or speed (docs/prepare.md)
+        let p = df.clone().create_physical_plan().await?;
+        eprintln!(
+            "{}",
+            datafusion::physical_plan::displayable(p.as_ref()).indent(true)
+        );
+    }
     let bar = if opts.progress {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(

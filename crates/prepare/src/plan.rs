@@ -2,20 +2,11 @@
 //! single DataFusion SQL statement over the tables `raw` (the events) and `items` (the item ids).
 //!
 //! Dropped rows are not removed, they are *tagged* (`dropped`), so that one execution gives both the shards
-//! and every count of the report: row-level bad rows collapse in a `GROUP BY` into one row per reason (and
-//! per unknown raw type) with their count in `copies`, and sort first (`part = -1`); duplicates (a row equal
-//! to the one before it in the user's order: same source session, time, kind and item), short sessions and
-//! rare items stay in their user's partition, tagged, and the client skips them. Deduplication is a `LAG`
-//! over the sorted user order, not a `GROUP BY` of every row: an aggregate emits its groups as one batch,
-//! and a sort cannot take a batch that size (apache/datafusion#19679; 586 MB at 10M events). Windows are
-//! partitioned by `(part, user)` (and the session) and ordered by the same key as the final `ORDER BY`.
-//!
-//! Memory: every window is a *running* one (`ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`, or
-//! `ROW_NUMBER`), which DataFusion evaluates streaming on sorted input; a count over a whole session or
-//! user is the running count forwards plus the running count over the reversed order, minus one. A
-//! whole-partition window (`COUNT(*) OVER (PARTITION BY …)`) would run in `WindowAggExec`, which
-//! concatenates its entire input into one batch that no memory pool bounds. Item counts are an aggregate
-//! joined back (the join's build side has one row per item). Sorts spill beyond the memory pool.
+//! and every count of the report: row-level bad rows collapse in the dedup `GROUP BY` into one row per
+//! reason (and per unknown raw type) with their count in `copies`, and sort first (`part = -1`); short
+//! sessions and rare items stay in their user's partition, tagged, and the client skips them. Windows are
+//! partitioned by `(part, user)` and ordered by the same key as the final `ORDER BY`, so the sort they need
+//! is the output order.
 
 use nextclick::contract::EventKind;
 
@@ -76,28 +67,11 @@ pub fn sql(opts: &Options) -> String {
         TimeMode::Unix => "ts, sid, ek, item",
         TimeMode::Ordinal => "sid, ts, ek, item",
     };
-    // The same order reversed: counting from the end with a running window over it (streaming) instead of
-    // a whole-partition window (DataFusion's WindowAggExec concatenates its entire input into one batch,
-    // which no memory pool can bound: 499 MB at once at 10M events).
-    let ord_desc = match opts.time {
-        TimeMode::Unix => "ts DESC, sid DESC, ek DESC, item DESC",
-        TimeMode::Ordinal => "sid DESC, ts DESC, ek DESC, item DESC",
-    };
-    // A duplicate: a good row equal to the one before it in the user's order (same source session, time,
-    // kind and item), computed in the first window pass.
-    let dup = format!(
-        "CASE WHEN bad IS NULL
-           AND LAG(ts) OVER (PARTITION BY part, ukey ORDER BY {ord}) = ts
-           AND LAG(sid) OVER (PARTITION BY part, ukey ORDER BY {ord}) = sid
-           AND LAG(ek) OVER (PARTITION BY part, ukey ORDER BY {ord}) = ek
-           AND LAG(item) OVER (PARTITION BY part, ukey ORDER BY {ord}) = item THEN 'duplicate' END AS dupr"
-    );
     let (sessions, session_col, session_key) = match opts.time {
         TimeMode::Unix => (
             format!(
                 "s2 AS (SELECT *, CASE WHEN LAG(ts) OVER (PARTITION BY part, ukey ORDER BY {ord}) IS NULL
-                   OR ts - LAG(ts) OVER (PARTITION BY part, ukey ORDER BY {ord}) > {gap} THEN 1 ELSE 0 END AS brk,
-                   {dup} FROM s1),
+                   OR ts - LAG(ts) OVER (PARTITION BY part, ukey ORDER BY {ord}) > {gap} THEN 1 ELSE 0 END AS brk FROM s1),
                  s3 AS (SELECT *, SUM(brk) OVER (PARTITION BY part, ukey ORDER BY {ord}
                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sno FROM s2),",
                 gap = opts.session_gap
@@ -105,14 +79,12 @@ pub fn sql(opts: &Options) -> String {
             "CASE WHEN part < 0 THEN '' ELSE concat(ukey, '/', CAST(sno AS VARCHAR)) END",
             "sno",
         ),
-        TimeMode::Ordinal => (format!("s3 AS (SELECT *, {dup} FROM s1),"), "sid", "sid"),
+        TimeMode::Ordinal => ("s3 AS (SELECT * FROM s1),".to_string(), "sid", "sid"),
     };
     let split = match opts.split {
         SplitRule::Loo => {
-            // rn: the kept events up to this one, rd: from this one to the user's last (both running
-            // windows), so the user's kept count is rn + rd - 1
-            "CASE WHEN dropped IS NOT NULL THEN '' WHEN rn + rd - 1 >= 3 AND rd = 1 THEN 'test' \
-                           WHEN rn + rd - 1 >= 3 AND rd = 2 THEN 'valid' ELSE 'train' END"
+            "CASE WHEN dropped IS NOT NULL THEN '' WHEN n >= 3 AND rn = n THEN 'test' \
+                           WHEN n >= 3 AND rn = n - 1 THEN 'valid' ELSE 'train' END"
                 .to_string()
         }
         SplitRule::Time {
@@ -139,40 +111,33 @@ pub fn sql(opts: &Options) -> String {
      WHEN i.item_id IS NULL THEN 'unknown_item'
    END AS bad
    FROM p LEFT JOIN items i ON p.item = i.item_id),
- g AS (SELECT ukey, sid, ts, et, item, bad, CAST(1 AS BIGINT) AS copies, encode(sha256(ukey), 'hex') AS h
-   FROM t WHERE bad IS NULL
-   UNION ALL
-   SELECT '' AS ukey, '' AS sid, CAST(0 AS BIGINT) AS ts, et, '' AS item, bad, count(*) AS copies,
-     encode(sha256(''), 'hex') AS h FROM
-   (SELECT CASE WHEN bad = 'unknown_event_type' THEN substr(et_raw, 1, 64) ELSE '' END AS et, bad
-    FROM t WHERE bad IS NOT NULL) AS d
-   GROUP BY et, bad),
+ g AS (SELECT ukey, sid, ts, et, item, bad, count(*) AS copies, encode(sha256(ukey), 'hex') AS h FROM
+   (SELECT
+     CASE WHEN bad IS NULL THEN ukey ELSE '' END AS ukey,
+     CASE WHEN bad IS NULL THEN sid ELSE '' END AS sid,
+     CASE WHEN bad IS NULL THEN ts ELSE 0 END AS ts,
+     CASE WHEN bad IS NULL THEN et WHEN bad = 'unknown_event_type' THEN substr(et_raw, 1, 64) ELSE '' END AS et,
+     CASE WHEN bad IS NULL THEN item ELSE '' END AS item,
+     bad
+    FROM t) AS d
+   GROUP BY ukey, sid, ts, et, item, bad),
  s1 AS (SELECT ukey, sid, ts, et, item, bad, copies,
    CASE WHEN bad IS NULL THEN {part} ELSE -1 END AS part,
    CASE WHEN bad IS NULL THEN CASE et{kind_ids} END ELSE 0 END AS ek
    FROM g),
  {sessions}
- s4 AS (SELECT *,
-   SUM(CASE WHEN dupr IS NULL THEN 1 ELSE 0 END) OVER (PARTITION BY part, ukey, {session_key} ORDER BY {ord}
-     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sa,
-   SUM(CASE WHEN dupr IS NULL THEN 1 ELSE 0 END) OVER (PARTITION BY part, ukey, {session_key} ORDER BY {ord_desc}
-     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS sd
-   FROM s3),
- ic AS (SELECT item AS ic_item,
-   SUM(CASE WHEN bad IS NULL AND dupr IS NULL AND sa + sd - 1 >= {min_s} THEN 1 ELSE 0 END) AS ic_n
-   FROM s4 GROUP BY item),
- s7 AS (SELECT s4.*, CASE WHEN bad IS NOT NULL THEN bad WHEN dupr IS NOT NULL THEN dupr
-   WHEN sa + sd - 1 < {min_s} THEN 'short_session'
-   WHEN ic.ic_n < {min_i} THEN 'rare_item' END AS dropped FROM ic JOIN s4 ON s4.item = ic.ic_item),
- s6 AS (SELECT *,
+ s5 AS (SELECT *, CASE WHEN bad IS NOT NULL THEN bad
+   WHEN COUNT(*) OVER (PARTITION BY part, ukey, {session_key}) < {min_s} THEN 'short_session' END AS drop1 FROM s3),
+ s7 AS (SELECT *, CASE WHEN drop1 IS NOT NULL THEN drop1
+   WHEN SUM(CASE WHEN drop1 IS NULL THEN 1 ELSE 0 END) OVER (PARTITION BY item) < {min_i} THEN 'rare_item' END AS dropped FROM s5),
+ s8 AS (SELECT *,
    SUM(CASE WHEN dropped IS NULL THEN 1 ELSE 0 END) OVER (PARTITION BY part, ukey ORDER BY {ord}
      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS rn,
-   SUM(CASE WHEN dropped IS NULL THEN 1 ELSE 0 END) OVER (PARTITION BY part, ukey ORDER BY {ord_desc}
-     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS rd
+   SUM(CASE WHEN dropped IS NULL THEN 1 ELSE 0 END) OVER (PARTITION BY part, ukey) AS n
    FROM s7)
 SELECT part, ukey AS user_id, {session_col} AS session_id, ts AS \"timestamp\", et AS event_type,
   item AS item_id, {split} AS split, dropped, copies
-FROM s6
+FROM s8
 ORDER BY part, ukey, {ord}, et, dropped",
         part = part_expr(opts.partitions),
         sid = "btrim(coalesce(CAST(session_id AS VARCHAR), ''))",
