@@ -456,20 +456,21 @@ fn run_stream(a: TrainArgs) -> Result<()> {
         "--text-layers: text-encoder fine-tuning reads an in-memory platform folder, not prepared shards"
     );
     let set = data::shards::ShardSet::open(&a.data)?;
-    let mut report = data::LoadReport::default();
-    let items = data::load_items(&set.items_path(), &mut report)?;
-    report.print(&set.items_path().display().to_string());
+    // items.csv read once: with the embeddings for a content model, alone for the ID preset
+    let (items, content) = if a.preset == Preset::Id {
+        let mut report = data::LoadReport::default();
+        let items = data::load_items(&set.items_path(), &mut report)?;
+        report.print(&set.items_path().display().to_string());
+        (items, None)
+    } else {
+        let (items, emb) = load_and_embed(&set.items_path(), a.model_dir.as_deref())?;
+        (items, Some(train::content_tensor(&emb.vecs, emb.dim)?))
+    };
     let index: std::collections::HashMap<String, u32> = items
         .iter()
         .enumerate()
         .map(|(i, it)| (it.id.clone(), i as u32))
         .collect();
-    let content = if a.preset == Preset::Id {
-        None
-    } else {
-        let (_, emb) = load_and_embed(&set.items_path(), a.model_dir.as_deref())?;
-        Some(train::content_tensor(&emb.vecs, emb.dim)?)
-    };
     let (mut net, cfg) = make_net(&a, items.len(), content.as_ref())?;
     let opts = train_options(&a, false);
     let sopts = StreamOptions {

@@ -95,6 +95,41 @@ pub struct TrainReport {
     pub lr_decays: usize,
 }
 
+/// The trainable prefixes of `opts` and a maker of AdamW over their variables at a learning rate (with
+/// `opts.weight_decay`), after the checks both trainers make: some variable is trainable and the plateau
+/// decay factor is in (0, 1). Shared by [`train_with_text`] and the streaming trainer.
+pub(crate) fn optimiser<'o>(
+    net: &Net,
+    opts: &'o TrainOptions,
+) -> Result<(
+    Vec<&'o str>,
+    impl Fn(f64) -> candle_core::Result<candle_nn::AdamW>,
+)> {
+    let prefixes: Vec<&str> = opts.trainable.iter().map(|s| s.as_str()).collect();
+    let vars = net.vars_with_prefix(&prefixes);
+    anyhow::ensure!(
+        !vars.is_empty(),
+        "no trainable parameters for prefixes {prefixes:?}"
+    );
+    anyhow::ensure!(
+        opts.lr_decays == 0 || (opts.lr_decay > 0.0 && opts.lr_decay < 1.0),
+        "learning-rate decay factor {} must be in (0, 1)",
+        opts.lr_decay
+    );
+    let weight_decay = opts.weight_decay;
+    let adamw = move |lr: f64| {
+        candle_nn::AdamW::new(
+            vars.clone(),
+            candle_nn::ParamsAdamW {
+                lr,
+                weight_decay,
+                ..Default::default()
+            },
+        )
+    };
+    Ok((prefixes, adamw))
+}
+
 /// Trains `net` on `split` (content embeddings `content` `[V, C]` for tower models).
 pub fn train(
     net: &mut Net,
@@ -147,27 +182,7 @@ pub fn train_with_text(
             net.cfg.encoder.max_len
         );
     }
-    let prefixes: Vec<&str> = opts.trainable.iter().map(|s| s.as_str()).collect();
-    let vars = net.vars_with_prefix(&prefixes);
-    anyhow::ensure!(
-        !vars.is_empty(),
-        "no trainable parameters for prefixes {prefixes:?}"
-    );
-    anyhow::ensure!(
-        opts.lr_decays == 0 || (opts.lr_decay > 0.0 && opts.lr_decay < 1.0),
-        "learning-rate decay factor {} must be in (0, 1)",
-        opts.lr_decay
-    );
-    let adamw = |lr: f64| {
-        candle_nn::AdamW::new(
-            vars.clone(),
-            candle_nn::ParamsAdamW {
-                lr,
-                weight_decay: opts.weight_decay,
-                ..Default::default()
-            },
-        )
-    };
+    let (prefixes, adamw) = optimiser(net, opts)?;
     let mut lr = opts.lr;
     let mut opt = adamw(lr)?;
     let text_adamw = |lr: f64| -> Result<Option<candle_nn::AdamW>> {

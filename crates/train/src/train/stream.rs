@@ -387,31 +387,11 @@ pub fn train_stream(
     sopts: &StreamOptions,
 ) -> Result<StreamReport> {
     let t0 = std::time::Instant::now();
-    let prefixes: Vec<&str> = opts.trainable.iter().map(|s| s.as_str()).collect();
-    let vars = net.vars_with_prefix(&prefixes);
-    ensure!(
-        !vars.is_empty(),
-        "no trainable parameters for prefixes {prefixes:?}"
-    );
-    ensure!(
-        opts.lr_decays == 0 || (opts.lr_decay > 0.0 && opts.lr_decay < 1.0),
-        "learning-rate decay factor {} must be in (0, 1)",
-        opts.lr_decay
-    );
+    let (prefixes, adamw) = optimiser(net, opts)?;
     ensure!(
         sopts.pool > 0,
         "the batching pool must hold at least one window"
     );
-    let adamw = |lr: f64| {
-        candle_nn::AdamW::new(
-            vars.clone(),
-            candle_nn::ParamsAdamW {
-                lr,
-                weight_decay: opts.weight_decay,
-                ..Default::default()
-            },
-        )
-    };
     let mut lr = opts.lr;
     let max_len = net.cfg.encoder.max_len;
     let mut run = Run {
