@@ -46,9 +46,23 @@ if (missing && process.env.CI === "true") {
           ]),
         );
         assert.equal(r, null, `navigation ${i + 1}: nextclick("ready") did not resolve in 10 s; Web Locks: ${r}`);
+        // and not merely thanks to the 2 s bound: the pages in the bfcache (frozen, they can release nothing)
+        // let go of the lock at pagehide, so it comes free. A page that took the lock into the bfcache would
+        // hold it for good. (Whether this page's init waited past 2 s depends on the machine's load — the old
+        // page's pagehide runs in another process — so the SDK's warning is reported, not asserted on.)
+        const held = await page.evaluate(async () => {
+          const deadline = Date.now() + 10000;
+          for (;;) {
+            const q = await navigator.locks.query();
+            const mine = (q.held || []).filter((l) => l.name.startsWith("nextclick:"));
+            if (mine.length === 0 || Date.now() > deadline) return mine.length ? JSON.stringify(q) : null;
+            await new Promise((res) => setTimeout(res, 100));
+          }
+        });
+        assert.equal(held, null, `navigation ${i + 1}: the shop's Web Lock stayed held for 10 s (by a page in the bfcache?): ${held}`);
       }
-      // and not merely thanks to the 2 s bound: the bfcached pages let go of the lock at pagehide
-      assert.deepEqual(log.warnings.filter((w) => /Web Lock/.test(w)), [], "no page waited out the lock");
+      const waited = log.warnings.filter((w) => /Web Lock/.test(w));
+      if (waited.length) console.log(`# ${waited.length} of 10 product pages waited out the 2 s lock bound (slow pagehide under load)`);
     } finally {
       await browser.close();
     }
