@@ -130,12 +130,16 @@ class JsAdapter {
 // ---- the two libraries behind one interface: ready() then step(event) → top-K ----
 async function setupNextclick(modelBytesP, catalogBytesP) {
   const t0 = now();
+  // The catalog's checksum digest by WebCrypto, while the wasm compiles, as the SDK's engine does
+  // (its `catalogDigest`); `digest=wasm` in the query hashes in wasm instead (the earlier way, to compare).
+  const digestP = q.get('digest') === 'wasm' ? Promise.resolve(undefined)
+    : Promise.all([catalogBytesP, import('/packages/nextclick/sdk/engine.js')]).then(([c, e]) => e.catalogDigest(c));
   const mod = await import(`${PKG}/nextclick.js`);
   await mod.default({ module_or_path: `${PKG}/nextclick_bg.wasm` });
   const tLib = now();
-  const [model, catalog] = await Promise.all([modelBytesP, catalogBytesP]);
+  const [model, catalog, digest] = await Promise.all([modelBytesP, catalogBytesP, digestP]);
   const tFetch = now();
-  const p = mod.Predictor.create(model, catalog, { head: { enabled: LEARN } });
+  const p = mod.Predictor.create(model, catalog, { head: { enabled: LEARN } }, digest);
   const tReady = now();
   return {
     timings: { lib: tLib - t0, dataWait: tFetch - tLib, create: tReady - tFetch },

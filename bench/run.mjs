@@ -164,7 +164,9 @@ async function runPage(params, timeout = 600_000, repeat = false) {
   return r;
 }
 
-const results = { cold: { nextclick: [], ort: [] }, latency: [], memory: null };
+// cold.nextclickWasmDigest: nextclick with the catalog's checksum computed in wasm (before #23's WebCrypto
+// digest), to show the cut in the same run
+const results = { cold: { nextclick: [], ort: [], nextclickWasmDigest: [] }, latency: [], memory: null };
 const COLD_N = SIZES[SIZES.length - 1];
 if (MEM_EVENTS > 0) {
   const t = Date.now();
@@ -193,6 +195,7 @@ for (let i = 0; i < COLD_RUNS; i++) {
     const r = await runPage({ lib, n: String(COLD_N), events: '0', warmup: '0', learn: '0' }, 600_000, true);
     results.cold[lib].push(r);
   }
+  results.cold.nextclickWasmDigest.push(await runPage({ lib: 'nextclick', digest: 'wasm', n: String(COLD_N), events: '0', warmup: '0', learn: '0' }, 600_000, true));
 }
 say(`cold start done (${COLD_RUNS} runs each)`);
 const configs = [];
@@ -311,6 +314,18 @@ md += `\nCold start breakdown (median ms): nextclick — library JS + wasm compi
   + `InferenceSession.create (incl. its wasm fetch + compile) + catalog parse ${f(median(results.cold.ort.map((r) => r.setup.create)), 1)}. `
   + `Repeat view: nextclick — library JS + wasm compile ${f(median(results.cold.nextclick.map((r) => r.repeat.setup.lib)), 1)}, Predictor.create ${f(median(results.cold.nextclick.map((r) => r.repeat.setup.create)), 1)}; `
   + `ORT-web — library JS ${f(median(results.cold.ort.map((r) => r.repeat.setup.lib)), 1)}, InferenceSession.create + catalog parse ${f(median(results.cold.ort.map((r) => r.repeat.setup.create)), 1)}.\n`;
+
+{
+  // The stages of the cold start, side by side (medians of COLD_RUNS), for the first visit and the repeat view.
+  const med = (rs, get) => f(median(rs.map(get)), 1);
+  const rowsOf = (name, rs) => ['first visit', 'repeat view'].map((v, i) => {
+    const pick = (r) => (i ? r.repeat : r);
+    return `| ${name} | ${v} | ${med(rs, (r) => pick(r).scriptStartMs)} | ${med(rs, (r) => pick(r).setup.lib)} | ${med(rs, (r) => pick(r).setup.dataWait)} | ${med(rs, (r) => pick(r).setup.create)} | ${med(rs, (r) => pick(r).coldReadyMs)} |`;
+  });
+  md += `\nCold start by stage (median ms of ${COLD_RUNS} runs, ${COLD_N} items): *page* = navigation start to the page's script (HTML + page module, the same for both libraries); *library* = nextclick's glue import + wasm fetch/compile/instantiate, ORT-web's module import; *waiting* = for the model and catalog fetches (started with the page script) after that; *create* = \`Predictor.create\` (model decode, contract check, tract optimisation, catalog decode and checksum) / \`InferenceSession.create\` (incl. ORT-web's wasm fetch + compile) + catalog parse. "checksum in wasm" is nextclick with the catalog's SHA-256 computed in wasm (\`digest=wasm\`, as before issue #23); the default computes it with WebCrypto while the wasm compiles.\n\n`
+    + `| library | view | page | library | waiting | create | model ready |\n|---|---|---:|---:|---:|---:|---:|\n`
+    + [...rowsOf('nextclick', results.cold.nextclick), ...rowsOf('nextclick, checksum in wasm', results.cold.nextclickWasmDigest), ...rowsOf('ORT-web', results.cold.ort)].join('\n') + '\n';
+}
 
 md += `\n### Every configuration\n\n| library | items | catalog | learning | p50 ms | p99 ms | mean ms | track p50 ms | wasm memory |\n|---|---:|---|---|---:|---:|---:|---:|---:|\n`;
 for (const x of results.latency) md += `| ${x.lib} | ${x.n} | ${x.dtype} | ${x.learn ? 'on' : 'off'} | ${f(x.r.total.p50)} | ${f(x.r.total.p99)} | ${f(x.r.total.mean)} | ${f(x.r.track.p50)} | ${mb(x.r.wasmMemoryBytes)} |\n`;

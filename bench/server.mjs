@@ -10,7 +10,7 @@ const TYPES = {
   '.wasm': 'application/wasm', '.json': 'application/json', '.onnx': 'application/octet-stream',
   '.bin': 'application/octet-stream', '.catalog': 'application/octet-stream',
 };
-const ALLOWED = ['/bench/page.html', '/bench/page.mjs', '/bench/out/', '/bench/node_modules/onnxruntime-web/dist/', '/models/'];
+const ALLOWED = ['/bench/page.html', '/bench/page.mjs', '/bench/out/', '/bench/node_modules/onnxruntime-web/dist/', '/models/', '/packages/nextclick/sdk/engine.js'];
 
 export function startServer(root, port = 0) {
   const server = http.createServer((req, res) => {

@@ -208,10 +208,22 @@ fn check_pin(what: &'static str, bytes: &[u8], pin: &Option<String>) -> Result<(
 impl Predictor {
     /// Loads a model and a catalog from bytes and checks that they belong together.
     pub fn new(model_bytes: &[u8], catalog_bytes: &[u8], options: Options) -> Result<Predictor> {
+        Predictor::new_with_catalog_digest(model_bytes, catalog_bytes, options, None)
+    }
+
+    /// [`Predictor::new`], with the SHA-256 of the catalog's checksummed part computed by the caller
+    /// (see [`Catalog::from_bytes_with_body_digest`]: the page's WebCrypto digest, so the integrity check
+    /// costs no wasm time at load).
+    pub fn new_with_catalog_digest(
+        model_bytes: &[u8],
+        catalog_bytes: &[u8],
+        options: Options,
+        catalog_body_digest: Option<&[u8; 32]>,
+    ) -> Result<Predictor> {
         let session_config = options.validate()?;
         check_pin("model", model_bytes, &options.model_sha256)?;
         check_pin("catalog", catalog_bytes, &options.catalog_sha256)?;
-        let catalog = Catalog::from_bytes(catalog_bytes)?;
+        let catalog = Catalog::from_bytes_with_body_digest(catalog_bytes, catalog_body_digest)?;
         let encoder = Encoder::from_bytes(model_bytes)?;
         Predictor::from_parts(encoder, catalog, options, session_config)
     }

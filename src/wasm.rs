@@ -53,10 +53,18 @@ pub struct JsPredictor {
 #[wasm_bindgen(js_class = Predictor)]
 impl JsPredictor {
     /// Loads a contract-v1 ONNX model and a catalog built for it. Throws on bad bytes or options.
+    ///
+    /// `catalogDigest` (optional): the SHA-256 of the catalog's bytes without their last 32 (its checksum),
+    /// as `crypto.subtle.digest("SHA-256", catalog.subarray(0, catalog.length - 32))` computes it. Given,
+    /// the catalog's checksum is compared with it instead of being recomputed in wasm (≈ 100 ms for 20k
+    /// items on a first visit); a mismatch throws as a corrupted catalog does. It stands in for hashing
+    /// `catalog`, so it must be computed from these bytes (a digest of other bytes defeats the check).
+    /// The SDK computes it while the wasm compiles (`sdk/engine.js` `catalogDigest`).
     pub fn create(
         model: &[u8],
         catalog: &[u8],
         #[wasm_bindgen(unchecked_param_type = "PredictorOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(js_name = catalogDigest)] catalog_digest: Option<Vec<u8>>,
     ) -> Result<JsPredictor, JsError> {
         install_panic_hook();
         let options: Options = if options.is_undefined() || options.is_null() {
@@ -70,8 +78,18 @@ impl JsPredictor {
                 .ok_or_else(|| js_err("invalid options: not a JSON-compatible object"))?;
             serde_json::from_str(&json).map_err(|e| js_err(format!("invalid options: {e}")))?
         };
+        let digest: Option<[u8; 32]> = match catalog_digest {
+            None => None,
+            Some(d) => Some(d.as_slice().try_into().map_err(|_| {
+                js_err(format!(
+                    "catalogDigest must be the 32 bytes of a SHA-256, got {} bytes",
+                    d.len()
+                ))
+            })?),
+        };
         Ok(JsPredictor {
-            inner: Predictor::new(model, catalog, options).map_err(js_err)?,
+            inner: Predictor::new_with_catalog_digest(model, catalog, options, digest.as_ref())
+                .map_err(js_err)?,
         })
     }
 

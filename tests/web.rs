@@ -38,7 +38,7 @@ fn message(e: JsValue) -> String {
 #[wasm_bindgen_test]
 fn browser_matches_native_top_k_and_scores() {
     let steps: Vec<Step> = serde_json::from_str(EXPECTED).unwrap();
-    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED, None)
         .map_err(JsValue::from)
         .unwrap();
     assert_eq!(p.catalog_size(), 300);
@@ -62,12 +62,12 @@ fn browser_matches_native_top_k_and_scores() {
 
 #[wasm_bindgen_test]
 fn bad_model_and_catalog_bytes_throw_readable_errors() {
-    let e = JsPredictor::create(b"nope", CATALOG, JsValue::UNDEFINED)
+    let e = JsPredictor::create(b"nope", CATALOG, JsValue::UNDEFINED, None)
         .map(|_| ())
         .map_err(JsValue::from)
         .unwrap_err();
     assert!(message(e).starts_with("nextclick: model: not a loadable ONNX model"));
-    let e = JsPredictor::create(MODEL, b"nope", JsValue::UNDEFINED)
+    let e = JsPredictor::create(MODEL, b"nope", JsValue::UNDEFINED, None)
         .map(|_| ())
         .map_err(JsValue::from)
         .unwrap_err();
@@ -77,13 +77,13 @@ fn bad_model_and_catalog_bytes_throw_readable_errors() {
     );
     let mut c = CATALOG.to_vec();
     c.truncate(100);
-    let e = JsPredictor::create(MODEL, &c, JsValue::UNDEFINED)
+    let e = JsPredictor::create(MODEL, &c, JsValue::UNDEFINED, None)
         .map(|_| ())
         .map_err(JsValue::from)
         .unwrap_err();
     assert!(message(e).starts_with("nextclick: catalog: "));
     let opts = js(&serde_json::json!({"sessionTimeout": 3}));
-    let e = JsPredictor::create(MODEL, CATALOG, opts)
+    let e = JsPredictor::create(MODEL, CATALOG, opts, None)
         .map(|_| ())
         .map_err(JsValue::from)
         .unwrap_err();
@@ -96,7 +96,7 @@ fn bad_model_and_catalog_bytes_throw_readable_errors() {
 
 #[wasm_bindgen_test]
 fn malformed_events_throw_and_the_predictor_keeps_working() {
-    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED, None)
         .map_err(JsValue::from)
         .unwrap();
     let cases = [
@@ -152,7 +152,7 @@ fn ids(v: JsValue) -> Vec<String> {
 
 #[wasm_bindgen_test]
 fn learning_in_the_browser_raises_co_clicked_items_and_state_round_trips() {
-    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED, None)
         .map_err(JsValue::from)
         .unwrap();
     p.track(ev("view", "ref-0005", 0.0))
@@ -181,7 +181,7 @@ fn learning_in_the_browser_raises_co_clicked_items_and_state_round_trips() {
 
     // A "reload": a new predictor restores the saved state and predicts the same.
     let saved = p.export_state();
-    let mut q = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+    let mut q = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED, None)
         .map_err(JsValue::from)
         .unwrap();
     q.import_state(&saved).map_err(JsValue::from).unwrap();
@@ -196,7 +196,7 @@ fn learning_in_the_browser_raises_co_clicked_items_and_state_round_trips() {
 
     // forget() erases everything learned.
     q.forget();
-    let fresh = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+    let fresh = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED, None)
         .map_err(JsValue::from)
         .unwrap();
     assert_eq!(q.export_state(), fresh.export_state());
@@ -204,7 +204,7 @@ fn learning_in_the_browser_raises_co_clicked_items_and_state_round_trips() {
 
 #[wasm_bindgen_test]
 fn without_consent_nothing_is_learned() {
-    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED, None)
         .map_err(JsValue::from)
         .unwrap();
     p.set_learning(false);
@@ -223,7 +223,7 @@ fn without_consent_nothing_is_learned() {
 
 #[wasm_bindgen_test]
 fn a_flood_of_events_stays_bounded_in_the_browser() {
-    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED, None)
         .map_err(JsValue::from)
         .unwrap();
     p.set_learning(false);
@@ -277,7 +277,7 @@ fn catalog_of(keep: &[usize]) -> Vec<u8> {
 
 #[wasm_bindgen_test]
 fn state_survives_a_reordered_and_a_smaller_catalog_in_the_browser() {
-    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED)
+    let mut p = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED, None)
         .map_err(JsValue::from)
         .unwrap();
     for (i, id) in ["ref-0005", "ref-0250", "ref-0007"].iter().enumerate() {
@@ -290,7 +290,7 @@ fn state_survives_a_reordered_and_a_smaller_catalog_in_the_browser() {
 
     // reordered: the same products come back
     let reversed: Vec<usize> = (0..300).rev().collect();
-    let mut q = JsPredictor::create(MODEL, &catalog_of(&reversed), JsValue::UNDEFINED)
+    let mut q = JsPredictor::create(MODEL, &catalog_of(&reversed), JsValue::UNDEFINED, None)
         .map_err(JsValue::from)
         .unwrap();
     let report = q.import_state(&saved).map_err(JsValue::from).unwrap();
@@ -300,7 +300,7 @@ fn state_survives_a_reordered_and_a_smaller_catalog_in_the_browser() {
 
     // smaller (ref-0250 removed): no trap, the removed product's event is dropped
     let small: Vec<usize> = (0..100).rev().collect();
-    let mut r = JsPredictor::create(MODEL, &catalog_of(&small), JsValue::UNDEFINED)
+    let mut r = JsPredictor::create(MODEL, &catalog_of(&small), JsValue::UNDEFINED, None)
         .map_err(JsValue::from)
         .unwrap();
     let report = r.import_state(&saved).map_err(JsValue::from).unwrap();
@@ -312,4 +312,57 @@ fn state_survives_a_reordered_and_a_smaller_catalog_in_the_browser() {
     r.track(ev("view", "ref-0005", 100.0))
         .map_err(JsValue::from)
         .unwrap();
+}
+
+#[wasm_bindgen(
+    inline_js = "export function subtle_digest(b) { return crypto.subtle.digest('SHA-256', b).then((d) => new Uint8Array(d)); }"
+)]
+extern "C" {
+    /// The platform's SHA-256 (WebCrypto), as the SDK's engine computes the catalog digest.
+    fn subtle_digest(bytes: &[u8]) -> js_sys::Promise;
+}
+
+async fn platform_digest(bytes: &[u8]) -> Vec<u8> {
+    let d = wasm_bindgen_futures::JsFuture::from(subtle_digest(bytes))
+        .await
+        .expect("crypto.subtle.digest (the test page is a secure context)");
+    js_sys::Uint8Array::new(&d).to_vec()
+}
+
+#[wasm_bindgen_test]
+async fn the_catalog_checks_against_the_platforms_sha256() {
+    let body = &CATALOG[..CATALOG.len() - 32];
+    let digest = platform_digest(body).await;
+    // the browser's digest of the checksummed part is the file's checksum: the wasm does not hash again
+    let mut with = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED, Some(digest.clone()))
+        .expect("loads with the platform's digest");
+    let mut without = JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED, None)
+        .expect("loads hashing in wasm");
+    let e = ev("view", "ref-0003", 1_000.0);
+    with.track(e.clone()).unwrap();
+    without.track(e).unwrap();
+    assert_eq!(
+        ids(with.predict(5).unwrap()),
+        ids(without.predict(5).unwrap())
+    );
+    // a corrupted file is still refused: its checksum no longer matches the digest of what arrived
+    let mut bad = CATALOG.to_vec();
+    let at = bad.len() - 40;
+    bad[at] ^= 1;
+    let bad_digest = platform_digest(&bad[..bad.len() - 32]).await;
+    let err = message(
+        JsPredictor::create(MODEL, &bad, JsValue::UNDEFINED, Some(bad_digest))
+            .map(|_| ())
+            .map_err(JsValue::from)
+            .unwrap_err(),
+    );
+    assert!(err.contains("checksum"), "{err}");
+    // a digest that is not a SHA-256 is refused by name
+    let err = message(
+        JsPredictor::create(MODEL, CATALOG, JsValue::UNDEFINED, Some(vec![0; 31]))
+            .map(|_| ())
+            .map_err(JsValue::from)
+            .unwrap_err(),
+    );
+    assert!(err.contains("catalogDigest"), "{err}");
 }

@@ -127,6 +127,25 @@ async function bytesOf(src, what, integrity) {
   return new Uint8Array(await r.arrayBuffer());
 }
 
+/**
+ * The SHA-256 of a catalog's checksummed part (every byte but its last 32, the checksum) by the platform's
+ * WebCrypto, for `Predictor.create`'s `catalogDigest`: the core compares the file's checksum with it
+ * instead of hashing the file in wasm, which on a first visit runs in the browser's baseline tier
+ * (≈ 100 ms for 20k items, docs/bench.md). `undefined` where WebCrypto is missing (an insecure context) or
+ * refuses: the core then hashes itself. Either way a corrupted catalog fails init.
+ * @param {Uint8Array} bytes
+ * @returns {Promise<Uint8Array | undefined>}
+ */
+export async function catalogDigest(bytes) {
+  const subtle = globalThis.crypto && globalThis.crypto.subtle;
+  if (!subtle || typeof subtle.digest !== "function" || bytes.byteLength < 32) return undefined;
+  try {
+    return new Uint8Array(await subtle.digest("SHA-256", bytes.subarray(0, bytes.byteLength - 32)));
+  } catch {
+    return undefined;
+  }
+}
+
 /** A trap or out-of-memory error from inside the wasm instance (as opposed to an input error). */
 export function isFault(e) {
   if (typeof WebAssembly === "object" && WebAssembly.RuntimeError && e instanceof WebAssembly.RuntimeError) return true;
@@ -156,14 +175,16 @@ export function createEngine() {
      */
     async init({ model, catalog, shopHead, options, glue, learning, integrity }) {
       const sri = integrity && typeof integrity === "object" ? integrity : {};
-      const [g, m, c, h] = await Promise.all([
+      const catalogBytes = bytesOf(catalog, "catalog", sri.catalog);
+      const [g, m, c, h, digest] = await Promise.all([
         loadWasm(glue, sri.wasm),
         bytesOf(model, "model", sri.model),
-        bytesOf(catalog, "catalog", sri.catalog),
+        catalogBytes,
         shopHead ? bytesOf(shopHead, "shop head", sri.shopHead) : null,
+        catalogBytes.then(catalogDigest, () => undefined), // while the wasm compiles
       ]);
       if (p) p.free();
-      p = g.Predictor.create(m, c, options || undefined);
+      p = g.Predictor.create(m, c, options || undefined, digest);
       // the shop head is checked against the model like the catalog: a wrong one fails init
       const head = h && typeof p.setShopHead === "function" ? p.setShopHead(h) : null;
       if (typeof p.setLearning === "function") p.setLearning(!!learning);
