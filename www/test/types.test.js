@@ -91,7 +91,7 @@ if (missing && process.env.CI === "true") {
     assert.match(dts, /Inactivity that ends a session, in minutes\./);
     // and the Predictor's methods are declared with them
     for (const sig of [
-      /static create\(model: [^)]*, options: PredictorOptions \| undefined\): Predictor;/,
+      /static create\(model: [^)]*, options: PredictorOptions \| undefined, catalogDigest\?: Uint8Array [^)]*\): Predictor;/,
       /track\(event: NextclickEvent\): TrackStatus;/,
       /predict\(k: number\): Prediction\[\];/,
       /intent\(\): Intent \| null;/,

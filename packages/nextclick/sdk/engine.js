@@ -140,7 +140,8 @@ export async function catalogDigest(bytes) {
   const subtle = globalThis.crypto && globalThis.crypto.subtle;
   if (!subtle || typeof subtle.digest !== "function" || bytes.byteLength < 32) return undefined;
   try {
-    return new Uint8Array(await subtle.digest("SHA-256", bytes.subarray(0, bytes.byteLength - 32)));
+    const body = /** @type {Uint8Array<ArrayBuffer>} */ (bytes.subarray(0, bytes.byteLength - 32));
+    return new Uint8Array(await subtle.digest("SHA-256", body));
   } catch {
     return undefined;
   }
