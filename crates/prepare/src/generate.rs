@@ -1,4 +1,4 @@
-//! Large synthetic event logs for `make bench-prepare` (`examples/gen_events.rs`): streaming (constant
+//! Large synthetic event logs for `make bench-prepare` (the CLI's hidden `nextclick gen-events`): streaming (constant
 //! memory), deterministic for a seed, and shaped like a shop's log: power-law item popularity, users with
 //! several sessions of varied length, a view → addtocart → transaction funnel, seconds-to-minutes gaps
 //! inside sessions and hours-to-days between them, and ~2 % bad rows of every kind plus ~1 % duplicates.
