@@ -119,7 +119,7 @@ eval: tools-release
 
 ## Benchmark: nextclick vs onnxruntime-web in headless Chromium, one run (writes docs/bench.md + docs/bench.svg).
 ## Not part of `make test`. `make bench-native`: the criterion micro-benchmarks (cargo bench).
-.PHONY: bench bench-native bench-sdk-size bench-catalog bench-prepare
+.PHONY: bench bench-native bench-sdk-size bench-catalog bench-catalog-web bench-prepare
 bench: wasm-release
 	@if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then cd bench && npm ci --no-audit --no-fund --loglevel=error; fi
 	cd bench && node run.mjs
@@ -140,6 +140,16 @@ bench-native:
 bench-catalog:
 	cargo build --release --workspace --examples
 	target/release/examples/bench_catalog $(BENCH_CATALOG_ARGS)
+
+## The same catalogs in headless Chromium (issue #20): bench_catalog writes them (bound to models/default.onnx)
+## into bench/out/data, bench/run.mjs loads each in the page and rewrites docs/bench.md's "Big catalogs in
+## Chromium" section. BENCH_IVF_SIZES (default "100000 1000000"); the f32 scan only up to 100k items.
+BENCH_IVF_SIZES ?= 100000 1000000
+bench-catalog-web: wasm-release
+	@if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then cd bench && npm ci --no-audit --no-fund --loglevel=error; fi
+	cargo build --release -p nextclick-model --example bench_catalog
+	BENCH_CATALOG_WRITE=bench/out/data target/release/examples/bench_catalog $(BENCH_IVF_SIZES)
+	cd bench && BENCH_ONLY=ivf BENCH_IVF_SIZES="$(BENCH_IVF_SIZES)" node run.mjs
 
 ## `nextclick prepare` at scale (issue #21): generated logs of 1M, 10M and 100M events (power-law items,
 ## funnel, ~2 % bad rows; `nextclick gen-events`, crates/prepare/src/generate.rs) → prepare on embedded DataFusion; wall time,

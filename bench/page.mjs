@@ -1,5 +1,6 @@
 // The benchmark page. One page load measures one library in one configuration, given by the query string:
-//   lib=nextclick|ort  n=<catalog items>  dtype=f32|int8 (nextclick only)  learn=0|1  events=<timed events>
+//   lib=nextclick|ort  n=<catalog items>  dtype=f32|int8|ivfpq|ivfpq8 (all but f32: nextclick only; the IVF-PQ
+//   catalogs, with and without int8 re-scoring, are written by `make bench-catalog-web`)  learn=0|1  events=<timed events>
 //   warmup=<untimed events>  model=<url of the ONNX file>  pkg=<url of the nextclick wasm-pack output>
 // It stores its result in `window.__result` (read by run.mjs through Playwright).
 //
@@ -243,7 +244,7 @@ const wasmBytes = () => window.__memories.reduce((a, m) => a + m.buffer.byteLeng
 // exposes gc(), collected before each reading). Read after Predictor.create and at checkpoints while
 // `events` events go through predictor.track (learning as given by learn=), a predict(20) every 100 events.
 async function memoryRun() {
-  const suffix = DTYPE === 'int8' ? 'int8' : 'f32';
+  const suffix = ['int8', 'ivfpq', 'ivfpq8'].includes(DTYPE) ? DTYPE : 'f32';
   const [mod, model, catalog] = await Promise.all([
     import(`${PKG}/nextclick.js`).then(async (m) => { await m.default({ module_or_path: `${PKG}/nextclick_bg.wasm` }); return m; }),
     fetchBytes(MODEL), fetchBytes(`/bench/out/data/catalog-${N}-${suffix}.bin`)]);
@@ -274,7 +275,7 @@ async function memoryRun() {
 async function main() {
   if (q.get('mode') === 'memory') return memoryRun();
   const t0 = now();
-  const suffix = DTYPE === 'int8' ? 'int8' : 'f32';
+  const suffix = ['int8', 'ivfpq', 'ivfpq8'].includes(DTYPE) ? DTYPE : 'f32';
   const modelP = fetchBytes(MODEL);
   const catP = fetchBytes(`/bench/out/data/catalog-${N}-${suffix}.bin`);
   const lib = LIB === 'nextclick' ? await setupNextclick(modelP, catP) : await setupOrt(modelP, catP);

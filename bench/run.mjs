@@ -30,7 +30,11 @@ const MEM_EVENTS = +(process.env.BENCH_MEMORY_EVENTS ?? 100000);
 const MEM_N = +(process.env.BENCH_MEMORY_N || SIZES[SIZES.length - 1]);
 const MEM_LEARN = (process.env.BENCH_MEMORY_LEARN ?? '1') !== '0';
 const ONLY = process.env.BENCH_ONLY || '';
-if (ONLY && ONLY !== 'memory') throw new Error(`BENCH_ONLY=${ONLY}: only "memory" is supported`);
+if (ONLY && ONLY !== 'memory' && ONLY !== 'ivf') throw new Error(`BENCH_ONLY=${ONLY}: only "memory" and "ivf" are supported`);
+// BENCH_ONLY=ivf (`make bench-catalog-web`): big catalogs in the page — the f32 scan and the IVF-PQ catalogs
+// (format v2, with and without int8 re-scoring) that crates/model/examples/bench_catalog.rs wrote into
+// bench/out/data for BENCH_IVF_SIZES (default 100000,1000000); rewrites only that section of docs/bench.md.
+const IVF_SIZES = (process.env.BENCH_IVF_SIZES || '100000,1000000').split(/[ ,]+/).filter(Boolean).map(Number);
 
 const sh = (c) => { try { return execSync(c, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return '?'; } };
 const say = (s) => console.log(`bench: ${s}`);
@@ -96,7 +100,7 @@ function writeCatalog(n, int8) {
   return Buffer.concat([body, crypto.createHash('sha256').update(body).digest()]);
 }
 fs.mkdirSync(path.join(OUT, 'data'), { recursive: true });
-for (const n of ONLY === 'memory' ? [MEM_N] : [...new Set([...SIZES, MEM_N])]) {
+for (const n of ONLY === 'ivf' ? [] : ONLY === 'memory' ? [MEM_N] : [...new Set([...SIZES, MEM_N])]) {
   for (const int8 of [false, true]) {
     const f = path.join(OUT, 'data', `catalog-${n}-${int8 ? 'int8' : 'f32'}.bin`);
     fs.writeFileSync(f, writeCatalog(n, int8));
@@ -168,7 +172,7 @@ async function runPage(params, timeout = 600_000, repeat = false) {
 // digest), to show the cut in the same run
 const results = { cold: { nextclick: [], ort: [], nextclickWasmDigest: [] }, latency: [], memory: null };
 const COLD_N = SIZES[SIZES.length - 1];
-if (MEM_EVENTS > 0) {
+if (MEM_EVENTS > 0 && ONLY !== 'ivf') {
   const t = Date.now();
   results.memory = await runPage({ mode: 'memory', lib: 'nextclick', n: String(MEM_N), dtype: 'f32', learn: MEM_LEARN ? '1' : '0', events: String(MEM_EVENTS) }, 3 * 3600_000);
   results.memory.wallSeconds = (Date.now() - t) / 1000;
@@ -188,6 +192,27 @@ if (ONLY === 'memory') {
   fs.mkdirSync(OUT, { recursive: true });
   fs.writeFileSync(path.join(OUT, 'memory.json'), JSON.stringify(results.memory, null, 1));
   say(`wrote the memory section of ${path.relative(ROOT, MD)} (and bench/out/memory.json)`);
+  process.exit(0);
+}
+if (ONLY === 'ivf') {
+  const rows = [];
+  for (const n of IVF_SIZES) {
+    for (const dtype of ['f32', 'ivfpq', 'ivfpq8']) {
+      const file = path.join(OUT, 'data', `catalog-${n}-${dtype}.bin`);
+      if (!fs.existsSync(file)) { say(`ivf: ${path.relative(ROOT, file)} missing (make bench-catalog-web writes it), skipped`); continue; }
+      const r = await runPage({ lib: 'nextclick', n: String(n), dtype, learn: '0' });
+      say(`ivf n=${n} ${dtype}: ready ${r.coldReadyMs.toFixed(0)} ms, p50 ${r.total.p50.toFixed(3)} ms, p99 ${r.total.p99.toFixed(3)} ms, wasm ${(r.wasmMemoryBytes / 1048576).toFixed(1)} MiB`);
+      rows.push({ n, dtype, bytes: fs.statSync(file).size, r });
+    }
+  }
+  await browser.close();
+  server.close();
+  const section = ivfSection(rows, os.loadavg());
+  let md = fs.existsSync(MD) ? fs.readFileSync(MD, 'utf8') : '';
+  md = placeIvf(md, section);
+  fs.writeFileSync(MD, md);
+  fs.writeFileSync(path.join(OUT, 'ivf.json'), JSON.stringify(rows, null, 1));
+  say(`wrote the big-catalog section of ${path.relative(ROOT, MD)} (and bench/out/ivf.json)`);
   process.exit(0);
 }
 for (let i = 0; i < COLD_RUNS; i++) {
@@ -335,6 +360,33 @@ md += `\n![track→top-20 latency](${path.basename(SVG)})\n`;
 const notes = path.join(HERE, 'notes.md');
 if (fs.existsSync(notes)) md += `\n${fs.readFileSync(notes, 'utf8')}`;
 md += `\nReproduce: \`make bench\` (builds the release wasm, installs bench/ with \`npm ci\`, runs this). Raw results: bench/out/results.json.\n`;
+{
+  // a full run keeps the big-catalog section of the previous docs/bench.md (BENCH_ONLY=ivf measures it)
+  const prev = fs.existsSync(MD) ? fs.readFileSync(MD, 'utf8').match(/<!-- ivf:begin -->[\s\S]*?<!-- ivf:end -->\n/) : null;
+  if (prev) md = placeIvf(md, prev[0]);
+}
+
+/** The "Big catalogs in Chromium" section (between markers: BENCH_ONLY=ivf writes it, a full run keeps it). */
+function ivfSection(rows, load) {
+  const name = { f32: 'exact f32 (v1)', ivfpq: 'IVF-PQ (v2)', ivfpq8: 'IVF-PQ + int8 re-score (v2)' };
+  let s = `<!-- ivf:begin -->\n## Big catalogs in Chromium (\`make bench-catalog-web\`, issue #20)\n\n`;
+  s += `Measured on ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, load average ${load.map((x) => x.toFixed(2)).join(' / ')}, headless Chromium ${browserVersion}, `;
+  s += `www/pkg at git ${sh('git rev-parse --short HEAD')}: the catalogs of "Big catalogs" below (generated clustered vectors, ids \`it-i\`, no metadata, the builder's defaults; `;
+  s += `written by \`crates/model/examples/bench_catalog.rs\` with \`BENCH_CATALOG_WRITE\`, bound to models/${modelName}.onnx), loaded by the page as in "What is timed" (one fresh context each, `;
+  s += `${EVENTS} timed events after ${200} warm-up, learning off). *model ready* is since navigation start (fetch of the file included, checksum by WebCrypto); `;
+  s += `*wasm memory* is the page's linear memory at the end (its peak). Recall of each catalog is in "Big catalogs" (native, same files).\n\n`;
+  s += `| items | catalog | file | model ready (ms) | Predictor.create (ms) | track→top-20 p50 (ms) | p99 (ms) | wasm memory |\n|---:|---|---:|---:|---:|---:|---:|---:|\n`;
+  for (const x of rows) s += `| ${x.n} | ${name[x.dtype]} | ${(x.bytes / 1048576).toFixed(1)} MiB | ${x.r.coldReadyMs.toFixed(0)} | ${x.r.setup.create.toFixed(0)} | ${x.r.total.p50.toFixed(3)} | ${x.r.total.p99.toFixed(3)} | ${(x.r.wasmMemoryBytes / 1048576).toFixed(1)} MiB |\n`;
+  return s + `<!-- ivf:end -->\n`;
+}
+
+/** Puts the big-catalog section into `md`: in place of an earlier one, else before "Big catalogs" (native), else at the end. */
+function placeIvf(md, section) {
+  const re = /<!-- ivf:begin -->[\s\S]*?<!-- ivf:end -->\n/;
+  if (re.test(md)) return md.replace(re, section);
+  const at = md.indexOf('## Big catalogs: IVF-PQ');
+  return at >= 0 ? md.slice(0, at) + section + '\n' + md.slice(at) : md + `\n${section}`;
+}
 
 /** The "Memory after N events" section (between markers, so BENCH_ONLY=memory can replace it alone). */
 function memorySection(m, load) {

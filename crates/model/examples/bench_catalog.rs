@@ -3,6 +3,9 @@
 //! A benchmark, not a test; prints a Markdown table (docs/bench.md's "Big catalogs" section is written
 //! from it). Arguments: item counts (default `20000 100000 1000000`); `--grid` also sweeps nprobe.
 //! Env: `BENCH_QUERIES` (default 500), `BENCH_M` (sub-spaces; default the builder's `d/4`).
+//! `BENCH_CATALOG_WRITE=DIR` also writes each size's catalogs as `DIR/catalog-N-{f32,ivfpq,ivfpq8}.bin`,
+//! bound to the model `BENCH_CATALOG_MODEL` (default models/default.onnx), for the same measurement in
+//! Chromium (`make bench-catalog-web`, bench/run.mjs `BENCH_ONLY=ivf`).
 
 use std::time::Instant;
 
@@ -48,7 +51,25 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(500);
     let d = 64; // models/default.onnx's D (the build needs no model)
-    let sha = [0u8; 32];
+    let write = std::env::var_os("BENCH_CATALOG_WRITE").map(std::path::PathBuf::from);
+    // Bound to a real model only when the files are written for the browser (its SHA-256 is checked there).
+    let sha = match &write {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).expect("BENCH_CATALOG_WRITE directory");
+            let model = std::env::var("BENCH_CATALOG_MODEL").unwrap_or_else(|_| {
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/default.onnx").into()
+            });
+            nextclick::catalog::sha256(&std::fs::read(&model).expect("BENCH_CATALOG_MODEL"))
+        }
+        None => [0u8; 32],
+    };
+    let save = |n: usize, kind: &str, c: &Catalog| {
+        if let Some(dir) = &write {
+            let f = dir.join(format!("catalog-{n}-{kind}.bin"));
+            std::fs::write(&f, c.to_bytes()).expect("write catalog");
+            eprintln!("bench_catalog: wrote {}", f.display());
+        }
+    };
     println!("| items | catalog | build (s) | file bytes | vectors/codes bytes | est. wasm heap | recall@20 | top-20 p50 (ms) | top-20 p99 (ms) |");
     println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
     for &n in &sizes {
@@ -70,6 +91,9 @@ fn main() {
             );
         };
         row("exact f32 (v1)", &exact, 0.0, n * d * 4);
+        if n <= 100_000 {
+            save(n, "f32", &exact); // 1M f32 rows are 254 MB: the page is not given that
+        }
         row("int8 (v1)", &q8, 0.0, n * d + n * 4);
         for rescore in [false, true] {
             let cfg = IvfPqConfig {
@@ -95,6 +119,7 @@ fn main() {
                 }
             );
             row(&name, &cat, secs, ix.encoded_len());
+            save(n, if rescore { "ivfpq8" } else { "ivfpq" }, &cat);
             if grid {
                 for np in [ix.nprobe / 2, ix.nprobe * 2, ix.nprobe * 4] {
                     for rr in [100, 400] {
