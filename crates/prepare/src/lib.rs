@@ -2,11 +2,13 @@
 //! and an explicit event-type mapping → validated, deduplicated, sessionized, filtered and split training
 //! shards in Parquet, partitioned by user hash, with a report of every row dropped and why.
 //!
-//! One plan ([`plan::sql`]), two executors: embedded DataFusion with a bounded, spilling memory pool
-//! ([`Engine::Local`]) or an Apache Ballista cluster ([`Engine::Cluster`], `df://host:port`). The client
-//! streams the plan's sorted output into the shard files ([`shards::ShardWriter`], deterministic writer
-//! properties), so both engines give byte-identical shards. The output contract is docs/prepare.md.
+//! One plan in three stages ([`plan`]) over work buckets that bound the memory of each ([`buckets`]), two
+//! executors: embedded DataFusion with a bounded, spilling memory pool ([`Engine::Local`]) or an Apache
+//! Ballista cluster ([`Engine::Cluster`], `df://host:port`). The client streams the last stage's sorted
+//! output into the shard files ([`shards::ShardWriter`], deterministic writer properties), so both engines
+//! and every bucket count give byte-identical shards. The output contract is docs/prepare.md.
 
+pub mod buckets;
 pub mod generate;
 pub mod options;
 pub mod plan;
@@ -17,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray, UInt32Array};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, UInt32Array};
 use arrow::compute::{cast, take};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use ballista::prelude::SessionContextExt;
@@ -219,9 +221,10 @@ async fn context(opts: &Options, spill: &Path) -> Result<SessionContext> {
             let threads = opts
                 .threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-            let config = SessionConfig::new()
+            let mut config = SessionConfig::new()
                 .with_target_partitions(threads)
                 .with_batch_size(8192);
+            plain_strings(&mut config);
             let mut rt = RuntimeEnvBuilder::new().with_temp_file_path(spill);
             if let Some(limit) = opts.memory_limit {
                 rt = rt.with_memory_limit(limit, 1.0);
@@ -233,10 +236,29 @@ async fn context(opts: &Options, spill: &Path) -> Result<SessionContext> {
                 .build();
             Ok(SessionContext::new_with_state(state))
         }
-        Engine::Cluster(url) => SessionContext::remote(url)
-            .await
-            .with_context(|| format!("cannot connect to the Ballista scheduler {url}")),
+        Engine::Cluster(url) => {
+            use ballista::prelude::SessionConfigExt;
+            let mut config = SessionConfig::new_with_ballista();
+            plain_strings(&mut config);
+            let state = SessionStateBuilder::new()
+                .with_config(config)
+                .with_default_features()
+                .build();
+            SessionContext::remote_with_state(url, state)
+                .await
+                .with_context(|| format!("cannot connect to the Ballista scheduler {url}"))
+        }
     }
+}
+
+/// Plain `Utf8` strings instead of DataFusion's default `Utf8View` (read from Parquet, and for SQL's
+/// `VARCHAR`). A view array taken or filtered from a batch keeps the batch's whole data buffers, and the
+/// memory pool charges them to every array that shares them: the sorts of a 1M-row bucket were charged
+/// 1.5 GB and failed within a 2 GiB pool (measured; the run passed or failed with the batch layout).
+fn plain_strings(config: &mut SessionConfig) {
+    let o = config.options_mut();
+    o.execution.parquet.schema_force_view_types = false;
+    o.sql_parser.map_string_types_to_utf8view = false;
 }
 
 /// Stack size of the thread that plans and drives the query and of the runtime's workers. DataFusion's
@@ -311,8 +333,6 @@ pub async fn prepare_async(opts: &Options) -> Result<Report> {
     }
     std::fs::create_dir_all(work.join("spill"))?;
     std::fs::create_dir_all(&shard_dir)?;
-    let items_pq = work.join("items.parquet");
-    write_item_ids(&items_pq, &items)?;
 
     let ctx = context(opts, &work.join("spill")).await?;
     if input.parquet {
@@ -345,25 +365,7 @@ pub async fn prepare_async(opts: &Options) -> Result<Report> {
             .await
             .with_context(|| format!("cannot read {}", opts.events.display()))?;
     }
-    ctx.register_parquet(
-        "items",
-        items_pq.display().to_string(),
-        ParquetReadOptions::default(),
-    )
-    .await?;
-
-    let df = ctx
-        .sql(&plan::sql(opts))
-        .await
-        .context("cannot plan prepare")?;
-    if std::env::var_os("NEXTCLICK_PREPARE_EXPLAIN").is_some() {
-        // the physical plan, for diagnosing memory or speed (docs/prepare.md)
-        let p = df.clone().create_physical_plan().await?;
-        eprintln!(
-            "{}",
-            datafusion::physical_plan::displayable(p.as_ref()).indent(true)
-        );
-    }
+    let explain = std::env::var_os("NEXTCLICK_PREPARE_EXPLAIN").is_some();
     let bar = if opts.progress {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(
@@ -371,130 +373,299 @@ pub async fn prepare_async(opts: &Options) -> Result<Report> {
                 .expect("a valid template"),
         );
         b.enable_steady_tick(std::time::Duration::from_millis(200));
-        b.set_message(
-            "running the plan (validate, dedup, sessionize, sort; spills beyond --memory-limit)",
-        );
         b
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let mut stream = df.execute_stream().await.context("cannot run prepare")?;
+    let buckets = match opts.buckets {
+        Some(n) => buckets::Buckets::new(n, opts.partitions),
+        None => {
+            buckets::Buckets::for_input(estimate_rows(&input)?, opts.memory_limit, opts.partitions)
+        }
+    };
+    let utf8 = DataType::Utf8;
+    let i64t = DataType::Int64;
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    let mut unknown: BTreeMap<String, u64> = BTreeMap::new();
+    let mut st = Streamed::default();
 
+    // Stage 1: validate, hash, and write the good rows into their buckets.
     let index: HashMap<&str, usize> = items
         .iter()
         .enumerate()
         .map(|(i, it)| (it.id.as_str(), i))
         .collect();
+    bar.set_message(format!(
+        "stage 1 of 3: reading and validating the events into {} work buckets",
+        buckets.count
+    ));
+    let bucket_schema = Arc::new(Schema::new(vec![
+        Field::new("part", DataType::Int64, false),
+        Field::new("hk", DataType::Utf8, false),
+        Field::new("ukey", DataType::Utf8, false),
+        Field::new("sid", DataType::Utf8, false),
+        Field::new("ts", DataType::Int64, false),
+        Field::new("et", DataType::Utf8, false),
+        Field::new("item", DataType::Utf8, false),
+    ]));
+    let bucket_path = |b: u32| work.join(format!("bucket-{b:05}.parquet"));
+    let sessions_path = |b: u32| work.join(format!("sessions-{b:05}.parquet"));
+    let mut writers: Vec<buckets::WorkFile> = (0..buckets.count)
+        .map(|b| buckets::WorkFile::create(&bucket_path(b), bucket_schema.clone()))
+        .collect::<Result<_>>()?;
+    {
+        let df = ctx
+            .sql(&plan::scan_sql(opts))
+            .await
+            .context("cannot plan prepare")?;
+        if explain {
+            print_plan("stage 1 (scan)", &df).await?;
+        }
+        let mut stream = df.execute_stream().await.context("cannot run prepare")?;
+        let mut idx: Vec<Vec<u32>> = vec![Vec::new(); buckets.count as usize];
+        while let Some(batch) = stream.next().await {
+            let b = batch.map_err(plan_error)?;
+            let bad_a = column(&b, "bad", &utf8)?;
+            let bad = bad_a.as_string::<i32>();
+            let et_bad_a = column(&b, "et_bad", &utf8)?;
+            let et_bad = et_bad_a.as_string::<i32>();
+            let hk_a = column(&b, "hk", &utf8)?;
+            let hk = hk_a.as_string::<i32>();
+            let item_a = column(&b, "item", &utf8)?;
+            let item = item_a.as_string::<i32>();
+            let mut parts: Vec<i64> = vec![0; b.num_rows()];
+            for (i, part_of_row) in parts.iter_mut().enumerate() {
+                st.input += 1;
+                if bad.is_valid(i) {
+                    let r = bad.value(i);
+                    *counts.entry(r.to_string()).or_default() += 1;
+                    if r == "unknown_event_type" {
+                        *unknown.entry(et_bad.value(i).to_string()).or_default() += 1;
+                    }
+                    continue;
+                }
+                if !index.contains_key(item.value(i)) {
+                    *counts.entry("unknown_item".to_string()).or_default() += 1;
+                    continue;
+                }
+                let (part, bucket) = buckets.of(buckets::parse_hash(hk.value(i))?);
+                *part_of_row = part as i64;
+                idx[bucket as usize].push(i as u32);
+            }
+            let parts: ArrayRef = Arc::new(Int64Array::from(parts));
+            let cols: Vec<ArrayRef> = vec![
+                parts,
+                hk_a.clone(),
+                column(&b, "ukey", &utf8)?,
+                column(&b, "sid", &utf8)?,
+                column(&b, "ts", &i64t)?,
+                column(&b, "et", &utf8)?,
+                item_a.clone(),
+            ];
+            for (k, ix) in idx.iter_mut().enumerate() {
+                if ix.is_empty() {
+                    continue;
+                }
+                let ix = UInt32Array::from(std::mem::take(ix));
+                let taken = cols
+                    .iter()
+                    .map(|c| take(c, &ix, None))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                writers[k].write(RecordBatch::try_new(bucket_schema.clone(), taken)?)?;
+            }
+            bar.set_message(format!(
+                "stage 1 of 3: {} source rows read into {} work buckets",
+                st.input, buckets.count
+            ));
+        }
+    }
+    let bucket_rows: Vec<u64> = writers
+        .into_iter()
+        .map(|w| w.finish())
+        .collect::<Result<_>>()?;
+    if opts.strict {
+        if let Some((t, c)) = unknown.iter().next() {
+            bail!(
+                "--strict: event type {t:?} ({c} rows) is not in the mapping {:?}",
+                opts.mapping
+                    .pairs
+                    .iter()
+                    .map(|(a, b)| format!("{a}={b}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+        }
+    }
+
+    // Stage 2, per bucket: dedup, sessions, the short-session tag; count each item's surviving events.
+    let mut item_events = vec![0u64; items.len()];
+    for (k, &rows) in bucket_rows.iter().enumerate() {
+        let k = k as u32;
+        if rows == 0 {
+            continue;
+        }
+        bar.set_message(format!(
+            "stage 2 of 3: bucket {} of {} ({rows} rows): dedup and sessions",
+            k + 1,
+            buckets.count
+        ));
+        ctx.register_parquet(
+            "b",
+            bucket_path(k).display().to_string(),
+            ParquetReadOptions::default(),
+        )
+        .await?;
+        let df = ctx
+            .sql(&plan::sessions_sql(opts))
+            .await
+            .context("cannot plan prepare")?;
+        if explain && k == bucket_rows.iter().position(|&r| r > 0).unwrap_or(0) as u32 {
+            print_plan("stage 2 (sessions)", &df).await?;
+        }
+        let mut stream = df.execute_stream().await.context("cannot run prepare")?;
+        let mut out: Option<buckets::WorkFile> = None;
+        while let Some(batch) = stream.next().await {
+            let b = batch.map_err(plan_error)?;
+            let item_a = column(&b, "item", &utf8)?;
+            let item = item_a.as_string::<i32>();
+            let drop_a = column(&b, "drop1", &utf8)?;
+            let drop1 = drop_a.as_string::<i32>();
+            for i in 0..b.num_rows() {
+                if drop1.is_null(i) {
+                    let ix = index.get(item.value(i)).ok_or_else(|| {
+                        anyhow!("internal: item {:?} passed validation", item.value(i))
+                    })?;
+                    item_events[*ix] += 1;
+                }
+            }
+            if out.is_none() {
+                out = Some(buckets::WorkFile::create(&sessions_path(k), b.schema())?);
+            }
+            out.as_mut().expect("created").write(b)?;
+        }
+        if let Some(w) = out {
+            w.finish()?;
+        }
+        ctx.deregister_table("b")?;
+        std::fs::remove_file(bucket_path(k)).ok();
+    }
+    let rare_pq = work.join("rare.parquet");
+    write_item_ids(
+        &rare_pq,
+        items
+            .iter()
+            .zip(&item_events)
+            .filter(|(_, &n)| n > 0 && n < opts.min_item_events)
+            .map(|(it, _)| it.id.as_str()),
+    )?;
+    ctx.register_parquet(
+        "rare",
+        rare_pq.display().to_string(),
+        ParquetReadOptions::default(),
+    )
+    .await?;
+
+    // Stage 3, per bucket in output order: the rare-item tag, the split, the sort, the shards.
     let mut item_used = vec![false; items.len()];
-    let mut counts: HashMap<String, u64> = HashMap::new();
-    let mut unknown: BTreeMap<String, u64> = BTreeMap::new();
     let mut splits: BTreeMap<String, u64> = BTreeMap::new();
-    let mut st = Streamed::default();
     let mut writer: Option<(u32, shards::ShardWriter)> = None;
     let mut shard_rows: Vec<u64> = vec![0; opts.partitions as usize];
     let mut next_part: u32 = 0;
-    let utf8 = DataType::Utf8;
-    let i64t = DataType::Int64;
-
-    while let Some(batch) = stream.next().await {
-        let b = batch.map_err(|e| {
-            let hint = if e.to_string().contains("number of fields") {
-                " (a CSV row has more fields than the header: quote such fields or convert the file to \
-                 Parquet; docs/prepare.md, \"Known limit\")"
-            } else {
-                ""
-            };
-            anyhow::Error::new(e).context(format!("prepare failed while running the plan{hint}"))
-        })?;
-        let part_a = column(&b, "part", &i64t)?;
-        let part = part_a.as_primitive::<Int64Type>();
-        let copies_a = column(&b, "copies", &i64t)?;
-        let copies = copies_a.as_primitive::<Int64Type>();
-        let dropped_a = column(&b, "dropped", &utf8)?;
-        let dropped = dropped_a.as_string::<i32>();
-        let user_a = column(&b, "user_id", &utf8)?;
-        let user = user_a.as_string::<i32>();
-        let sess_a = column(&b, "session_id", &utf8)?;
-        let sess = sess_a.as_string::<i32>();
-        let et_a = column(&b, "event_type", &utf8)?;
-        let et = et_a.as_string::<i32>();
-        let item_a = column(&b, "item_id", &utf8)?;
-        let item = item_a.as_string::<i32>();
-        let split_a = column(&b, "split", &utf8)?;
-        let split = split_a.as_string::<i32>();
-        let ts_a = column(&b, "timestamp", &i64t)?;
-
-        let mut keep: Vec<u32> = Vec::new();
-        let mut keep_part: Option<u32> = None;
-        for i in 0..b.num_rows() {
-            let c = copies.value(i) as u64;
-            st.input += c;
-            if dropped.is_valid(i) {
-                let r = dropped.value(i);
-                if plan::ROW_REASONS.contains(&r) {
-                    *counts.entry(r.to_string()).or_default() += c;
-                    if r == "unknown_event_type" {
-                        if opts.strict {
-                            bail!(
-                                "--strict: event type {:?} ({c} rows) is not in the mapping {:?}",
-                                et.value(i),
-                                opts.mapping
-                                    .pairs
-                                    .iter()
-                                    .map(|(a, b)| format!("{a}={b}"))
-                                    .collect::<Vec<_>>()
-                                    .join(",")
-                            );
-                        }
-                        *unknown.entry(et.value(i).to_string()).or_default() += c;
-                    }
-                } else {
-                    *counts.entry(r.to_string()).or_default() += 1;
-                    *counts.entry("duplicate".into()).or_default() += c - 1;
-                }
-                continue;
-            }
-            *counts.entry("duplicate".into()).or_default() += c - 1;
-            let k = u32::try_from(part.value(i))
-                .map_err(|_| anyhow!("plan output: bad partition {}", part.value(i)))?;
-            if keep_part != Some(k) {
-                if let Some(kp) = keep_part {
-                    flush(
-                        &b,
-                        &ts_a,
-                        &mut keep,
-                        kp,
-                        &mut writer,
-                        &mut next_part,
-                        &shard_dir,
-                        &mut shard_rows,
-                    )?;
-                }
-                keep_part = Some(k);
-            }
-            keep.push(i as u32);
-            st.event(user.value(i), sess.value(i));
-            *splits.entry(split.value(i).to_string()).or_default() += 1;
-            if let Some(&ix) = index.get(item.value(i)) {
-                item_used[ix] = true;
-            }
-        }
-        if let Some(kp) = keep_part {
-            flush(
-                &b,
-                &ts_a,
-                &mut keep,
-                kp,
-                &mut writer,
-                &mut next_part,
-                &shard_dir,
-                &mut shard_rows,
-            )?;
+    let mut explained = false;
+    for k in 0..buckets.count {
+        let path = sessions_path(k);
+        if !path.exists() {
+            continue;
         }
         bar.set_message(format!(
-            "{} source rows, {} events written, shard {} of {}",
-            st.input, st.events, next_part, opts.partitions
+            "stage 3 of 3: bucket {} of {}: split and sort; {} events written, shard {} of {}",
+            k + 1,
+            buckets.count,
+            st.events,
+            next_part,
+            opts.partitions
         ));
+        ctx.register_parquet(
+            "s",
+            path.display().to_string(),
+            ParquetReadOptions::default(),
+        )
+        .await?;
+        let df = ctx
+            .sql(&plan::final_sql(opts))
+            .await
+            .context("cannot plan prepare")?;
+        if explain && !explained {
+            print_plan("stage 3 (split and order)", &df).await?;
+            explained = true;
+        }
+        let mut stream = df.execute_stream().await.context("cannot run prepare")?;
+        while let Some(batch) = stream.next().await {
+            let b = batch.map_err(plan_error)?;
+            let part_a = column(&b, "part", &i64t)?;
+            let part = part_a.as_primitive::<Int64Type>();
+            let copies_a = column(&b, "copies", &i64t)?;
+            let copies = copies_a.as_primitive::<Int64Type>();
+            let dropped_a = column(&b, "dropped", &utf8)?;
+            let dropped = dropped_a.as_string::<i32>();
+            let user_a = column(&b, "user_id", &utf8)?;
+            let user = user_a.as_string::<i32>();
+            let sess_a = column(&b, "session_id", &utf8)?;
+            let sess = sess_a.as_string::<i32>();
+            let item_a = column(&b, "item_id", &utf8)?;
+            let item = item_a.as_string::<i32>();
+            let split_a = column(&b, "split", &utf8)?;
+            let split = split_a.as_string::<i32>();
+            let ts_a = column(&b, "timestamp", &i64t)?;
+
+            let mut keep: Vec<u32> = Vec::new();
+            let mut keep_part: Option<u32> = None;
+            for i in 0..b.num_rows() {
+                let c = copies.value(i) as u64;
+                *counts.entry("duplicate".into()).or_default() += c - 1;
+                if dropped.is_valid(i) {
+                    *counts.entry(dropped.value(i).to_string()).or_default() += 1;
+                    continue;
+                }
+                let p = u32::try_from(part.value(i))
+                    .map_err(|_| anyhow!("plan output: bad partition {}", part.value(i)))?;
+                if keep_part != Some(p) {
+                    if let Some(kp) = keep_part {
+                        flush(
+                            &b,
+                            &ts_a,
+                            &mut keep,
+                            kp,
+                            &mut writer,
+                            &mut next_part,
+                            &shard_dir,
+                            &mut shard_rows,
+                        )?;
+                    }
+                    keep_part = Some(p);
+                }
+                keep.push(i as u32);
+                st.event(user.value(i), sess.value(i));
+                *splits.entry(split.value(i).to_string()).or_default() += 1;
+                if let Some(&ix) = index.get(item.value(i)) {
+                    item_used[ix] = true;
+                }
+            }
+            if let Some(kp) = keep_part {
+                flush(
+                    &b,
+                    &ts_a,
+                    &mut keep,
+                    kp,
+                    &mut writer,
+                    &mut next_part,
+                    &shard_dir,
+                    &mut shard_rows,
+                )?;
+            }
+        }
+        ctx.deregister_table("s")?;
+        std::fs::remove_file(&path).ok();
     }
     bar.finish_and_clear();
     if let Some((k, w)) = writer.take() {
@@ -651,7 +822,7 @@ impl Streamed {
     }
 }
 
-fn write_item_ids(path: &Path, items: &[nextclick_data::Item]) -> Result<()> {
+fn write_item_ids<'a>(path: &Path, ids: impl Iterator<Item = &'a str>) -> Result<()> {
     let schema = Arc::new(Schema::new(vec![Field::new(
         "item_id",
         DataType::Utf8,
@@ -660,12 +831,58 @@ fn write_item_ids(path: &Path, items: &[nextclick_data::Item]) -> Result<()> {
     let f =
         std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut w = parquet::arrow::ArrowWriter::try_new(f, schema.clone(), None)?;
-    for chunk in items.chunks(65_536) {
-        let a = StringArray::from_iter_values(chunk.iter().map(|i| i.id.as_str()));
+    let mut ids = ids.peekable();
+    while ids.peek().is_some() {
+        let a = StringArray::from_iter_values(ids.by_ref().take(65_536));
         w.write(&RecordBatch::try_new(schema.clone(), vec![Arc::new(a)])?)?;
     }
     w.close()?;
     Ok(())
+}
+
+/// The error of a failed plan, with the hint for DataFusion's CSV field-count error.
+fn plan_error(e: datafusion::error::DataFusionError) -> anyhow::Error {
+    let hint = if e.to_string().contains("number of fields") {
+        " (a CSV row has more fields than the header: quote such fields or convert the file to \
+         Parquet; docs/prepare.md, \"Known limit\")"
+    } else {
+        ""
+    };
+    anyhow::Error::new(e).context(format!("prepare failed while running the plan{hint}"))
+}
+
+/// Prints a stage's physical plan (`NEXTCLICK_PREPARE_EXPLAIN`, for diagnosing memory or speed).
+async fn print_plan(stage: &str, df: &datafusion::dataframe::DataFrame) -> Result<()> {
+    let p = df.clone().create_physical_plan().await?;
+    eprintln!(
+        "{stage}:\n{}",
+        datafusion::physical_plan::displayable(p.as_ref()).indent(true)
+    );
+    Ok(())
+}
+
+/// About how many rows the input has: Parquet footers' row counts, or CSV bytes /
+/// [`buckets::CSV_BYTES_PER_ROW`] (only the bucket count depends on it).
+fn estimate_rows(input: &Input) -> Result<u64> {
+    let mut rows = 0u64;
+    for f in &input.files {
+        if input.parquet {
+            let file =
+                std::fs::File::open(f).with_context(|| format!("cannot open {}", f.display()))?;
+            let r = parquet::file::reader::SerializedFileReader::new(file)
+                .with_context(|| format!("{}: not a Parquet file", f.display()))?;
+            rows += parquet::file::reader::FileReader::metadata(&r)
+                .file_metadata()
+                .num_rows()
+                .max(0) as u64;
+        } else {
+            rows += std::fs::metadata(f)
+                .with_context(|| format!("cannot read {}", f.display()))?
+                .len()
+                / buckets::CSV_BYTES_PER_ROW;
+        }
+    }
+    Ok(rows)
 }
 
 fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {

@@ -117,6 +117,10 @@ pub struct Options {
     pub memory_limit: Option<usize>,
     /// DataFusion target partitions (parallelism) of the embedded engine; default: the cores.
     pub threads: Option<usize>,
+    /// Work buckets between the plan's stages (1..=[`crate::buckets::MAX_BUCKETS`]); default: from the
+    /// input size and `memory_limit` ([`crate::buckets::Buckets::for_input`]). The output does not depend
+    /// on it.
+    pub buckets: Option<u32>,
     /// Embedded or a Ballista cluster.
     pub engine: Engine,
     /// A progress spinner on stderr (rows read, rows written, the shard being written); the CLI turns it
@@ -142,6 +146,7 @@ impl Options {
             partitions: 16,
             memory_limit: Some(2 << 30),
             threads: None,
+            buckets: None,
             engine: Engine::Local,
             progress: false,
         }
@@ -151,6 +156,14 @@ impl Options {
     pub fn validate(&self) -> Result<()> {
         if self.partitions == 0 || self.partitions > 65_536 {
             bail!("--partitions must be 1..=65536, got {}", self.partitions);
+        }
+        if let Some(b) = self.buckets {
+            if b == 0 || b > crate::buckets::MAX_BUCKETS {
+                bail!(
+                    "--buckets must be 1..={}, got {b}",
+                    crate::buckets::MAX_BUCKETS
+                );
+            }
         }
         if self.session_gap < 0 {
             bail!("--session-gap must not be negative");

@@ -154,12 +154,21 @@ fn shard_rows(out: &Path, parts: u32) -> Vec<(String, String, i64, String, Strin
             }
         }
         let mut sorted = rows.clone();
-        sorted.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
-        assert_eq!(rows, sorted, "shard {k} sorted by (user, timestamp)");
+        sorted.sort_by_key(|r| (user_hash(&r.0), r.0.clone(), r.2));
+        assert_eq!(
+            rows, sorted,
+            "shard {k} sorted by (user hash, user, timestamp)"
+        );
         all.extend(rows);
     }
     all.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
     all
+}
+
+/// The user hash that orders a shard: the first 8 bytes of SHA-256 of the key, big-endian.
+fn user_hash(user: &str) -> u64 {
+    let h = <sha2::Sha256 as sha2::Digest>::digest(user.as_bytes());
+    u64::from_be_bytes(h[..8].try_into().unwrap())
 }
 
 fn check_report(r: &Report) {
@@ -258,6 +267,22 @@ fn csv_log_gives_the_expected_report_and_shards() {
 
     // A second run replaces the output with identical bytes.
     assert_eq!(prepare(&o).unwrap(), r);
+
+    // Any number of work buckets, fewer or more than the partitions, gives the same bytes.
+    for n in [2u32, 3, 7, 64] {
+        let mut b = options(&d, d.join("events.csv"), &format!("out-b{n}"));
+        b.buckets = Some(n);
+        assert_eq!(prepare(&b).unwrap(), r, "{n} buckets");
+        for s in &r.shards {
+            assert_eq!(
+                std::fs::read(o.out.join(&s.file)).unwrap(),
+                std::fs::read(b.out.join(&s.file)).unwrap(),
+                "{n} buckets: {}",
+                s.file
+            );
+        }
+        assert!(!b.out.join("_work").exists());
+    }
 }
 
 #[test]
@@ -297,6 +322,11 @@ fn bad_inputs_are_clear_errors() {
         prepare(&options(&d, d.join("nope.csv"), "o2")).unwrap_err()
     );
     assert!(e.contains("nope.csv"), "{e}");
+    // A bucket count out of range.
+    let mut o = options(&d, d.join("nope.csv"), "o2");
+    o.buckets = Some(0);
+    let e = format!("{:#}", prepare(&o).unwrap_err());
+    assert!(e.contains("--buckets"), "{e}");
     // Parquet without a column.
     let schema = Arc::new(Schema::new(vec![Field::new(
         "user_id",
@@ -377,6 +407,8 @@ fn ballista_cluster_gives_byte_identical_shards() {
         .await
         .unwrap();
         remote.engine = Engine::Cluster(format!("df://localhost:{}", addr.port()));
+        // three work buckets on the cluster against one locally: still the same bytes
+        remote.buckets = Some(3);
         prepare_async(&remote).await.unwrap()
     }))
     .unwrap();

@@ -76,6 +76,10 @@ pub struct PrepareArgs {
     /// Parallelism of the embedded engine (default: the cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Work buckets between the plan's stages (default: from the input size and --memory-limit, one per
+    /// 2M rows at 2 GiB); more buckets, less memory per stage. The shards do not depend on it.
+    #[arg(long)]
+    pub buckets: Option<u32>,
     /// Run on a Ballista cluster: the scheduler's `df://host:port` (inputs and --out on shared storage).
     #[arg(long)]
     pub cluster: Option<String>,
@@ -110,6 +114,7 @@ pub fn run(a: PrepareArgs) -> Result<()> {
     o.partitions = a.partitions;
     o.memory_limit = (a.memory_limit > 0).then_some(a.memory_limit << 20);
     o.threads = a.threads;
+    o.buckets = a.buckets;
     if let Some(c) = a.cluster {
         o.engine = Engine::Cluster(c);
     }
