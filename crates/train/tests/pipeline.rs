@@ -541,3 +541,49 @@ fn plateaus_decay_the_learning_rate_before_early_stopping() {
     assert!(e.contains("(0, 1)"), "{e}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn an_id_model_with_sampled_negatives_moves_only_the_rows_it_reads() {
+    // sessions over items 0..40 of a 400-item ID table: with 8 sampled negatives a step reads its
+    // targets, inputs and negatives only, so most rows 40..400 are never read and must not move — weight
+    // decay included (the row-sparse AdamW of `train::optim`; a dense AdamW would decay every row)
+    let mut r = SplitMix(15);
+    let n_items = 400;
+    let split = loo_split(&sequences(40, 64, &mut r));
+    let mut net = Net::new(
+        NetConfig {
+            id_items: n_items,
+            tower_hidden: 0,
+            ..cfg(0)
+        },
+        7,
+    )
+    .unwrap();
+    let before = train::to_f32(&net.p("idemb")).unwrap();
+    let opts = TrainOptions {
+        epochs: 4,
+        lr: 3e-3,
+        weight_decay: 0.1,
+        negatives: 8,
+        dropout: 0.0,
+        progress: false,
+        valid_cases: 10,
+        ..Default::default()
+    };
+    let rep = train::train(&mut net, None, &split, &opts, &[]).unwrap();
+    assert!(
+        rep.losses.last().unwrap() < &rep.losses[0],
+        "{:?}",
+        rep.losses
+    );
+    let after = train::to_f32(&net.p("idemb")).unwrap();
+    let d = after.len() / n_items;
+    let moved = |i: usize| after[i * d..(i + 1) * d] != before[i * d..(i + 1) * d];
+    assert!((0..40).all(moved), "every item of the sessions learns");
+    let unseen_moved = (40..n_items).filter(|&i| moved(i)).count();
+    assert!(
+        unseen_moved > 0 && unseen_moved < (n_items - 40) / 2,
+        "{unseen_moved} of {} rows never in a session moved (negatives only)",
+        n_items - 40
+    );
+}

@@ -7,6 +7,7 @@ use candle_nn::Optimizer;
 use nextclick_data::Event;
 use nextclick_model::encoder::SplitMix;
 
+use super::optim::{Optimiser, ID_TABLE};
 use super::{batch::*, evaluate::*, loss::*, net::*};
 use nextclick_data::split::LooSplit;
 
@@ -95,16 +96,14 @@ pub struct TrainReport {
     pub lr_decays: usize,
 }
 
-/// The trainable prefixes of `opts` and a maker of AdamW over their variables at a learning rate (with
-/// `opts.weight_decay`), after the checks both trainers make: some variable is trainable and the plateau
-/// decay factor is in (0, 1). Shared by [`train_with_text`] and the streaming trainer.
+/// The trainable prefixes of `opts` and a maker of the optimiser over their variables at a learning rate
+/// (with `opts.weight_decay`; AdamW, row by row for the ID table: [`super::optim`]), after the checks both
+/// trainers make: some variable is trainable and the plateau decay factor is in (0, 1). Shared by
+/// [`train_with_text`] and the streaming trainer.
 pub(crate) fn optimiser<'o>(
     net: &Net,
     opts: &'o TrainOptions,
-) -> Result<(
-    Vec<&'o str>,
-    impl Fn(f64) -> candle_core::Result<candle_nn::AdamW>,
-)> {
+) -> Result<(Vec<&'o str>, impl Fn(f64) -> Result<Optimiser>)> {
     let prefixes: Vec<&str> = opts.trainable.iter().map(|s| s.as_str()).collect();
     let vars = net.vars_with_prefix(&prefixes);
     anyhow::ensure!(
@@ -117,17 +116,9 @@ pub(crate) fn optimiser<'o>(
         opts.lr_decay
     );
     let weight_decay = opts.weight_decay;
-    let adamw = move |lr: f64| {
-        candle_nn::AdamW::new(
-            vars.clone(),
-            candle_nn::ParamsAdamW {
-                lr,
-                weight_decay,
-                ..Default::default()
-            },
-        )
-    };
-    Ok((prefixes, adamw))
+    let table = net.vars_with_prefix(&[ID_TABLE]).into_iter().next();
+    let make = move |lr: f64| Optimiser::new(vars.clone(), table.clone(), lr, weight_decay);
+    Ok((prefixes, make))
 }
 
 /// Trains `net` on `split` (content embeddings `content` `[V, C]` for tower models).
@@ -254,8 +245,18 @@ pub fn train_with_text(
                 })
                 .collect();
             let batch = Batch::new(&ex, max_len);
-            let (loss, n) = match &text {
-                None => batch_loss(net, content_now.as_ref(), &batch, opts, teachers, &mut rng)?,
+            let split_table = opt.sparse_table();
+            let (loss, n, rows) = match &text {
+                None => batch_loss_rows(
+                    net,
+                    content_now.as_ref(),
+                    None,
+                    &batch,
+                    opts,
+                    teachers,
+                    &mut rng,
+                    split_table,
+                )?,
                 Some(t) => {
                     let mut touched = input_items(&batch);
                     if t.rows > 0 && touched.len() > t.rows {
@@ -269,7 +270,7 @@ pub fn train_with_text(
                     let fresh = t.tuner.encode(&touched)?;
                     let stale = content_now.as_ref().context("content of the tuner")?;
                     let c = crate::textft::with_fresh_rows(stale, &touched, &fresh)?;
-                    batch_loss_with_inputs(
+                    batch_loss_rows(
                         net,
                         Some(stale),
                         Some(&c),
@@ -277,13 +278,14 @@ pub fn train_with_text(
                         opts,
                         teachers,
                         &mut rng,
+                        split_table,
                     )?
                 }
             };
             let lv = loss.to_scalar::<f32>()? as f64;
             anyhow::ensure!(lv.is_finite(), "loss became {lv} at epoch {epoch}");
             let grads = loss.backward()?;
-            opt.step(&grads)?;
+            opt.step(&grads, rows.as_ref())?;
             if let Some(o) = topt.as_mut() {
                 o.step(&grads)?;
             }

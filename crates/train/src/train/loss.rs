@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 
 use anyhow::{bail, Result};
-use candle_core::Tensor;
+use candle_core::{Tensor, Var};
 
 use nextclick_model::encoder::SplitMix;
 
+use super::optim::{TableRows, ID_TABLE};
 use super::{batch::*, encode::*, evaluate::*, fit::*, net::*, ops::*};
 
 /// One optimisation step's loss terms on `batch`; returns (loss tensor, scored positions). With
@@ -36,6 +37,34 @@ pub fn batch_loss_with_inputs(
     teachers: &[Teacher],
     rng: &mut SplitMix,
 ) -> Result<(Tensor, usize)> {
+    let (loss, n, _) = batch_loss_rows(
+        net,
+        content,
+        input_content,
+        batch,
+        opts,
+        teachers,
+        rng,
+        false,
+    )?;
+    Ok((loss, n))
+}
+
+/// [`batch_loss_with_inputs`] for the trainers. With `split_table` (the optimiser trains the ID table row by
+/// row, [`super::optim::Optimiser::sparse_table`]) and sampled negatives, the ID table's rows the batch
+/// reads become their own leaf variable, returned as [`TableRows`]: the gradient is then theirs, not a dense
+/// `[V, D]` one. Same loss value either way.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn batch_loss_rows(
+    net: &Net,
+    content: Option<&Tensor>,
+    input_content: Option<&Tensor>,
+    batch: &Batch,
+    opts: &TrainOptions,
+    teachers: &[Teacher],
+    rng: &mut SplitMix,
+    split_table: bool,
+) -> Result<(Tensor, usize, Option<TableRows>)> {
     let dev = &net.device;
     let n_items = match content {
         Some(c) if net.cfg.id_items == 0 => c.dim(0)?,
@@ -98,7 +127,16 @@ pub fn batch_loss_with_inputs(
         .as_ref()
         .map(|c| Tensor::from_vec(c.clone(), c.len(), dev))
         .transpose()?;
-    let vectors = |n: &Net, c: Option<&Tensor>| n.item_vectors_of(c, subset_t.as_ref());
+    let has_table = net.cfg.id_items > 0 || net.cfg.id_residual > 0;
+    let rows = match (&subset, &subset_t) {
+        (Some(cand), Some(u)) if split_table && has_table => Some(TableRows {
+            rows: cand.clone(),
+            var: Var::from_tensor(&net.p(ID_TABLE).index_select(u, 0)?.detach())?,
+        }),
+        _ => None,
+    };
+    let id_rows = rows.as_ref().map(|r| r.var.as_tensor());
+    let vectors = |n: &Net, c: Option<&Tensor>| n.item_vectors_with(c, subset_t.as_ref(), id_rows);
     let batch = local_batch.as_ref().unwrap_or(batch);
     let table = vectors(net, content)?;
     let in_table = match input_content {
@@ -143,5 +181,5 @@ pub fn batch_loss_with_inputs(
         let a = opts.distill_alpha as f64;
         ((kl * (a * tau * tau))? + (hard * (1.0 - a))?)?
     };
-    Ok((loss, targets.len()))
+    Ok((loss, targets.len(), rows))
 }

@@ -17,6 +17,7 @@ pub mod ops;
 pub mod evaluate;
 pub mod fit;
 pub mod loss;
+pub mod optim;
 pub mod stream;
 
 /// The tensor type of the trainer's API (candle's).

@@ -252,19 +252,34 @@ impl Net {
         content: Option<&Tensor>,
         subset: Option<&Tensor>,
     ) -> Result<Tensor> {
+        self.item_vectors_with(content, subset, None)
+    }
+
+    /// [`Net::item_vectors_of`] with `id_rows`, when given, as the ID table's rows of `subset` (the
+    /// trainer's leaf variable of [`super::optim::TableRows`], so the gradient is the subset's only).
+    pub(crate) fn item_vectors_with(
+        &self,
+        content: Option<&Tensor>,
+        subset: Option<&Tensor>,
+        id_rows: Option<&Tensor>,
+    ) -> Result<Tensor> {
         let rows = |t: Tensor| match subset {
             Some(u) => t.index_select(u, 0),
             None => Ok(t),
         };
+        let id_table = || match id_rows {
+            Some(r) => Ok(r.clone()),
+            None => rows(self.p("idemb")),
+        };
         if self.cfg.id_items > 0 {
-            return self.finish_items(rows(self.p("idemb"))?);
+            return self.finish_items(id_table()?);
         }
         let c = content.context("a tower model needs content embeddings")?;
         let v = tower_pre(self, &rows(c.clone())?)?;
         if self.cfg.id_residual == 0 {
             return self.finish_items(v);
         }
-        let off = rows(self.p("idemb"))?;
+        let off = id_table()?;
         anyhow::ensure!(
             off.dims() == v.dims(),
             "item offsets {:?} vs tower output {:?}: the checkpoint's --id-residual table was built for another catalog",

@@ -18,13 +18,13 @@ use std::collections::HashMap;
 
 use anyhow::{ensure, Result};
 use candle_core::Tensor;
-use candle_nn::Optimizer;
 
 use nextclick_data::shards::{ShardSession, ShardSet, Split};
 use nextclick_data::split::Example;
 use nextclick_data::Event;
 use nextclick_model::encoder::SplitMix;
 
+use super::optim::Optimiser;
 use super::{batch::*, evaluate::*, fit::*, loss::*, net::*};
 
 /// A bounded shuffle buffer: it holds at most `capacity` elements; once full, each [`push`] returns an
@@ -307,7 +307,7 @@ struct Run<'a> {
     content: Option<&'a Tensor>,
     opts: &'a TrainOptions,
     steps_limit: usize,
-    opt: candle_nn::AdamW,
+    opt: Optimiser,
     rng: SplitMix,
     steps: usize,
     tokens: usize,
@@ -342,13 +342,15 @@ impl Run<'_> {
                 self.max_window = self.max_window.max(e.len() + 1);
             }
             let batch = Batch::new(&ex, max_len);
-            let (loss, n) = batch_loss(
+            let (loss, n, rows) = batch_loss_rows(
                 &*self.net,
                 self.content,
+                None,
                 &batch,
                 self.opts,
                 &[],
                 &mut self.rng,
+                self.opt.sparse_table(),
             )?;
             let lv = loss.to_scalar::<f32>()? as f64;
             ensure!(
@@ -357,7 +359,7 @@ impl Run<'_> {
                 self.steps + 1
             );
             let grads = loss.backward()?;
-            self.opt.step(&grads)?;
+            self.opt.step(&grads, rows.as_ref())?;
             self.steps += 1;
             self.sum += lv * n as f64;
             self.cnt += n;
