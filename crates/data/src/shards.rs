@@ -76,30 +76,46 @@ pub fn properties() -> WriterProperties {
         .build()
 }
 
-/// One shard being written: batches coalesced to [`WRITE_BATCH`] rows, then the Parquet writer.
+/// One shard being written: batches coalesced to [`WRITE_BATCH`] rows, then the Parquet writer. The same
+/// writer, with another schema and properties ([`ShardWriter::create_with`]), writes `prepare`'s work files.
 pub struct ShardWriter {
     path: PathBuf,
+    schema: SchemaRef,
     coalescer: BatchCoalescer,
     writer: ArrowWriter<File>,
     rows: u64,
 }
 
 impl ShardWriter {
-    /// Creates `path`.
+    /// Creates `path` (the shard [`schema`] and [`properties`]).
     pub fn create(path: &Path) -> Result<ShardWriter> {
+        ShardWriter::create_with(path, schema(), properties())
+    }
+
+    /// Creates `path` for batches of `schema`, written with `props`.
+    pub fn create_with(
+        path: &Path,
+        schema: SchemaRef,
+        props: WriterProperties,
+    ) -> Result<ShardWriter> {
         let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        let writer = ArrowWriter::try_new(f, schema(), Some(properties()))?;
+        let writer = ArrowWriter::try_new(f, schema.clone(), Some(props))?;
         Ok(ShardWriter {
             path: path.to_path_buf(),
-            coalescer: BatchCoalescer::new(schema(), WRITE_BATCH),
+            coalescer: BatchCoalescer::new(schema.clone(), WRITE_BATCH),
+            schema,
             writer,
             rows: 0,
         })
     }
 
-    /// Appends rows (columns in [`schema`] order, already of its types).
+    /// Appends rows (columns in the schema's order, already of its types).
     pub fn write(&mut self, columns: Vec<ArrayRef>) -> Result<()> {
-        let b = RecordBatch::try_new(schema(), columns)?;
+        self.write_batch(RecordBatch::try_new(self.schema.clone(), columns)?)
+    }
+
+    /// Appends a batch of the schema.
+    pub fn write_batch(&mut self, b: RecordBatch) -> Result<()> {
         self.rows += b.num_rows() as u64;
         self.coalescer.push_batch(b)?;
         self.drain()

@@ -6,14 +6,11 @@
 //! outputs in bucket order gives the sorted output of the whole data, so the bucket count never changes the
 //! shards.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
-use arrow::array::RecordBatch;
-use arrow::compute::BatchCoalescer;
 use arrow::datatypes::SchemaRef;
-use parquet::arrow::ArrowWriter;
+use nextclick_data::shards::ShardWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
@@ -95,61 +92,14 @@ pub fn parse_hash(hk: &str) -> Result<u64> {
     u64::from_str_radix(hk, 16).with_context(|| format!("internal: user hash {hk:?}"))
 }
 
-/// A work file between stages: batches coalesced to 8192 rows, Snappy, small row groups (stage 1 keeps
-/// one in progress per bucket).
-pub struct WorkFile {
-    path: PathBuf,
-    coalescer: BatchCoalescer,
-    writer: ArrowWriter<File>,
-    rows: u64,
-}
-
-impl WorkFile {
-    /// Creates `path` for batches of `schema`.
-    pub fn create(path: &Path, schema: SchemaRef) -> Result<WorkFile> {
-        let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(16 * 1024))
-            .build();
-        Ok(WorkFile {
-            path: path.to_path_buf(),
-            coalescer: BatchCoalescer::new(schema.clone(), 8192),
-            writer: ArrowWriter::try_new(f, schema, Some(props))?,
-            rows: 0,
-        })
-    }
-
-    /// Rows written so far.
-    pub fn rows(&self) -> u64 {
-        self.rows
-    }
-
-    /// Appends a batch.
-    pub fn write(&mut self, b: RecordBatch) -> Result<()> {
-        self.rows += b.num_rows() as u64;
-        self.coalescer.push_batch(b)?;
-        self.drain()
-    }
-
-    fn drain(&mut self) -> Result<()> {
-        while let Some(b) = self.coalescer.next_completed_batch() {
-            self.writer
-                .write(&b)
-                .with_context(|| format!("cannot write {}", self.path.display()))?;
-        }
-        Ok(())
-    }
-
-    /// Flushes and closes; returns the row count.
-    pub fn finish(mut self) -> Result<u64> {
-        self.coalescer.finish_buffered_batch()?;
-        self.drain()?;
-        self.writer
-            .close()
-            .with_context(|| format!("cannot close {}", self.path.display()))?;
-        Ok(self.rows)
-    }
+/// A work file between stages: the shard writer (batches coalesced to 8192 rows, Snappy) with `schema` and
+/// small row groups (stage 1 keeps one in progress per bucket).
+pub fn work_file(path: &Path, schema: SchemaRef) -> Result<ShardWriter> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(16 * 1024))
+        .build();
+    ShardWriter::create_with(path, schema, props)
 }
 
 #[cfg(test)]

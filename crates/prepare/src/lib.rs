@@ -410,8 +410,8 @@ pub async fn prepare_async(opts: &Options) -> Result<Report> {
     ]));
     let bucket_path = |b: u32| work.join(format!("bucket-{b:05}.parquet"));
     let sessions_path = |b: u32| work.join(format!("sessions-{b:05}.parquet"));
-    let mut writers: Vec<buckets::WorkFile> = (0..buckets.count)
-        .map(|b| buckets::WorkFile::create(&bucket_path(b), bucket_schema.clone()))
+    let mut writers: Vec<shards::ShardWriter> = (0..buckets.count)
+        .map(|b| buckets::work_file(&bucket_path(b), bucket_schema.clone()))
         .collect::<Result<_>>()?;
     {
         let df = ctx
@@ -471,7 +471,7 @@ pub async fn prepare_async(opts: &Options) -> Result<Report> {
                     .iter()
                     .map(|c| take(c, &ix, None))
                     .collect::<std::result::Result<Vec<_>, _>>()?;
-                writers[k].write(RecordBatch::try_new(bucket_schema.clone(), taken)?)?;
+                writers[k].write(taken)?;
             }
             bar.set_message(format!(
                 "stage 1 of 3: {} source rows read into {} work buckets",
@@ -523,7 +523,7 @@ pub async fn prepare_async(opts: &Options) -> Result<Report> {
             print_plan("stage 2 (sessions)", &df).await?;
         }
         let mut stream = df.execute_stream().await.context("cannot run prepare")?;
-        let mut out: Option<buckets::WorkFile> = None;
+        let mut out: Option<shards::ShardWriter> = None;
         while let Some(batch) = stream.next().await {
             let b = batch.map_err(plan_error)?;
             let item_a = column(&b, "item", &utf8)?;
@@ -539,9 +539,9 @@ pub async fn prepare_async(opts: &Options) -> Result<Report> {
                 }
             }
             if out.is_none() {
-                out = Some(buckets::WorkFile::create(&sessions_path(k), b.schema())?);
+                out = Some(buckets::work_file(&sessions_path(k), b.schema())?);
             }
-            out.as_mut().expect("created").write(b)?;
+            out.as_mut().expect("created").write_batch(b)?;
         }
         if let Some(w) = out {
             w.finish()?;
@@ -828,15 +828,13 @@ fn write_item_ids<'a>(path: &Path, ids: impl Iterator<Item = &'a str>) -> Result
         DataType::Utf8,
         false,
     )]));
-    let f =
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-    let mut w = parquet::arrow::ArrowWriter::try_new(f, schema.clone(), None)?;
+    let mut w = buckets::work_file(path, schema)?;
     let mut ids = ids.peekable();
     while ids.peek().is_some() {
         let a = StringArray::from_iter_values(ids.by_ref().take(65_536));
-        w.write(&RecordBatch::try_new(schema.clone(), vec![Arc::new(a)])?)?;
+        w.write(vec![Arc::new(a)])?;
     }
-    w.close()?;
+    w.finish()?;
     Ok(())
 }
 

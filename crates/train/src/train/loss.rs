@@ -21,38 +21,19 @@ pub fn batch_loss(
     teachers: &[Teacher],
     rng: &mut SplitMix,
 ) -> Result<(Tensor, usize)> {
-    batch_loss_with_inputs(net, content, None, batch, opts, teachers, rng)
-}
-
-/// [`batch_loss`] with other content rows for the session's inputs than for the scored candidates:
-/// `input_content` (same shape as `content`) feeds the encoder, `content` the softmax. Text-encoder
-/// fine-tuning gives fresh rows to the inputs only, so the candidates never tell a batch's items (fresh)
-/// from the rest (stale) — which would leak the targets.
-pub fn batch_loss_with_inputs(
-    net: &Net,
-    content: Option<&Tensor>,
-    input_content: Option<&Tensor>,
-    batch: &Batch,
-    opts: &TrainOptions,
-    teachers: &[Teacher],
-    rng: &mut SplitMix,
-) -> Result<(Tensor, usize)> {
-    let (loss, n, _) = batch_loss_rows(
-        net,
-        content,
-        input_content,
-        batch,
-        opts,
-        teachers,
-        rng,
-        false,
-    )?;
+    let (loss, n, _) = batch_loss_rows(net, content, None, batch, opts, teachers, rng, false)?;
     Ok((loss, n))
 }
 
-/// [`batch_loss_with_inputs`] for the trainers. With `split_table` (the optimiser trains the ID table row by
-/// row, [`super::optim::Optimiser::sparse_table`]) and sampled negatives, the ID table's rows the batch
-/// reads become their own leaf variable, returned as [`TableRows`]: the gradient is then theirs, not a dense
+/// [`batch_loss`] for the trainers, returning also the ID table's rows the loss read ([`TableRows`]).
+///
+/// `input_content`, when given (same shape as `content`), feeds the encoder and `content` the softmax.
+/// Text-encoder fine-tuning gives fresh rows to the inputs only, so the candidates never tell a batch's
+/// items (fresh) from the rest (stale) — which would leak the targets.
+///
+/// With `split_table` (the optimiser trains the ID table row by row,
+/// [`super::optim::Optimiser::sparse_table`]) and sampled negatives, the ID table's rows the batch reads
+/// become their own leaf variable, returned as [`TableRows`]: the gradient is then theirs, not a dense
 /// `[V, D]` one. Same loss value either way.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn batch_loss_rows(

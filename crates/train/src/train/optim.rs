@@ -184,22 +184,12 @@ mod tests {
         for step in 0..5 {
             let w: Vec<f32> = (0..24).map(|i| ((i + step) as f32 * 0.11).cos()).collect();
             let w = Tensor::from_vec(w, (6, 4), &dev).unwrap();
-            let loss = (a.as_tensor() * &w)
-                .unwrap()
-                .sqr()
-                .unwrap()
-                .sum_all()
-                .unwrap();
-            let grads = loss.backward().unwrap();
-            reference.step(&grads).unwrap();
-            let loss = (b.as_tensor() * &w)
-                .unwrap()
-                .sqr()
-                .unwrap()
-                .sum_all()
-                .unwrap();
-            let grads = loss.backward().unwrap();
-            rows.step_all(grads.get(&b).unwrap()).unwrap();
+            let grads = |v: &Var| {
+                let loss = (v.as_tensor() * &w).unwrap().sqr().unwrap().sum_all();
+                loss.unwrap().backward().unwrap()
+            };
+            reference.step(&grads(&a)).unwrap();
+            rows.step_all(grads(&b).get(&b).unwrap()).unwrap();
         }
         let (x, y): (Vec<f32>, Vec<f32>) = (
             a.flatten_all().unwrap().to_vec1().unwrap(),
