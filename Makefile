@@ -186,9 +186,15 @@ model:
 ## Research pipelines (docs/results.md), kept as scripts: scripts/research/{distil,paper,paper-text}.sh.
 ## `make distil`: the converged-teacher distillation; `make paper`: the Amazon Scientific rows (a)–(d), (c2);
 ## `make paper-text`: the text-encoder rows. Each needs `make model`'s checkpoint (paper-text: `make paper`'s).
-.PHONY: distil paper paper-text
+.PHONY: distil paper paper-text sources
 distil paper paper-text: tools-release
 	scripts/research/$@.sh
+
+## `make sources`: the multi-source ablation of issue #22 (train --id-source: amazon-games plus the ID-only
+## clickstreams one at a time, each candidate replayed on REES46 zero-shot and with the on-device head).
+## SOURCES_ROWS="1 5" for some rows; SOURCES_MINUTES caps each training stage.
+sources: tools-release
+	scripts/research/sources.sh
 
 ## Fuzzing (nightly + cargo-fuzz; not needed by `make test`, which replays tests/corpus/ on stable through
 ## tests/corpus.rs, and runs the proptests of tests/decoders_prop.rs): each target in fuzz/ for FUZZ_SECONDS,

@@ -32,6 +32,7 @@ fn cfg(tower_hidden: usize) -> NetConfig {
         temperature: 0.5,
         cosine: false,
         id_residual: 0,
+        aux_items: 0,
     }
 }
 
@@ -431,6 +432,7 @@ fn id_offsets_start_neutral_and_learn_with_the_backbone_frozen() {
     let mut net = Net::new(
         NetConfig {
             id_residual: n_items,
+            aux_items: 0,
             ..cfg(24)
         },
         6,

@@ -131,6 +131,7 @@ fn net() -> Net {
             temperature: 1.0,
             cosine: false,
             id_residual: 0,
+            aux_items: 0,
         },
         3,
     )

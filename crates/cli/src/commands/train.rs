@@ -44,6 +44,7 @@ impl Preset {
                 temperature: 1.0,
                 cosine: false,
                 id_residual: 0,
+                aux_items: 0,
             },
             Preset::Teacher => NetConfig {
                 encoder: EncoderConfig {
@@ -60,6 +61,7 @@ impl Preset {
                 temperature: 1.0,
                 cosine: false,
                 id_residual: 0,
+                aux_items: 0,
             },
         }
     }
@@ -204,6 +206,18 @@ pub struct TrainArgs {
     /// Prepared shards only: test cases kept (a seeded sample) for the final report.
     #[arg(long, default_value_t = 20_000)]
     pub test_cases: usize,
+    /// Multi-source pre-training: a platform folder whose sessions train the backbone alongside `--data`
+    /// through an item-ID table of its own (its item content, if any, is not read), never exported: the
+    /// exported model stays the encoder and the tower of `--data`. Repeat it for several sources (e.g.
+    /// the ID-only clickstreams of `$NEXTCLICK_DATA`); each batch comes from one source, its softmax over
+    /// that source's items. Tower presets only, one in-memory `--data` folder.
+    #[arg(long = "id-source", value_name = "DIR")]
+    pub id_sources: Vec<PathBuf>,
+    /// With `--id-source`: each step's source is drawn with probability ∝ its batches^alpha (1 = in
+    /// proportion to the data, 0 = uniform over the sources). Early stopping follows the mean of the
+    /// sources' validation NDCG@10.
+    #[arg(long, default_value_t = 0.5)]
+    pub source_alpha: f64,
 }
 
 pub(crate) fn report_path(ckpt: &Path) -> PathBuf {
@@ -217,9 +231,15 @@ pub(crate) fn metrics_json(m: &Metrics) -> serde_json::Value {
 }
 
 /// The net of the preset and the shape options, initialised from `--init` when given.
-fn make_net(a: &TrainArgs, n_items: usize, content: Option<&Tensor>) -> Result<(Net, NetConfig)> {
+fn make_net(
+    a: &TrainArgs,
+    n_items: usize,
+    aux_items: usize,
+    content: Option<&Tensor>,
+) -> Result<(Net, NetConfig)> {
     let mut cfg = a.preset.config(n_items);
     cfg.cosine = a.cosine;
+    cfg.aux_items = aux_items;
     if let Some(h) = a.tower_hidden {
         anyhow::ensure!(
             a.preset != Preset::Id,
@@ -313,7 +333,21 @@ fn train_options(a: &TrainArgs, distill: bool) -> TrainOptions {
 /// Runs the command.
 pub fn run(a: TrainArgs) -> Result<()> {
     if data::shards::is_prepared(&a.data) {
+        anyhow::ensure!(
+            a.id_sources.is_empty(),
+            "--id-source: multi-source pre-training reads in-memory platform folders, not prepared shards"
+        );
         return run_stream(a);
+    }
+    if !a.id_sources.is_empty() {
+        anyhow::ensure!(
+            a.preset != Preset::Id && !a.id_residual,
+            "--id-source: the ID-only sources' table belongs to a tower model (not --preset id, not --id-residual)"
+        );
+        anyhow::ensure!(
+            a.teacher.is_empty() && a.text_layers == 0,
+            "--id-source: not with --teacher or --text-layers (they train one source)"
+        );
     }
     let t0 = std::time::Instant::now();
     let platform = data::load_platform(&a.data, a.time)?;
@@ -370,7 +404,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
         split.valid.len(),
         split.test.len()
     );
-    let (mut net, cfg) = make_net(&a, platform.items.len(), content.as_ref())?;
+    let aux = load_id_sources(&a)?;
+    let aux_items: usize = aux.iter().map(|s| s.items).sum();
+    let (mut net, cfg) = make_net(&a, platform.items.len(), aux_items, content.as_ref())?;
     let teacher_nets = a
         .teacher
         .iter()
@@ -385,19 +421,39 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if let Some(parent) = a.out.parent() {
         std::fs::create_dir_all(parent).ok();
     }
-    let rep = train::train_with_text(
-        &mut net,
-        content.as_ref(),
-        &split,
-        &opts,
-        &teachers,
-        tuner.as_ref().map(|(dir, t)| train::TextTuning {
-            tuner: t,
-            lr: a.text_lr,
-            save: Some((dir.clone(), text_out.clone())),
-            rows: a.text_rows,
-        }),
-    )?;
+    let data_name = folder_name(&a.data);
+    let mut sources = vec![train::Source {
+        name: &data_name,
+        domain: train::Domain::Content {
+            offset: 0,
+            len: platform.items.len(),
+        },
+        split: &split,
+    }];
+    for s in &aux {
+        sources.push(train::Source {
+            name: &s.name,
+            domain: s.domain,
+            split: &s.split,
+        });
+    }
+    let rep = if aux.is_empty() {
+        train::train_with_text(
+            &mut net,
+            content.as_ref(),
+            &split,
+            &opts,
+            &teachers,
+            tuner.as_ref().map(|(dir, t)| train::TextTuning {
+                tuner: t,
+                lr: a.text_lr,
+                save: Some((dir.clone(), text_out.clone())),
+                rows: a.text_rows,
+            }),
+        )?
+    } else {
+        train::train_sources(&mut net, content.as_ref(), &sources, a.source_alpha, &opts)?
+    };
     let content = match &tuner {
         Some((_, t)) => Some(t.encode_all()?),
         None => content,
@@ -411,9 +467,29 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let table = net.item_vectors(content.as_ref())?;
     let valid = train::evaluate(&net, &table, &split.valid, 256)?;
     let test = train::evaluate(&net, &table, &split.test, 256)?;
+    let mut source_rows = Vec::new();
+    for (st, s) in rep.sources.iter().zip(&sources).skip(1) {
+        let t = train::source_vectors(&net, None, s.domain)?;
+        let m = train::evaluate(&net, &t, &s.split.test, 256)?;
+        eprintln!(
+            "  {}: {} steps ({:.1} % of them), test R@10 {:.4} N@10 {:.4}",
+            st.name,
+            st.steps,
+            100.0 * st.steps as f64
+                / rep.sources.iter().map(|x| x.steps).sum::<usize>().max(1) as f64,
+            m.r10,
+            m.n10
+        );
+        source_rows.push(serde_json::json!({
+            "name": st.name, "batches_per_epoch": st.batches_per_epoch, "weight": st.weight,
+            "steps": st.steps, "tokens": st.tokens,
+            "best_valid_n10": st.best_valid_n10, "best_valid_r10": st.best_valid_r10,
+            "test": metrics_json(&m),
+        }));
+    }
     let total = t0.elapsed().as_secs_f64();
     eprintln!(
-        "trained {} epochs in {:.0} s ({:.0} tokens/s); best epoch {}; valid N@10 {:.4} R@10 {:.4}; test R@10 {:.4} N@10 {:.4} R@50 {:.4} N@50 {:.4}",
+        "trained {} epochs in {:.0} s ({:.0} tokens/s); best epoch {}; {data_name}: valid N@10 {:.4} R@10 {:.4}; test R@10 {:.4} N@10 {:.4} R@50 {:.4} N@50 {:.4}",
         rep.epochs, rep.seconds, rep.tokens_per_sec, rep.best_epoch, valid.n10, valid.r10, test.r10, test.n10, test.r50, test.n50
     );
     let report = serde_json::json!({
@@ -433,6 +509,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         "text_out": tuner.as_ref().map(|_| text_out.display().to_string()),
         "users": platform.sessions.len(), "items": platform.items.len(), "events": n_events,
         "valid": metrics_json(&valid), "test": metrics_json(&test),
+        "id_sources": source_rows, "source_alpha": a.source_alpha,
     });
     std::fs::write(report_path(&a.out), serde_json::to_string_pretty(&report)?)?;
     eprintln!(
@@ -441,6 +518,61 @@ pub fn run(a: TrainArgs) -> Result<()> {
         report_path(&a.out).display()
     );
     Ok(())
+}
+
+/// An `--id-source` folder, loaded and split, with its rows of the ID table.
+struct IdSource {
+    name: String,
+    items: usize,
+    domain: train::Domain,
+    split: train::LooSplit,
+}
+
+/// The last component of `p` (a source's name in logs and the report).
+fn folder_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+/// Loads every `--id-source` (its time mode detected per folder, as `--time auto` does) and gives each a
+/// contiguous range of the ID table, in the order given.
+fn load_id_sources(a: &TrainArgs) -> Result<Vec<IdSource>> {
+    let mut out = Vec::new();
+    let mut offset = 0;
+    for dir in &a.id_sources {
+        let p = data::load_platform(dir, TimeMode::Auto)
+            .with_context(|| format!("--id-source {}", dir.display()))?;
+        p.report.print(&dir.display().to_string());
+        let split = loo_split(&p.sessions);
+        let events: usize = p.sessions.iter().map(|s| s.len()).sum();
+        anyhow::ensure!(
+            !split.train.is_empty(),
+            "--id-source {}: no session of two or more events to train on",
+            dir.display()
+        );
+        eprintln!(
+            "--id-source {}: {} items (ID rows {offset}..{}), {} sessions, {events} events, time {}; {} training sequences, {} validation",
+            dir.display(),
+            p.items.len(),
+            offset + p.items.len(),
+            p.sessions.len(),
+            if p.ordinal { "ordinal" } else { "unix seconds" },
+            split.train.len(),
+            split.valid.len()
+        );
+        out.push(IdSource {
+            name: folder_name(dir),
+            items: p.items.len(),
+            domain: train::Domain::Ids {
+                offset,
+                len: p.items.len(),
+            },
+            split,
+        });
+        offset += p.items.len();
+    }
+    Ok(out)
 }
 
 /// `train --data PREPARED`: streams the shards of `nextclick prepare` (see
@@ -471,7 +603,7 @@ fn run_stream(a: TrainArgs) -> Result<()> {
         .enumerate()
         .map(|(i, it)| (it.id.clone(), i as u32))
         .collect();
-    let (mut net, cfg) = make_net(&a, items.len(), content.as_ref())?;
+    let (mut net, cfg) = make_net(&a, items.len(), 0, content.as_ref())?;
     let opts = train_options(&a, false);
     let sopts = StreamOptions {
         shuffle_buffer: a.shuffle_buffer,

@@ -6,9 +6,11 @@ use candle_nn::Optimizer;
 
 use nextclick_data::Event;
 use nextclick_model::encoder::SplitMix;
+use nextclick_model::rank::Metrics;
 
 use super::optim::{Optimiser, ID_TABLE};
-use super::{batch::*, evaluate::*, loss::*, net::*};
+use super::sources::{epoch_schedule, shuffle, source_vectors, source_weights, Domain, Source};
+use super::{batch::*, evaluate::*, loss::*, net::*, sources::SourceStats};
 use nextclick_data::split::LooSplit;
 
 /// Training options.
@@ -94,6 +96,8 @@ pub struct TrainReport {
     pub tokens_per_sec: f64,
     /// Learning-rate decays taken on plateaus.
     pub lr_decays: usize,
+    /// Each source's share (one entry for a one-source run; [`train_sources`]).
+    pub sources: Vec<SourceStats>,
 }
 
 /// The trainable prefixes of `opts` and a maker of the optimiser over their variables at a learning rate
@@ -158,7 +162,58 @@ pub fn train_with_text(
     teachers: &[Teacher],
     text: Option<TextTuning>,
 ) -> Result<TrainReport> {
+    let source = Source {
+        name: "train",
+        domain: Domain::whole(net, content)?,
+        split,
+    };
+    fit(net, content, &[source], 1.0, opts, teachers, text)
+}
+
+/// Multi-source pre-training ([`super::sources`]): `net` (with [`NetConfig::aux_items`] rows for the
+/// ID-only sources) on every source of `sources`, each batch from one of them, drawn per step with
+/// probability ∝ `batches^alpha`. Early stopping and the plateau decays follow the mean of the sources'
+/// validation NDCG@10 (each on its own catalog). `content` holds the titled sources' content rows.
+pub fn train_sources(
+    net: &mut Net,
+    content: Option<&Tensor>,
+    sources: &[Source],
+    alpha: f64,
+    opts: &TrainOptions,
+) -> Result<TrainReport> {
+    anyhow::ensure!(!sources.is_empty(), "no source to train on");
+    anyhow::ensure!(
+        alpha.is_finite() && alpha >= 0.0,
+        "source sampling exponent {alpha} must be a number ≥ 0"
+    );
+    for s in sources {
+        if let Domain::Ids { offset, len } = s.domain {
+            anyhow::ensure!(
+                offset + len <= net.cfg.aux_items,
+                "source {}: ID rows {offset}..{} beyond the net's {} (NetConfig::aux_items)",
+                s.name,
+                offset + len,
+                net.cfg.aux_items
+            );
+        }
+    }
+    fit(net, content, sources, alpha, opts, &[], None)
+}
+
+fn fit(
+    net: &mut Net,
+    content: Option<&Tensor>,
+    sources: &[Source],
+    alpha: f64,
+    opts: &TrainOptions,
+    teachers: &[Teacher],
+    text: Option<TextTuning>,
+) -> Result<TrainReport> {
     let t0 = std::time::Instant::now();
+    anyhow::ensure!(
+        sources.len() == 1 || (teachers.is_empty() && text.is_none()),
+        "distillation and text-encoder fine-tuning train one source"
+    );
     if text.is_some() {
         anyhow::ensure!(
             net.cfg.id_items == 0,
@@ -199,15 +254,41 @@ pub fn train_with_text(
     let mut best_text: Option<Vec<Tensor>> = None;
     let mut decays = 0;
     let max_len = net.cfg.encoder.max_len;
-    let batches = make_batches(&split.train, opts.batch_tokens, max_len);
+    let batches: Vec<Vec<Vec<usize>>> = sources
+        .iter()
+        .map(|s| make_batches(&s.split.train, opts.batch_tokens, max_len))
+        .collect();
+    let counts: Vec<usize> = batches.iter().map(|b| b.len()).collect();
+    let weights = source_weights(&counts, alpha);
     let mut rng = SplitMix(opts.seed ^ 0x5eed);
+    let mut sched_rng = SplitMix(opts.seed ^ 0xd0a1);
     let mut vr = SplitMix(opts.seed ^ 0x7a11d);
-    let mut valid: Vec<(Vec<Event>, u32)> = split.valid.clone();
-    for i in (1..valid.len()).rev() {
-        let j = vr.below(i + 1);
-        valid.swap(i, j);
-    }
-    valid.truncate(opts.valid_cases);
+    let valid: Vec<Vec<(Vec<Event>, u32)>> = sources
+        .iter()
+        .map(|s| {
+            let mut v = s.split.valid.clone();
+            for i in (1..v.len()).rev() {
+                let j = vr.below(i + 1);
+                v.swap(i, j);
+            }
+            v.truncate(opts.valid_cases);
+            v
+        })
+        .collect();
+    let mut stats: Vec<SourceStats> = sources
+        .iter()
+        .zip(&counts)
+        .zip(&weights)
+        .map(|((s, &b), &w)| SourceStats {
+            name: s.name.to_string(),
+            batches_per_epoch: b,
+            weight: w,
+            steps: 0,
+            tokens: 0,
+            best_valid_n10: f64::NAN,
+            best_valid_r10: f64::NAN,
+        })
+        .collect();
     let mut best = f64::NEG_INFINITY;
     let mut best_epoch = 0;
     let mut bad = 0;
@@ -216,13 +297,14 @@ pub fn train_with_text(
     let mut epochs = 0;
     for epoch in 1..=opts.epochs {
         epochs = epoch;
-        let mut order: Vec<usize> = (0..batches.len()).collect();
-        for i in (1..order.len()).rev() {
-            let j = rng.below(i + 1);
-            order.swap(i, j);
+        let mut orders: Vec<Vec<usize>> = counts.iter().map(|&n| (0..n).collect()).collect();
+        for o in orders.iter_mut() {
+            shuffle(o, &mut rng);
         }
+        let mut cursor = vec![0usize; sources.len()];
+        let schedule = epoch_schedule(&counts, alpha, &mut sched_rng);
         let pb = if opts.progress {
-            indicatif::ProgressBar::new(order.len() as u64)
+            indicatif::ProgressBar::new(schedule.len() as u64)
         } else {
             indicatif::ProgressBar::hidden()
         };
@@ -234,15 +316,18 @@ pub fn train_with_text(
         );
         pb.set_prefix(format!("{epoch}/{}", opts.epochs));
         let (mut sum, mut cnt) = (0f64, 0usize);
-        for &bi in &order {
-            let ex: Vec<(&[Event], &[u32])> = batches[bi]
+        for &si in &schedule {
+            // a source drawn more often than it has batches starts a fresh pass over them
+            if cursor[si] == orders[si].len() {
+                shuffle(&mut orders[si], &mut rng);
+                cursor[si] = 0;
+            }
+            let bi = orders[si][cursor[si]];
+            cursor[si] += 1;
+            let (src, train) = (&sources[si], &sources[si].split.train);
+            let ex: Vec<(&[Event], &[u32])> = batches[si][bi]
                 .iter()
-                .map(|&i| {
-                    (
-                        split.train[i].inputs.as_slice(),
-                        split.train[i].targets.as_slice(),
-                    )
-                })
+                .map(|&i| (train[i].inputs.as_slice(), train[i].targets.as_slice()))
                 .collect();
             let batch = Batch::new(&ex, max_len);
             let split_table = opt.sparse_table();
@@ -251,6 +336,7 @@ pub fn train_with_text(
                     net,
                     content_now.as_ref(),
                     None,
+                    src.domain,
                     &batch,
                     opts,
                     teachers,
@@ -274,6 +360,7 @@ pub fn train_with_text(
                         net,
                         Some(stale),
                         Some(&c),
+                        src.domain,
                         &batch,
                         opts,
                         teachers,
@@ -292,6 +379,8 @@ pub fn train_with_text(
             sum += lv * n as f64;
             cnt += n;
             tokens += n;
+            stats[si].steps += 1;
+            stats[si].tokens += n;
             pb.set_message(format!(
                 "loss {:.4} {:.0} tok/s",
                 sum / cnt as f64,
@@ -304,16 +393,30 @@ pub fn train_with_text(
         if let Some(t) = &text {
             content_now = Some(t.tuner.encode_all()?);
         }
-        let table = net.item_vectors(content_now.as_ref())?;
-        let m = evaluate(net, &table, &valid, 256)?;
+        let mut per_source = Vec::with_capacity(sources.len());
+        for (s, v) in sources.iter().zip(&valid) {
+            let table = source_vectors(net, content_now.as_ref(), s.domain)?;
+            per_source.push(evaluate(net, &table, v, 256)?);
+        }
+        let m = mean_metrics(&per_source);
+        let each = if sources.len() > 1 {
+            let parts: Vec<String> = sources
+                .iter()
+                .zip(&per_source)
+                .map(|(s, x)| format!("{} {:.4}", s.name, x.n10))
+                .collect();
+            format!(" ({})", parts.join(", "))
+        } else {
+            String::new()
+        };
         pb.finish_with_message(format!(
-            "loss {mean:.4} valid N@10 {:.4} R@10 {:.4}",
+            "loss {mean:.4} valid N@10 {:.4}{each} R@10 {:.4}",
             m.n10, m.r10
         ));
         if !opts.progress || pb.is_hidden() {
             // no terminal (logs, make): the bars are hidden, so print the epoch summary
             eprintln!(
-                "epoch {epoch}: loss {mean:.4} valid N@10 {:.4} R@10 {:.4} ({:.0} s, {:.0} tokens/s)",
+                "epoch {epoch}: loss {mean:.4} valid N@10 {:.4}{each} R@10 {:.4} ({:.0} s, {:.0} tokens/s)",
                 m.n10,
                 m.r10,
                 t0.elapsed().as_secs_f64(),
@@ -324,6 +427,10 @@ pub fn train_with_text(
             best = m.n10;
             best_epoch = epoch;
             bad = 0;
+            for (st, x) in stats.iter_mut().zip(&per_source) {
+                st.best_valid_n10 = x.n10;
+                st.best_valid_r10 = x.r10;
+            }
             if let Some(p) = &opts.checkpoint {
                 net.save(p)?;
             }
@@ -385,5 +492,27 @@ pub fn train_with_text(
         seconds: secs,
         tokens_per_sec: tokens as f64 / secs,
         lr_decays: decays,
+        sources: stats,
     })
+}
+
+/// The mean of the sources' validation metrics over the sources with validation cases (each weighs the
+/// same, whatever its size); one source's metrics are returned as they are.
+fn mean_metrics(per_source: &[Metrics]) -> Metrics {
+    if per_source.len() == 1 {
+        return per_source[0];
+    }
+    let with: Vec<&Metrics> = per_source.iter().filter(|m| m.n > 0).collect();
+    if with.is_empty() {
+        return per_source[0];
+    }
+    let k = with.len() as f64;
+    let f = |g: fn(&Metrics) -> f64| with.iter().map(|m| g(m)).sum::<f64>() / k;
+    Metrics {
+        r10: f(|m| m.r10),
+        n10: f(|m| m.n10),
+        r50: f(|m| m.r50),
+        n50: f(|m| m.n50),
+        n: with.iter().map(|m| m.n).sum(),
+    }
 }

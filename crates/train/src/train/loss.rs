@@ -8,6 +8,7 @@ use candle_core::{Tensor, Var};
 use nextclick_model::encoder::SplitMix;
 
 use super::optim::{TableRows, ID_TABLE};
+use super::sources::Domain;
 use super::{batch::*, encode::*, evaluate::*, fit::*, net::*, ops::*};
 
 /// One optimisation step's loss terms on `batch`; returns (loss tensor, scored positions). With
@@ -21,7 +22,10 @@ pub fn batch_loss(
     teachers: &[Teacher],
     rng: &mut SplitMix,
 ) -> Result<(Tensor, usize)> {
-    let (loss, n, _) = batch_loss_rows(net, content, None, batch, opts, teachers, rng, false)?;
+    let domain = Domain::whole(net, content)?;
+    let (loss, n, _) = batch_loss_rows(
+        net, content, None, domain, batch, opts, teachers, rng, false,
+    )?;
     Ok((loss, n))
 }
 
@@ -35,11 +39,16 @@ pub fn batch_loss(
 /// [`super::optim::Optimiser::sparse_table`]) and sampled negatives, the ID table's rows the batch reads
 /// become their own leaf variable, returned as [`TableRows`]: the gradient is then theirs, not a dense
 /// `[V, D]` one. Same loss value either way.
+///
+/// `domain` says which items the batch's indices (inputs and targets, local to the domain) are and which
+/// items the softmax runs over: the content rows `offset..offset + len` (the tower), or the rows of the
+/// ID table of an ID-only source ([`Domain::Ids`]); negatives are drawn from the domain only.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn batch_loss_rows(
     net: &Net,
     content: Option<&Tensor>,
     input_content: Option<&Tensor>,
+    domain: Domain,
     batch: &Batch,
     opts: &TrainOptions,
     teachers: &[Teacher],
@@ -47,10 +56,22 @@ pub(crate) fn batch_loss_rows(
     split_table: bool,
 ) -> Result<(Tensor, usize, Option<TableRows>)> {
     let dev = &net.device;
-    let n_items = match content {
-        Some(c) if net.cfg.id_items == 0 => c.dim(0)?,
-        _ => net.cfg.id_items,
+    let n_items = domain.len();
+    let narrow = |c: Option<&Tensor>| -> Result<Option<Tensor>> {
+        match (domain, c) {
+            (Domain::Content { offset, len }, Some(c)) if net.cfg.id_items == 0 => {
+                Ok(Some(c.narrow(0, offset, len)?))
+            }
+            _ => Ok(None),
+        }
     };
+    let content = narrow(content)?;
+    let input_content = narrow(input_content)?;
+    let (content, input_content) = (content.as_ref(), input_content.as_ref());
+    anyhow::ensure!(
+        teachers.is_empty() || domain == Domain::whole(net, content)?,
+        "distillation scores one catalog: not with several sources"
+    );
     let d = net.cfg.encoder.dim;
     let valid: Vec<u32> = (0..batch.b * batch.t)
         .filter(|&i| batch.targets[i] != u32::MAX)
@@ -108,16 +129,37 @@ pub(crate) fn batch_loss_rows(
         .as_ref()
         .map(|c| Tensor::from_vec(c.clone(), c.len(), dev))
         .transpose()?;
-    let has_table = net.cfg.id_items > 0 || net.cfg.id_residual > 0;
-    let rows = match (&subset, &subset_t) {
-        (Some(cand), Some(u)) if split_table && has_table => Some(TableRows {
-            rows: cand.clone(),
-            var: Var::from_tensor(&net.p(ID_TABLE).index_select(u, 0)?.detach())?,
-        }),
-        _ => None,
+    let rows = match domain {
+        // an ID-only source's rows are always split off (with a full softmax, all of its rows), so a
+        // step never touches another source's rows or their moments
+        Domain::Ids { offset, len } if split_table => {
+            let global: Vec<u32> = match &subset {
+                Some(cand) => cand.iter().map(|&c| c + offset as u32).collect(),
+                None => (offset as u32..(offset + len) as u32).collect(),
+            };
+            let at = Tensor::from_vec(global.clone(), global.len(), dev)?;
+            Some(TableRows {
+                var: Var::from_tensor(&net.p(ID_TABLE).index_select(&at, 0)?.detach())?,
+                rows: global,
+            })
+        }
+        Domain::Content { .. } => {
+            let has_table = net.cfg.id_items > 0 || net.cfg.id_residual > 0;
+            match (&subset, &subset_t) {
+                (Some(cand), Some(u)) if split_table && has_table => Some(TableRows {
+                    rows: cand.clone(),
+                    var: Var::from_tensor(&net.p(ID_TABLE).index_select(u, 0)?.detach())?,
+                }),
+                _ => None,
+            }
+        }
+        Domain::Ids { .. } => None,
     };
     let id_rows = rows.as_ref().map(|r| r.var.as_tensor());
-    let vectors = |n: &Net, c: Option<&Tensor>| n.item_vectors_with(c, subset_t.as_ref(), id_rows);
+    let vectors = |n: &Net, c: Option<&Tensor>| match domain {
+        Domain::Content { .. } => n.item_vectors_with(c, subset_t.as_ref(), id_rows),
+        Domain::Ids { offset, len } => n.source_id_vectors(offset, len, subset_t.as_ref(), id_rows),
+    };
     let batch = local_batch.as_ref().unwrap_or(batch);
     let table = vectors(net, content)?;
     let in_table = match input_content {

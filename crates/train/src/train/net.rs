@@ -36,9 +36,16 @@ pub struct NetConfig {
     /// default, and every checkpoint written before the option): content only.
     #[serde(default)]
     pub id_residual: usize,
+    /// `> 0` (tower models only): multi-source pre-training ([`super::sources`]). The ID-only sources'
+    /// items, this many rows over all of them (each source a contiguous range), get a learned table
+    /// (`idemb`) that trains with the backbone and is never exported: the exported model is the encoder and
+    /// the tower. 0 (the default, and every checkpoint written before the option): one source.
+    #[serde(default)]
+    pub aux_items: usize,
 }
 
-/// A model: its config and parameters (one [`VarMap`]; names `enc.*`, `tower.*`, `idemb`).
+/// A model: its config and parameters (one [`VarMap`]; names `enc.*`, `tower.*`, `idemb`: the ID table of
+/// the ID preset, the item offsets of `--id-residual`, or the ID-only sources' items of a multi-source run).
 pub struct Net {
     /// Hyper-parameters.
     pub cfg: NetConfig,
@@ -160,6 +167,17 @@ impl Net {
                 "idemb",
                 vec![0.0; cfg.id_residual * d],
                 &[cfg.id_residual, d],
+            );
+        }
+        if cfg.aux_items > 0 {
+            anyhow::ensure!(
+                cfg.id_items == 0 && cfg.id_residual == 0,
+                "the ID-only sources' table is a tower model's (no --id-residual, not the ID preset)"
+            );
+            put(
+                "idemb",
+                randn(&mut r, cfg.aux_items * d, 0.1),
+                &[cfg.aux_items, d],
             );
         }
         if cfg.cosine {
@@ -287,6 +305,35 @@ impl Net {
             v.dims()
         );
         self.finish_items((v + off)?)
+    }
+
+    /// Item vectors of an ID-only source (multi-source pre-training): its rows `offset..offset + len` of the
+    /// table, or of those the `subset` (indices local to the source), or `id_rows` when given (the
+    /// trainer's leaf variable of exactly those rows); unit rows for a cosine model.
+    pub(crate) fn source_id_vectors(
+        &self,
+        offset: usize,
+        len: usize,
+        subset: Option<&Tensor>,
+        id_rows: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        anyhow::ensure!(
+            self.cfg.aux_items >= offset + len,
+            "ID-only source rows {offset}..{} beyond the table's {}",
+            offset + len,
+            self.cfg.aux_items
+        );
+        let v = match id_rows {
+            Some(r) => r.clone(),
+            None => {
+                let t = self.p("idemb").narrow(0, offset, len)?;
+                match subset {
+                    Some(u) => t.index_select(u, 0)?,
+                    None => t,
+                }
+            }
+        };
+        self.finish_items(v)
     }
 
     /// The last step of every item vector: L2 normalisation of the rows for a cosine model.

@@ -25,6 +25,7 @@ use nextclick_data::Event;
 use nextclick_model::encoder::SplitMix;
 
 use super::optim::Optimiser;
+use super::sources::Domain;
 use super::{batch::*, evaluate::*, fit::*, loss::*, net::*};
 
 /// A bounded shuffle buffer: it holds at most `capacity` elements; once full, each [`push`] returns an
@@ -346,6 +347,7 @@ impl Run<'_> {
                 &*self.net,
                 self.content,
                 None,
+                Domain::whole(&*self.net, self.content)?,
                 &batch,
                 self.opts,
                 &[],
@@ -545,6 +547,7 @@ pub fn train_stream(
             seconds: secs,
             tokens_per_sec: tokens as f64 / secs,
             lr_decays: decays,
+            sources: Vec::new(),
         },
         steps,
         step_limited,

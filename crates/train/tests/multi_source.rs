@@ -1,0 +1,297 @@
+//! Multi-source pre-training (`train::sources`, issue #22) on generated data: every source is sampled, an
+//! ID-only source's clickstream trains the event-type and time-gap embeddings that a purchases-only,
+//! ordinal titled source leaves at zero, each source's ID rows move only on its own batches, the ID table
+//! never reaches the export, and a one-source run through `train_sources` is the one-source trainer.
+
+use nextclick::catalog::sha256;
+use nextclick::contract::{gap_bucket, EventKind, GAP_FIRST_OR_UNKNOWN};
+use nextclick_data::Event;
+use nextclick_model::encoder::{EncoderConfig, SplitMix};
+use nextclick_train::export::tower_of;
+use nextclick_train::train::{
+    self, loo_split, Domain, LooSplit, Net, NetConfig, Source, TrainOptions,
+};
+
+const C: usize = 16;
+const D: usize = 16;
+
+fn cfg(aux_items: usize) -> NetConfig {
+    NetConfig {
+        encoder: EncoderConfig {
+            max_len: 12,
+            dim: D,
+            heads: 2,
+            layers: 2,
+            ffn: 32,
+            ln_eps: 1e-5,
+        },
+        content_dim: C,
+        tower_hidden: 24,
+        id_items: 0,
+        temperature: 0.5,
+        cosine: false,
+        id_residual: 0,
+        aux_items,
+    }
+}
+
+fn content(n: usize, r: &mut SplitMix) -> Vec<f32> {
+    (0..n)
+        .flat_map(|_| {
+            let v = r.normals(C, 1.0);
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.into_iter().map(move |x| x / norm)
+        })
+        .collect()
+}
+
+/// The titled source as amazon-games is: purchases only, order only (every gap unknown).
+fn purchases(n_items: usize, users: usize, r: &mut SplitMix) -> LooSplit {
+    let seqs: Vec<Vec<Event>> = (0..users)
+        .map(|_| {
+            let start = r.below(n_items);
+            (0..3 + r.below(8))
+                .map(|k| Event {
+                    item: ((start + 3 * k) % n_items) as u32,
+                    kind: EventKind::Purchase.id(),
+                    gap: GAP_FIRST_OR_UNKNOWN,
+                })
+                .collect()
+        })
+        .collect();
+    loo_split(&seqs)
+}
+
+/// An ID-only clickstream: views and carts, re-views of the last item, real gaps (seconds to hours).
+fn clicks(n_items: usize, users: usize, r: &mut SplitMix) -> LooSplit {
+    let seqs: Vec<Vec<Event>> = (0..users)
+        .map(|_| {
+            let mut item = r.below(n_items);
+            let mut out = Vec::new();
+            for k in 0..3 + r.below(10) {
+                if r.below(3) > 0 {
+                    item = (item + 1 + r.below(2)) % n_items;
+                }
+                let kind = if r.below(4) == 0 {
+                    EventKind::Cart
+                } else {
+                    EventKind::View
+                };
+                let gap = if k == 0 {
+                    gap_bucket(None)
+                } else {
+                    gap_bucket(Some((1u64 << r.below(14)) as f64))
+                };
+                out.push(Event {
+                    item: item as u32,
+                    kind: kind.id(),
+                    gap,
+                });
+            }
+            out
+        })
+        .collect();
+    loo_split(&seqs)
+}
+
+fn opts(epochs: usize) -> TrainOptions {
+    TrainOptions {
+        epochs,
+        lr: 3e-3,
+        dropout: 0.0,
+        progress: false,
+        valid_cases: 20,
+        batch_tokens: 128,
+        ..Default::default()
+    }
+}
+
+fn rows(t: &[f32], r: std::ops::Range<usize>) -> &[f32] {
+    &t[r.start * D..r.end * D]
+}
+
+#[test]
+fn every_source_trains_and_clickstreams_teach_types_and_gaps() {
+    let mut r = SplitMix(21);
+    let titled_items = 30;
+    let ct = train::content_tensor(&content(titled_items, &mut r), C).unwrap();
+    let titled = purchases(titled_items, 60, &mut r);
+    let (a_items, b_items) = (25, 40);
+    let a = clicks(a_items, 50, &mut r);
+    let b = clicks(b_items, 30, &mut r);
+    let sources = [
+        Source {
+            name: "titled",
+            domain: Domain::Content {
+                offset: 0,
+                len: titled_items,
+            },
+            split: &titled,
+        },
+        Source {
+            name: "a",
+            domain: Domain::Ids {
+                offset: 0,
+                len: a_items,
+            },
+            split: &a,
+        },
+        Source {
+            name: "b",
+            domain: Domain::Ids {
+                offset: a_items,
+                len: b_items,
+            },
+            split: &b,
+        },
+    ];
+    let mut net = Net::new(cfg(a_items + b_items), 3).unwrap();
+    let rep = train::train_sources(&mut net, Some(&ct), &sources, 0.5, &opts(4)).unwrap();
+    assert_eq!(rep.sources.len(), 3);
+    for s in &rep.sources {
+        assert!(
+            s.steps > 0 && s.tokens > 0,
+            "{} never trained: {s:?}",
+            s.name
+        );
+        assert!(s.best_valid_n10.is_finite(), "{s:?}");
+    }
+    let total: usize = rep.sources.iter().map(|s| s.steps).sum();
+    let per_epoch: usize = rep.sources.iter().map(|s| s.batches_per_epoch).sum();
+    assert_eq!(
+        total,
+        per_epoch * rep.epochs,
+        "an epoch is every source's batches"
+    );
+    assert!(
+        rep.losses.last().unwrap() < &rep.losses[0],
+        "{:?}",
+        rep.losses
+    );
+
+    let types = train::to_f32(&net.p("enc.type_emb")).unwrap();
+    let gaps = train::to_f32(&net.p("enc.gap_emb")).unwrap();
+    let moved = |t: &[f32], i: i64| {
+        rows(t, i as usize..i as usize + 1)
+            .iter()
+            .any(|&x| x != 0.0)
+    };
+    assert!(moved(&types, EventKind::View.id()) && moved(&types, EventKind::Cart.id()));
+    let real_gaps = (2..14).filter(|&g| moved(&gaps, g)).count();
+    assert!(real_gaps >= 8, "{real_gaps} real time-gap buckets learned");
+
+    // the control: the titled source alone leaves them exactly where they started, at zero
+    let mut alone = Net::new(cfg(0), 3).unwrap();
+    train::train(&mut alone, Some(&ct), &titled, &opts(2), &[]).unwrap();
+    let types = train::to_f32(&alone.p("enc.type_emb")).unwrap();
+    let gaps = train::to_f32(&alone.p("enc.gap_emb")).unwrap();
+    assert!(!moved(&types, EventKind::View.id()) && !moved(&types, EventKind::Cart.id()));
+    assert!((2..24).all(|g| !moved(&gaps, g)));
+}
+
+#[test]
+fn a_sources_id_rows_move_only_on_its_own_batches() {
+    // source "b" has no training sequences (sessions of one event): with sampled negatives drawn inside
+    // each source, nothing may read — or decay — its rows; the titled source's batches read no ID row
+    let mut r = SplitMix(5);
+    let ct = train::content_tensor(&content(20, &mut r), C).unwrap();
+    let titled = purchases(20, 30, &mut r);
+    let a = clicks(15, 30, &mut r);
+    let b = LooSplit::default();
+    let sources = [
+        Source {
+            name: "titled",
+            domain: Domain::Content { offset: 0, len: 20 },
+            split: &titled,
+        },
+        Source {
+            name: "a",
+            domain: Domain::Ids { offset: 0, len: 15 },
+            split: &a,
+        },
+        Source {
+            name: "b",
+            domain: Domain::Ids {
+                offset: 15,
+                len: 10,
+            },
+            split: &b,
+        },
+    ];
+    let mut net = Net::new(cfg(25), 4).unwrap();
+    let before = train::to_f32(&net.p("idemb")).unwrap();
+    let o = TrainOptions {
+        negatives: 4,
+        weight_decay: 0.1,
+        ..opts(2)
+    };
+    let rep = train::train_sources(&mut net, Some(&ct), &sources, 1.0, &o).unwrap();
+    assert_eq!(
+        rep.sources[2].steps, 0,
+        "a source without batches is never drawn"
+    );
+    let after = train::to_f32(&net.p("idemb")).unwrap();
+    assert_ne!(rows(&after, 0..15), rows(&before, 0..15), "source a learns");
+    assert_eq!(
+        rows(&after, 15..25),
+        rows(&before, 15..25),
+        "source b's rows never move"
+    );
+}
+
+#[test]
+fn the_id_table_never_reaches_the_export() {
+    let mut r = SplitMix(8);
+    let ct = train::content_tensor(&content(20, &mut r), C).unwrap();
+    let titled = purchases(20, 30, &mut r);
+    let a = clicks(30, 40, &mut r);
+    let sources = [
+        Source {
+            name: "titled",
+            domain: Domain::Content { offset: 0, len: 20 },
+            split: &titled,
+        },
+        Source {
+            name: "a",
+            domain: Domain::Ids { offset: 0, len: 30 },
+            split: &a,
+        },
+    ];
+    let mut net = Net::new(cfg(30), 6).unwrap();
+    train::train_sources(&mut net, Some(&ct), &sources, 0.5, &opts(2)).unwrap();
+    // the same encoder and tower in a one-source net: the export is the same, byte for byte
+    let mut plain = Net::new(cfg(0), 0).unwrap();
+    plain.copy_from(&net, &["enc.", "tower."]).unwrap();
+    let onnx = net.encoder_weights().unwrap().to_onnx("test");
+    assert_eq!(onnx, plain.encoder_weights().unwrap().to_onnx("test"));
+    let sha = sha256(&onnx);
+    assert_eq!(
+        tower_of(&net, sha).unwrap().to_bytes(),
+        tower_of(&plain, sha).unwrap().to_bytes()
+    );
+    // and no tensor of the ID table's values is in it
+    let table = train::to_f32(&net.p("idemb")).unwrap();
+    let needle: Vec<u8> = table[..4].iter().flat_map(|x| x.to_le_bytes()).collect();
+    assert!(!onnx.windows(needle.len()).any(|w| w == needle));
+}
+
+#[test]
+fn one_source_through_train_sources_is_the_one_source_trainer() {
+    let mut r = SplitMix(9);
+    let ct = train::content_tensor(&content(25, &mut r), C).unwrap();
+    let split = purchases(25, 40, &mut r);
+    let mut x = Net::new(cfg(0), 2).unwrap();
+    let mut y = Net::new(cfg(0), 2).unwrap();
+    let rx = train::train(&mut x, Some(&ct), &split, &opts(2), &[]).unwrap();
+    let source = Source {
+        name: "only",
+        domain: Domain::Content { offset: 0, len: 25 },
+        split: &split,
+    };
+    let ry = train::train_sources(&mut y, Some(&ct), &[source], 0.5, &opts(2)).unwrap();
+    assert_eq!(rx.losses, ry.losses);
+    assert_eq!(
+        train::to_f32(&x.p("enc.l0.wq")).unwrap(),
+        train::to_f32(&y.p("enc.l0.wq")).unwrap()
+    );
+}
