@@ -169,22 +169,68 @@ pub fn price_bucket(price: Option<f64>) -> Option<&'static str> {
 
 /// The text embedded for an item: title, category, brand and price bucket, whichever the platform has.
 /// Category codes such as `electronics.smartphone` are spelled out as `electronics smartphone`.
+/// ([`TextTemplate::Labelled`], the default; see [`item_text_with`].)
 pub fn item_text(item: &Item) -> String {
+    item_text_with(item, TextTemplate::Labelled)
+}
+
+/// How an item's fields become the one text the text encoder embeds. Items with a title are spelled the
+/// same by every template (the title, then the labelled fields: what the source models were trained on);
+/// the templates differ for the items of a shop without titles (REES46: category code, brand, price),
+/// whose text has to stand in for a title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum TextTemplate {
+    /// `category: electronics smartphone. brand: samsung. price: 200 to 500` (the default).
+    #[default]
+    Labelled,
+    /// `electronics smartphone. samsung. 200 to 500`: the same fields without their labels.
+    Plain,
+    /// `samsung smartphone. electronics smartphone. price: 200 to 500`: a product-title-like head (brand
+    /// and the most specific category word), then the category path and the price band.
+    TitleLike,
+    /// [`TextTemplate::Labelled`] without the price band.
+    NoPrice,
+}
+
+/// [`item_text`] with the template `t` for items without a title.
+pub fn item_text_with(item: &Item, t: TextTemplate) -> String {
     let mut parts: Vec<String> = Vec::new();
-    if !item.title.is_empty() {
-        parts.push(item.title.clone());
-    }
-    if !item.category.is_empty() {
-        parts.push(format!(
-            "category: {}",
-            item.category.replace(['.', '_'], " ")
-        ));
-    }
-    if !item.brand.is_empty() {
-        parts.push(format!("brand: {}", item.brand));
-    }
-    if let Some(b) = price_bucket(item.price) {
-        parts.push(format!("price: {b}"));
+    let path = item.category.replace(['.', '_'], " ");
+    let band = price_bucket(item.price);
+    if !item.title.is_empty() || t == TextTemplate::Labelled || t == TextTemplate::NoPrice {
+        if !item.title.is_empty() {
+            parts.push(item.title.clone());
+        }
+        if !path.is_empty() {
+            parts.push(format!("category: {path}"));
+        }
+        if !item.brand.is_empty() {
+            parts.push(format!("brand: {}", item.brand));
+        }
+        if let Some(b) = band.filter(|_| t != TextTemplate::NoPrice || !item.title.is_empty()) {
+            parts.push(format!("price: {b}"));
+        }
+    } else if t == TextTemplate::Plain {
+        parts.extend(
+            [path, item.brand.clone()]
+                .into_iter()
+                .filter(|x| !x.is_empty()),
+        );
+        parts.extend(band.map(str::to_string));
+    } else {
+        let leaf = item
+            .category
+            .rsplit(['.', '_'])
+            .find(|w| !w.is_empty())
+            .unwrap_or("");
+        let head = [item.brand.as_str(), leaf]
+            .into_iter()
+            .filter(|x| !x.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        parts.extend([head, path].into_iter().filter(|x| !x.is_empty()));
+        parts.extend(band.map(|b| format!("price: {b}")));
     }
     if parts.is_empty() {
         return "item".into();
@@ -328,6 +374,67 @@ pub fn load_platform(dir: &Path, mode: TimeMode) -> Result<Platform> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn templates_spell_title_less_items_and_leave_titled_ones() {
+        let phone = Item {
+            id: "1".into(),
+            title: String::new(),
+            category: "electronics.smartphone".into(),
+            brand: "samsung".into(),
+            price: Some(409.02),
+        };
+        let t = |x| item_text_with(&phone, x);
+        assert_eq!(
+            t(TextTemplate::Labelled),
+            "category: electronics smartphone. brand: samsung. price: 200 to 500"
+        );
+        assert_eq!(t(TextTemplate::Labelled), item_text(&phone));
+        assert_eq!(
+            t(TextTemplate::Plain),
+            "electronics smartphone. samsung. 200 to 500"
+        );
+        assert_eq!(
+            t(TextTemplate::TitleLike),
+            "samsung smartphone. electronics smartphone. price: 200 to 500"
+        );
+        assert_eq!(
+            t(TextTemplate::NoPrice),
+            "category: electronics smartphone. brand: samsung"
+        );
+        let bare = Item {
+            brand: String::new(),
+            category: "appliances.kitchen.hood".into(),
+            price: None,
+            ..phone.clone()
+        };
+        assert_eq!(
+            item_text_with(&bare, TextTemplate::TitleLike),
+            "hood. appliances kitchen hood"
+        );
+        let empty = Item {
+            category: String::new(),
+            ..bare.clone()
+        };
+        for x in [
+            TextTemplate::Plain,
+            TextTemplate::TitleLike,
+            TextTemplate::NoPrice,
+        ] {
+            assert_eq!(item_text_with(&empty, x), "item");
+        }
+        let titled = Item {
+            title: "Galaxy A50".into(),
+            ..phone
+        };
+        for x in [
+            TextTemplate::Plain,
+            TextTemplate::TitleLike,
+            TextTemplate::NoPrice,
+        ] {
+            assert_eq!(item_text_with(&titled, x), item_text(&titled), "{x:?}");
+        }
+    }
 
     fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
         std::fs::create_dir_all(dir).unwrap();

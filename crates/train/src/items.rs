@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use nextclick_data::{item_text, Item, LoadReport};
+use nextclick_data::{item_text, item_text_with, Item, LoadReport, TextTemplate};
 
 use crate::embed::{self, Embeddings};
 
@@ -13,11 +13,20 @@ pub fn load_and_embed(
     items_csv: &Path,
     model_dir: Option<&Path>,
 ) -> Result<(Vec<Item>, Embeddings)> {
+    load_and_embed_with(items_csv, model_dir, TextTemplate::default())
+}
+
+/// [`load_and_embed`] with the text template `template` for the items without a title.
+pub fn load_and_embed_with(
+    items_csv: &Path,
+    model_dir: Option<&Path>,
+    template: TextTemplate,
+) -> Result<(Vec<Item>, Embeddings)> {
     let mut report = LoadReport::default();
     let items = nextclick_data::load_items(items_csv, &mut report)?;
     report.print(&items_csv.display().to_string());
     let ids: Vec<String> = items.iter().map(|i| i.id.clone()).collect();
-    let texts: Vec<String> = items.iter().map(item_text).collect();
+    let texts: Vec<String> = items.iter().map(|i| item_text_with(i, template)).collect();
     let emb = embed::embed_items_cached(model_dir, &ids, &texts)?;
     Ok((items, emb))
 }

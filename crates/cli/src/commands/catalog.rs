@@ -11,7 +11,7 @@ use nextclick_data::{self as data, Event, TimeMode};
 use nextclick_model::catalog::{catalog_from, encoder_input, int8_agreement};
 use nextclick_model::ivfpq::{self, IvfPqConfig};
 use nextclick_model::tower::{tower_path_for, Tower};
-use nextclick_train::items::load_and_embed;
+use nextclick_train::items::load_and_embed_with;
 
 /// Arguments of `catalog`.
 #[derive(Debug, Args)]
@@ -54,6 +54,10 @@ pub struct CatalogArgs {
     /// all-MiniLM-L6-v2 folder.
     #[arg(long)]
     pub model_dir: Option<PathBuf>,
+    /// How items without a title are spelled for the text encoder (items with one are spelled alike by
+    /// every template; docs/results.md, "Item text of a shop without titles").
+    #[arg(long, value_enum, default_value = "labelled")]
+    pub text_template: data::TextTemplate,
 }
 
 /// Runs the command.
@@ -66,7 +70,7 @@ pub fn run(a: CatalogArgs) -> Result<()> {
         &a.tower.clone().unwrap_or_else(|| tower_path_for(&a.model)),
         Some(&onnx),
     )?;
-    let (items, emb) = load_and_embed(&a.items, a.model_dir.as_deref())?;
+    let (items, emb) = load_and_embed_with(&a.items, a.model_dir.as_deref(), a.text_template)?;
     let cat = catalog_from(&items, &emb, &tower, &a.url)?;
     let q8 = cat.quantize_int8();
     // agreement queries: real sessions when events.csv sits beside items.csv, else single-item sessions
