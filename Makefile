@@ -186,8 +186,8 @@ model:
 ## Research pipelines (docs/results.md), kept as scripts: scripts/research/{distil,paper,paper-text}.sh.
 ## `make distil`: the converged-teacher distillation; `make paper`: the Amazon Scientific rows (a)–(d), (c2);
 ## `make paper-text`: the text-encoder rows. Each needs `make model`'s checkpoint (paper-text: `make paper`'s).
-.PHONY: distil paper paper-text sources
-distil paper paper-text: tools-release
+.PHONY: distil paper paper-text sources templates
+distil paper paper-text templates: tools-release
 	scripts/research/$@.sh
 
 ## `make sources`: the multi-source ablation of issue #22 (train --id-source: amazon-games plus the ID-only

@@ -206,21 +206,32 @@ export async function launchWebKit({ server }) {
     stops.length = 0;
     process.off("exit", onExit);
   };
-  try {
+  // Xvfb + WebKitWebDriver, startable again: a session the driver could not create (on a loaded CI
+  // machine, 2026-12-06: "cannot open display" from MiniBrowser, then UND_ERR_HEADERS_TIMEOUT) is retried
+  // once on a fresh display and driver, with a warning; a second refusal fails the scenario.
+  let port = 0;
+  let driverErr = "";
+  let stopDriver = async () => {};
+  const startDriver = async () => {
+    const own = [];
     let display = process.env.DISPLAY;
     if (existsSync(XVFB)) {
       const x = await startXvfb();
-      stops.push(x.stop);
-      kills.push(x.stop);
+      own.push(x.stop);
       display = x.display;
     }
-    const port = await freePort();
+    port = await freePort();
     const driver = spawn(WEBKIT_DRIVER, [`--port=${port}`], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, DISPLAY: display } });
-    let driverErr = "";
+    driverErr = "";
     driver.stderr.on("data", (d) => (driverErr = (driverErr + d).slice(-4000)));
-    stops.push(() => driver.kill("SIGTERM"));
-    kills.push(() => driver.kill("SIGTERM"));
+    own.unshift(() => driver.kill("SIGTERM"));
+    kills.push(...own);
+    stopDriver = async () => own.forEach((k) => k());
     await waitForPort(port);
+  };
+  try {
+    await startDriver();
+    stops.push(() => stopDriver());
     const proxy = await startProxy(server.base);
     stops.push(() => {
       proxy.server.closeAllConnections();
@@ -232,7 +243,7 @@ export async function launchWebKit({ server }) {
     const newShopper = async () => {
       if (open) await open.close();
       const log = { requests: [], documents: [], consoleErrors: [], warnings: [], pageErrors: [], csp: [] };
-      const wd = await remote({
+      const session = () => remote({
         hostname: "127.0.0.1",
         port,
         logLevel: "silent",
@@ -252,8 +263,14 @@ export async function launchWebKit({ server }) {
           browserName: "MiniBrowser",
           "webkitgtk:browserOptions": { binary: MINIBROWSER, args: ["--automation"] },
         },
-      }).catch((e) => {
-        throw new Error(`WebKitWebDriver refused a session: ${e.message}\n${driverErr}`);
+      });
+      const wd = await session().catch(async (e) => {
+        process.stderr.write(`warning: WebKitWebDriver refused a session (${e.message.split("\n")[0]}); retrying once on a fresh display and driver\n${driverErr}\n`);
+        await stopDriver();
+        await startDriver();
+        return session().catch((e2) => {
+          throw new Error(`WebKitWebDriver refused a session twice: ${e2.message}\n${driverErr}`);
+        });
       });
       proxy.log = log;
       await wd.setWindowSize(1280, 900).catch(() => {});
