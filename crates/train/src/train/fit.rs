@@ -162,9 +162,17 @@ pub fn train_with_text(
     teachers: &[Teacher],
     text: Option<TextTuning>,
 ) -> Result<TrainReport> {
+    // with the text encoder tuned, `content` is ignored: the tuner's items are the catalog
+    let domain = match &text {
+        Some(t) if net.cfg.id_items == 0 => Domain::Content {
+            offset: 0,
+            len: t.tuner.len(),
+        },
+        _ => Domain::whole(net, content)?,
+    };
     let source = Source {
         name: "train",
-        domain: Domain::whole(net, content)?,
+        domain,
         split,
     };
     fit(net, content, &[source], 1.0, opts, teachers, text)
