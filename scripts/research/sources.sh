@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 NEXTCLICK_DATA="${NEXTCLICK_DATA:-$(cd .. && pwd)/shared/data}"
-NC=target/release/nextclick
+NC=${NEXTCLICK_BIN:-target/release/nextclick}
 WORK=target/sources
 MIN=${SOURCES_MINUTES:-45}
 ALPHA=${SOURCES_ALPHA:-0.5}

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 NEXTCLICK_DATA="${NEXTCLICK_DATA:-$(cd .. && pwd)/shared/data}"
-NC=target/release/nextclick
+NC=${NEXTCLICK_BIN:-target/release/nextclick}
 W=target/templates
 MODEL=${TEMPLATES_MODEL:-models/default.onnx}
 REES="$NEXTCLICK_DATA/rees46-oct2019"
@@ -33,7 +33,8 @@ def rows(path):
     out = {}
     for line in open(path):
         c = [x.strip() for x in line.strip().strip("|").split("|")]
-        if len(c) >= 9 and c[0] in ("Zero-shot source model", "+ on-device head (α grown)"):
+        # the first table (next click): its rows also name later tables' rows (intent, regression)
+        if len(c) >= 9 and c[0] in ("Zero-shot source model", "+ on-device head (α grown)") and c[0] not in out:
             out[c[0]] = (c[2].split()[0], c[5].split()[0], c[8].split()[0])
     return out
 print("| template | valid zero-shot R@20 (no-repeat / all) | valid on-device R@20 (no-repeat / all) | test zero-shot R@20 (no-repeat / all / first session) | test on-device R@20 (no-repeat / all / first session) |")
