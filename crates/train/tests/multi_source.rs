@@ -106,6 +106,24 @@ fn opts(epochs: usize) -> TrainOptions {
     }
 }
 
+/// A source whose items are content rows `0..len` (through the tower).
+fn titled_source<'a>(name: &'a str, len: usize, split: &'a LooSplit) -> Source<'a> {
+    Source {
+        name,
+        domain: Domain::Content { offset: 0, len },
+        split,
+    }
+}
+
+/// An ID-only source: rows `offset..offset + len` of the ID table.
+fn id_source<'a>(name: &'a str, offset: usize, len: usize, split: &'a LooSplit) -> Source<'a> {
+    Source {
+        name,
+        domain: Domain::Ids { offset, len },
+        split,
+    }
+}
+
 fn rows(t: &[f32], r: std::ops::Range<usize>) -> &[f32] {
     &t[r.start * D..r.end * D]
 }
@@ -120,30 +138,9 @@ fn every_source_trains_and_clickstreams_teach_types_and_gaps() {
     let a = clicks(a_items, 50, &mut r);
     let b = clicks(b_items, 30, &mut r);
     let sources = [
-        Source {
-            name: "titled",
-            domain: Domain::Content {
-                offset: 0,
-                len: titled_items,
-            },
-            split: &titled,
-        },
-        Source {
-            name: "a",
-            domain: Domain::Ids {
-                offset: 0,
-                len: a_items,
-            },
-            split: &a,
-        },
-        Source {
-            name: "b",
-            domain: Domain::Ids {
-                offset: a_items,
-                len: b_items,
-            },
-            split: &b,
-        },
+        titled_source("titled", titled_items, &titled),
+        id_source("a", 0, a_items, &a),
+        id_source("b", a_items, b_items, &b),
     ];
     let mut net = Net::new(cfg(a_items + b_items), 3).unwrap();
     let rep = train::train_sources(&mut net, Some(&ct), &sources, 0.5, &opts(4)).unwrap();
@@ -199,24 +196,9 @@ fn a_sources_id_rows_move_only_on_its_own_batches() {
     let a = clicks(15, 30, &mut r);
     let b = LooSplit::default();
     let sources = [
-        Source {
-            name: "titled",
-            domain: Domain::Content { offset: 0, len: 20 },
-            split: &titled,
-        },
-        Source {
-            name: "a",
-            domain: Domain::Ids { offset: 0, len: 15 },
-            split: &a,
-        },
-        Source {
-            name: "b",
-            domain: Domain::Ids {
-                offset: 15,
-                len: 10,
-            },
-            split: &b,
-        },
+        titled_source("titled", 20, &titled),
+        id_source("a", 0, 15, &a),
+        id_source("b", 15, 10, &b),
     ];
     let mut net = Net::new(cfg(25), 4).unwrap();
     let before = train::to_f32(&net.p("idemb")).unwrap();
@@ -246,16 +228,8 @@ fn the_id_table_never_reaches_the_export() {
     let titled = purchases(20, 30, &mut r);
     let a = clicks(30, 40, &mut r);
     let sources = [
-        Source {
-            name: "titled",
-            domain: Domain::Content { offset: 0, len: 20 },
-            split: &titled,
-        },
-        Source {
-            name: "a",
-            domain: Domain::Ids { offset: 0, len: 30 },
-            split: &a,
-        },
+        titled_source("titled", 20, &titled),
+        id_source("a", 0, 30, &a),
     ];
     let mut net = Net::new(cfg(30), 6).unwrap();
     train::train_sources(&mut net, Some(&ct), &sources, 0.5, &opts(2)).unwrap();
@@ -283,11 +257,7 @@ fn one_source_through_train_sources_is_the_one_source_trainer() {
     let mut x = Net::new(cfg(0), 2).unwrap();
     let mut y = Net::new(cfg(0), 2).unwrap();
     let rx = train::train(&mut x, Some(&ct), &split, &opts(2), &[]).unwrap();
-    let source = Source {
-        name: "only",
-        domain: Domain::Content { offset: 0, len: 25 },
-        split: &split,
-    };
+    let source = titled_source("only", 25, &split);
     let ry = train::train_sources(&mut y, Some(&ct), &[source], 0.5, &opts(2)).unwrap();
     assert_eq!(rx.losses, ry.losses);
     assert_eq!(

@@ -275,10 +275,7 @@ fn fit(
         .iter()
         .map(|s| {
             let mut v = s.split.valid.clone();
-            for i in (1..v.len()).rev() {
-                let j = vr.below(i + 1);
-                v.swap(i, j);
-            }
+            shuffle(&mut v, &mut vr);
             v.truncate(opts.valid_cases);
             v
         })

@@ -125,7 +125,7 @@ pub fn epoch_schedule(batches: &[usize], alpha: f64, rng: &mut SplitMix) -> Vec<
     (0..total)
         .map(|_| {
             let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * acc;
-            cum.iter().position(|&c| u < c).unwrap_or(last).min(last)
+            cum.iter().position(|&c| u < c).unwrap_or(last)
         })
         .collect()
 }
@@ -145,8 +145,8 @@ pub fn source_vectors(net: &Net, content: Option<&Tensor>, domain: Domain) -> Re
     }
 }
 
-/// Shuffles `0..n` in place with `rng` (Fisher–Yates, the trainers' one order).
-pub(crate) fn shuffle(v: &mut [usize], rng: &mut SplitMix) {
+/// Shuffles `v` in place with `rng` (Fisher–Yates, the trainers' one order).
+pub(crate) fn shuffle<T>(v: &mut [T], rng: &mut SplitMix) {
     for i in (1..v.len()).rev() {
         let j = rng.below(i + 1);
         v.swap(i, j);
