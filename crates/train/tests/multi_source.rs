@@ -9,7 +9,7 @@ use nextclick_data::Event;
 use nextclick_model::encoder::{EncoderConfig, SplitMix};
 use nextclick_train::export::tower_of;
 use nextclick_train::train::{
-    self, loo_split, Domain, LooSplit, Net, NetConfig, Source, TrainOptions,
+    self, loo_split, Domain, LooSplit, Net, NetConfig, Selection, Source, TrainOptions,
 };
 
 const C: usize = 16;
@@ -143,7 +143,15 @@ fn every_source_trains_and_clickstreams_teach_types_and_gaps() {
         id_source("b", a_items, b_items, &b),
     ];
     let mut net = Net::new(cfg(a_items + b_items), 3).unwrap();
-    let rep = train::train_sources(&mut net, Some(&ct), &sources, 0.5, &opts(4)).unwrap();
+    let rep = train::train_sources(
+        &mut net,
+        Some(&ct),
+        &sources,
+        0.5,
+        Selection::First,
+        &opts(4),
+    )
+    .unwrap();
     assert_eq!(rep.sources.len(), 3);
     for s in &rep.sources {
         assert!(
@@ -207,7 +215,8 @@ fn a_sources_id_rows_move_only_on_its_own_batches() {
         weight_decay: 0.1,
         ..opts(2)
     };
-    let rep = train::train_sources(&mut net, Some(&ct), &sources, 1.0, &o).unwrap();
+    let rep =
+        train::train_sources(&mut net, Some(&ct), &sources, 1.0, Selection::First, &o).unwrap();
     assert_eq!(
         rep.sources[2].steps, 0,
         "a source without batches is never drawn"
@@ -232,7 +241,15 @@ fn the_id_table_never_reaches_the_export() {
         id_source("a", 0, 30, &a),
     ];
     let mut net = Net::new(cfg(30), 6).unwrap();
-    train::train_sources(&mut net, Some(&ct), &sources, 0.5, &opts(2)).unwrap();
+    train::train_sources(
+        &mut net,
+        Some(&ct),
+        &sources,
+        0.5,
+        Selection::Mean,
+        &opts(2),
+    )
+    .unwrap();
     // the same encoder and tower in a one-source net: the export is the same, byte for byte
     let mut plain = Net::new(cfg(0), 0).unwrap();
     plain.copy_from(&net, &["enc.", "tower."]).unwrap();
@@ -258,10 +275,51 @@ fn one_source_through_train_sources_is_the_one_source_trainer() {
     let mut y = Net::new(cfg(0), 2).unwrap();
     let rx = train::train(&mut x, Some(&ct), &split, &opts(2), &[]).unwrap();
     let source = titled_source("only", 25, &split);
-    let ry = train::train_sources(&mut y, Some(&ct), &[source], 0.5, &opts(2)).unwrap();
+    let ry = train::train_sources(
+        &mut y,
+        Some(&ct),
+        &[source],
+        0.5,
+        Selection::First,
+        &opts(2),
+    )
+    .unwrap();
     assert_eq!(rx.losses, ry.losses);
     assert_eq!(
         train::to_f32(&x.p("enc.l0.wq")).unwrap(),
         train::to_f32(&y.p("enc.l0.wq")).unwrap()
     );
+}
+
+#[test]
+fn the_epoch_is_chosen_on_the_first_source_or_on_the_mean() {
+    let mut r = SplitMix(13);
+    let ct = train::content_tensor(&content(20, &mut r), C).unwrap();
+    let titled = purchases(20, 40, &mut r);
+    let a = clicks(30, 60, &mut r);
+    let sources = [
+        titled_source("titled", 20, &titled),
+        id_source("a", 0, 30, &a),
+    ];
+    let run = |select| {
+        let mut net = Net::new(cfg(30), 7).unwrap();
+        train::train_sources(&mut net, Some(&ct), &sources, 0.5, select, &opts(3)).unwrap()
+    };
+    // First: the reported best is the exported source's own best validation score
+    let first = run(Selection::First);
+    assert_eq!(first.best_valid_n10, first.sources[0].best_valid_n10);
+    // Mean: the best is the mean of the sources' scores at the chosen epoch
+    let mean = run(Selection::Mean);
+    let m = (mean.sources[0].best_valid_n10 + mean.sources[1].best_valid_n10) / 2.0;
+    assert!(
+        (mean.best_valid_n10 - m).abs() < 1e-12,
+        "{} vs {m}",
+        mean.best_valid_n10
+    );
+    assert_ne!(
+        mean.sources[0].best_valid_n10,
+        mean.sources[1].best_valid_n10
+    );
+    assert_eq!("first".parse::<Selection>().unwrap(), Selection::First);
+    assert!("median".parse::<Selection>().is_err());
 }

@@ -214,10 +214,14 @@ pub struct TrainArgs {
     #[arg(long = "id-source", value_name = "DIR")]
     pub id_sources: Vec<PathBuf>,
     /// With `--id-source`: each step's source is drawn with probability ∝ its batches^alpha (1 = in
-    /// proportion to the data, 0 = uniform over the sources). Early stopping follows the mean of the
-    /// sources' validation NDCG@10.
+    /// proportion to the data, 0 = uniform over the sources).
     #[arg(long, default_value_t = 0.5)]
     pub source_alpha: f64,
+    /// With `--id-source`: which validation NDCG@10 chooses the epoch (early stopping, plateau decays, the
+    /// checkpoint): `first` = `--data`'s, the platform the exported model is for; `mean` = the mean over
+    /// all sources, each weighing the same.
+    #[arg(long, default_value = "first")]
+    pub select: train::Selection,
 }
 
 pub(crate) fn report_path(ckpt: &Path) -> PathBuf {
@@ -452,7 +456,14 @@ pub fn run(a: TrainArgs) -> Result<()> {
             }),
         )?
     } else {
-        train::train_sources(&mut net, content.as_ref(), &sources, a.source_alpha, &opts)?
+        train::train_sources(
+            &mut net,
+            content.as_ref(),
+            &sources,
+            a.source_alpha,
+            a.select,
+            &opts,
+        )?
     };
     let content = match &tuner {
         Some((_, t)) => Some(t.encode_all()?),
@@ -509,7 +520,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         "text_out": tuner.as_ref().map(|_| text_out.display().to_string()),
         "users": platform.sessions.len(), "items": platform.items.len(), "events": n_events,
         "valid": metrics_json(&valid), "test": metrics_json(&test),
-        "id_sources": source_rows, "source_alpha": a.source_alpha,
+        "id_sources": source_rows, "source_alpha": a.source_alpha, "select": format!("{:?}", a.select).to_lowercase(),
     });
     std::fs::write(report_path(&a.out), serde_json::to_string_pretty(&report)?)?;
     eprintln!(

@@ -9,7 +9,9 @@ use nextclick_model::encoder::SplitMix;
 use nextclick_model::rank::Metrics;
 
 use super::optim::{Optimiser, ID_TABLE};
-use super::sources::{epoch_schedule, shuffle, source_vectors, source_weights, Domain, Source};
+use super::sources::{
+    epoch_schedule, shuffle, source_vectors, source_weights, Domain, Selection, Source,
+};
 use super::{batch::*, evaluate::*, loss::*, net::*, sources::SourceStats};
 use nextclick_data::split::LooSplit;
 
@@ -175,18 +177,24 @@ pub fn train_with_text(
         domain,
         split,
     };
-    fit(net, content, &[source], 1.0, opts, teachers, text)
+    let one = Mixing {
+        alpha: 1.0,
+        select: Selection::First,
+    };
+    fit(net, content, &[source], one, opts, teachers, text)
 }
 
 /// Multi-source pre-training ([`super::sources`]): `net` (with [`NetConfig::aux_items`] rows for the
 /// ID-only sources) on every source of `sources`, each batch from one of them, drawn per step with
-/// probability ∝ `batches^alpha`. Early stopping and the plateau decays follow the mean of the sources'
-/// validation NDCG@10 (each on its own catalog). `content` holds the titled sources' content rows.
+/// probability ∝ `batches^alpha`. Early stopping, the plateau decays and the checkpoint follow `select`
+/// ([`Selection`]: the first source's validation NDCG@10, or the mean of all sources', each on its own
+/// catalog). `content` holds the titled sources' content rows.
 pub fn train_sources(
     net: &mut Net,
     content: Option<&Tensor>,
     sources: &[Source],
     alpha: f64,
+    select: Selection,
     opts: &TrainOptions,
 ) -> Result<TrainReport> {
     anyhow::ensure!(!sources.is_empty(), "no source to train on");
@@ -205,18 +213,34 @@ pub fn train_sources(
             );
         }
     }
-    fit(net, content, sources, alpha, opts, &[], None)
+    fit(
+        net,
+        content,
+        sources,
+        Mixing { alpha, select },
+        opts,
+        &[],
+        None,
+    )
+}
+
+/// How the sources of one run are mixed: the sampling exponent and the selection.
+#[derive(Clone, Copy)]
+struct Mixing {
+    alpha: f64,
+    select: Selection,
 }
 
 fn fit(
     net: &mut Net,
     content: Option<&Tensor>,
     sources: &[Source],
-    alpha: f64,
+    mixing: Mixing,
     opts: &TrainOptions,
     teachers: &[Teacher],
     text: Option<TextTuning>,
 ) -> Result<TrainReport> {
+    let Mixing { alpha, select } = mixing;
     let t0 = std::time::Instant::now();
     anyhow::ensure!(
         sources.len() == 1 || (teachers.is_empty() && text.is_none()),
@@ -403,14 +427,22 @@ fn fit(
             let table = source_vectors(net, content_now.as_ref(), s.domain)?;
             per_source.push(evaluate(net, &table, v, 256)?);
         }
-        let m = mean_metrics(&per_source);
+        let mean_all = mean_metrics(&per_source);
+        let m = match select {
+            Selection::First => per_source[0],
+            Selection::Mean => mean_all,
+        };
         let each = if sources.len() > 1 {
             let parts: Vec<String> = sources
                 .iter()
                 .zip(&per_source)
                 .map(|(s, x)| format!("{} {:.4}", s.name, x.n10))
                 .collect();
-            format!(" ({})", parts.join(", "))
+            format!(
+                " ({}; mean {:.4}; chosen on {select:?})",
+                parts.join(", "),
+                mean_all.n10
+            )
         } else {
             String::new()
         };

@@ -76,6 +76,30 @@ pub struct Source<'a> {
     pub split: &'a LooSplit,
 }
 
+/// Which validation scores choose the epoch in multi-source training: early stopping, the plateau
+/// decays and the checkpoint written all follow it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Selection {
+    /// The first source's validation NDCG@10: the `--data` platform, the one the exported model is for
+    /// (the default). The ID-only sources train the backbone but do not choose it: an easy clickstream's
+    /// gains cannot hide the exported source's losses.
+    #[default]
+    First,
+    /// The mean of every source's validation NDCG@10 (each source weighs the same, whatever its size).
+    Mean,
+}
+
+impl std::str::FromStr for Selection {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "first" => Ok(Selection::First),
+            "mean" => Ok(Selection::Mean),
+            _ => anyhow::bail!("selection {s:?}: expected first or mean"),
+        }
+    }
+}
+
 /// What training did with one source.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SourceStats {
