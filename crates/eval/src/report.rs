@@ -163,6 +163,10 @@ pub struct RowSummary {
     /// Policy `no-repeat`, targets in their visitor's first session only (the visit that matters most
     /// for conversion: nothing about this visitor has been learned yet).
     pub first_session: RankSummary,
+    /// Policy `all`, the consecutive-repeat targets only (the next event re-views the current item):
+    /// its Recall@20 is the share of repeats the row ranks in its top 20 — the re-views a third of a
+    /// clickstream's next events are, which the no-repeat policy leaves out.
+    pub repeats: RankSummary,
     /// Intent (rows with intent heads).
     pub intent: Option<IntentSummary>,
     /// Recall@20 (no-repeat) per learning-curve bucket.
@@ -194,6 +198,8 @@ fn summarize(r: &RowResult, n_units: usize, samples: &[Vec<u32>]) -> RowSummary 
         .filter(|t| t.first_session)
         .collect();
     let (first_session, sums_first) = rank_summary(&first_t, |t| t.rank_norep, n_units, samples);
+    let rep_t: Vec<&Target> = all_t.iter().copied().filter(|t| t.repeat).collect();
+    let (repeats, _) = rank_summary(&rep_t, |t| t.rank_all, n_units, samples);
     let curve = SEEN_BUCKETS
         .iter()
         .map(|&(lo, hi, _)| {
@@ -212,6 +218,7 @@ fn summarize(r: &RowResult, n_units: usize, samples: &[Vec<u32>]) -> RowSummary 
         no_repeat,
         all,
         first_session,
+        repeats,
         intent: intent_summary(&r.out.intents, n_units, samples),
         curve,
         note: r.note.clone(),
@@ -609,13 +616,13 @@ pub fn write(ctx: &Context, rows: &[RowResult], t0: std::time::Instant) -> Resul
     writeln!(w, "Intervals: 95% percentile bootstrap over the {n_units} test sessions (B = {}, seed {}), paired across rows.\n", a.bootstrap, a.seed)?;
 
     writeln!(w, "### Next click (K = {K}, full catalog)\n")?;
-    writeln!(w, "| row | Recall@10 | Recall@20 | MRR@20 | NDCG@20 | Recall@20 (all) | MRR@20 (all) | NDCG@20 (all) | first-session Recall@20 |")?;
-    writeln!(w, "|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(w, "| row | Recall@10 | Recall@20 | MRR@20 | NDCG@20 | Recall@20 (all) | MRR@20 (all) | NDCG@20 (all) | first-session Recall@20 | repeats in the top 20 |")?;
+    writeln!(w, "|---|---|---|---|---|---|---|---|---|---|")?;
     for r in &sums {
         let (n, x, f) = (&r.no_repeat, &r.all, &r.first_session);
         writeln!(
             w,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.label,
             n.r10.fmt(4),
             n.r20.fmt(4),
@@ -624,15 +631,18 @@ pub fn write(ctx: &Context, rows: &[RowResult], t0: std::time::Instant) -> Resul
             x.r20.fmt(4),
             x.mrr20.fmt(4),
             x.ndcg20.fmt(4),
-            f.r20.fmt(4)
+            f.r20.fmt(4),
+            r.repeats.r20.fmt(4)
         )?;
     }
     writeln!(
         w,
-        "\nTargets: {} (no-repeat), {} (all), {} of the no-repeat ones in their visitor's first session (no earlier session of that visitor in the data).\n",
+        "\nTargets: {} (no-repeat), {} (all), {} of the no-repeat ones in their visitor's first session (no earlier session of that visitor in the data). \
+        The last column is the repeat behaviour: of the {} consecutive repeats (the next event re-views the current item), the share the row ranks in its top {K} (policy all).\n",
         sums.first().map_or(0, |r| r.no_repeat.n),
         sums.first().map_or(0, |r| r.all.n),
-        sums.first().map_or(0, |r| r.first_session.n)
+        sums.first().map_or(0, |r| r.first_session.n),
+        sums.first().map_or(0, |r| r.repeats.n)
     )?;
 
     writeln!(w, "### Targets\n")?;
@@ -749,6 +759,8 @@ fn data_label(p: &std::path::Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::replay::ReplayOutput;
+    use crate::rows::RowSpec;
 
     #[test]
     fn sections_are_replaced_in_place() {
@@ -760,5 +772,48 @@ mod tests {
         assert_eq!(s, "# Results\n\n## A\nnew a\n\n## B\nold b\n\n## C\nc\n");
         std::fs::remove_file(&p).ok();
         assert_eq!(utc(1_569_888_000.0), "2019-10-01 00:00:00 UTC");
+    }
+
+    #[test]
+    fn the_repeat_share_counts_only_repeats_under_the_all_policy() {
+        let t = |unit, rank_all, rank_norep, repeat| Target {
+            unit,
+            rank_all,
+            rank_norep,
+            repeat,
+            seen: 1,
+            first_session: false,
+        };
+        // three repeats (ranked 0, 25 → out of the top 20 as None, 19) and two other targets
+        let targets = vec![
+            t(0, Some(0), None, true),
+            t(0, None, None, true),
+            t(1, Some(19), None, true),
+            t(1, Some(3), Some(2), false),
+            t(2, None, None, false),
+        ];
+        let row = RowResult {
+            spec: RowSpec {
+                name: "x".into(),
+                label: "x".into(),
+                how: String::new(),
+                kind: RowKind::ZeroShot,
+            },
+            out: ReplayOutput {
+                targets,
+                ..Default::default()
+            },
+            note: String::new(),
+            fed: None,
+            train_seconds: 0.0,
+        };
+        let samples = resamples(3, 50, 1);
+        let s = summarize(&row, 3, &samples);
+        assert_eq!(s.repeats.n, 3);
+        assert!((s.repeats.r20.value - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(s.no_repeat.n, 2);
+        assert_eq!(s.no_repeat.r20.value, 0.5);
+        assert_eq!(s.all.n, 5);
+        assert!((s.all.r20.value - 3.0 / 5.0).abs() < 1e-12);
     }
 }
