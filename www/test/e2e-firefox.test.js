@@ -50,16 +50,31 @@ if (missing && process.env.CI === "true") {
         // let go of the lock at pagehide, so it comes free. A page that took the lock into the bfcache would
         // hold it for good. (Whether this page's init waited past 2 s depends on the machine's load — the old
         // page's pagehide runs in another process — so the SDK's warning is reported, not asserted on.)
+        // The defect is another client holding the lock throughout: this page's own saves may take it again
+        // and again on a loaded machine, so its own client (found with a probe lock) is left out, and a
+        // client counts as stuck only if it held the lock at every poll of the 10 s.
         const held = await page.evaluate(async () => {
+          const probe = `nextclick-test-probe-${Math.random()}`;
+          const self = await navigator.locks.request(probe, async () => {
+            const q = await navigator.locks.query();
+            return (q.held || []).find((l) => l.name === probe)?.clientId;
+          });
           const deadline = Date.now() + 10000;
+          let stuck = null; // clients other than this page that held the lock at every poll so far
           for (;;) {
             const q = await navigator.locks.query();
-            const mine = (q.held || []).filter((l) => l.name.startsWith("nextclick:"));
-            if (mine.length === 0 || Date.now() > deadline) return mine.length ? JSON.stringify(q) : null;
+            const others = new Set(
+              (q.held || [])
+                .filter((l) => l.name.startsWith("nextclick:") && (self === undefined || l.clientId !== self))
+                .map((l) => l.clientId ?? "unknown client"),
+            );
+            stuck = stuck === null ? others : new Set([...stuck].filter((c) => others.has(c)));
+            if (stuck.size === 0) return null;
+            if (Date.now() > deadline) return `${JSON.stringify(q)} (this page: ${self})`;
             await new Promise((res) => setTimeout(res, 100));
           }
         });
-        assert.equal(held, null, `navigation ${i + 1}: the shop's Web Lock stayed held for 10 s (by a page in the bfcache?): ${held}`);
+        assert.equal(held, null, `navigation ${i + 1}: another client held the shop's Web Lock for 10 s (a page in the bfcache?): ${held}`);
       }
       const waited = log.warnings.filter((w) => /Web Lock/.test(w));
       if (waited.length) console.log(`# ${waited.length} of 10 product pages waited out the 2 s lock bound (slow pagehide under load)`);
