@@ -136,6 +136,17 @@ impl SplitMix {
     pub fn normals(&mut self, n: usize, std: f32) -> Vec<f32> {
         (0..n).map(|_| self.normal() * std).collect()
     }
+    /// `n` random directions of `dim` components, each of length 1, row after row (test and fixture
+    /// content vectors).
+    pub fn unit_vectors(&mut self, n: usize, dim: usize) -> Vec<f32> {
+        (0..n)
+            .flat_map(|_| {
+                let v = self.normals(dim, 1.0);
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+                v.into_iter().map(move |x| x / norm)
+            })
+            .collect()
+    }
 }
 
 impl EncoderWeights {

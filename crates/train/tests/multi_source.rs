@@ -36,13 +36,7 @@ fn cfg(aux_items: usize) -> NetConfig {
 }
 
 fn content(n: usize, r: &mut SplitMix) -> Vec<f32> {
-    (0..n)
-        .flat_map(|_| {
-            let v = r.normals(C, 1.0);
-            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            v.into_iter().map(move |x| x / norm)
-        })
-        .collect()
+    r.unit_vectors(n, C)
 }
 
 /// The titled source as amazon-games is: purchases only, order only (every gap unknown).

@@ -37,13 +37,7 @@ fn cfg(tower_hidden: usize) -> NetConfig {
 }
 
 fn content(n: usize, r: &mut SplitMix) -> Vec<f32> {
-    (0..n)
-        .flat_map(|_| {
-            let v = r.normals(C, 1.0);
-            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            v.into_iter().map(move |x| x / norm)
-        })
-        .collect()
+    r.unit_vectors(n, C)
 }
 
 /// Sequences that follow a fixed cycle over the items (learnable), with mixed event types and gaps.
