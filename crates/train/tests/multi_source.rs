@@ -32,6 +32,7 @@ fn cfg(aux_items: usize) -> NetConfig {
         cosine: false,
         id_residual: 0,
         aux_items,
+        aux_layout: 0,
     }
 }
 
@@ -316,4 +317,79 @@ fn the_epoch_is_chosen_on_the_first_source_or_on_the_mean() {
     );
     assert_eq!("first".parse::<Selection>().unwrap(), Selection::First);
     assert!("median".parse::<Selection>().is_err());
+}
+
+#[test]
+fn a_second_stage_keeps_the_id_table_only_for_the_same_items() {
+    let item = |id: &str| nextclick_data::Item {
+        id: id.to_string(),
+        ..Default::default()
+    };
+    let a: Vec<_> = ["a1", "a2", "a3"].iter().map(|s| item(s)).collect();
+    let b: Vec<_> = ["b1", "b2"].iter().map(|s| item(s)).collect();
+    let layout = train::id_layout([a.as_slice(), b.as_slice()]);
+    assert_ne!(layout, 0);
+    assert_eq!(layout, train::id_layout([a.as_slice(), b.as_slice()]));
+    // another order of the sources, a moved boundary, an item renamed: other rows, another layout
+    let moved: Vec<_> = ["a1", "a2"].iter().map(|s| item(s)).collect();
+    let rest: Vec<_> = ["a3", "b1", "b2"].iter().map(|s| item(s)).collect();
+    let mut renamed = b.clone();
+    renamed[1].id = "b9".into();
+    for other in [
+        train::id_layout([b.as_slice(), a.as_slice()]),
+        train::id_layout([moved.as_slice(), rest.as_slice()]),
+        train::id_layout([a.as_slice(), renamed.as_slice()]),
+    ] {
+        assert_ne!(other, layout);
+    }
+    assert_eq!(
+        train::id_layout(std::iter::empty::<&[nextclick_data::Item]>()),
+        0
+    );
+
+    // a stage-1 checkpoint of that layout: a stage 2 on the same sources may take its table; one of
+    // other items, or a checkpoint of unknown layout (written before the field), may not
+    let stage1 = NetConfig {
+        aux_layout: layout,
+        ..cfg(5)
+    };
+    let dir = std::env::temp_dir().join(format!("nextclick-ms-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("stage1.safetensors");
+    let net = Net::new(stage1, 3).unwrap();
+    net.save(&path).unwrap();
+    let loaded = Net::load(&path).unwrap();
+    assert_eq!(
+        loaded.cfg.aux_layout, layout,
+        "the layout is in the checkpoint"
+    );
+    assert!(stage1.same_id_sources(&loaded.cfg));
+    let other = NetConfig {
+        aux_layout: train::id_layout([a.as_slice(), renamed.as_slice()]),
+        ..stage1
+    };
+    assert!(!other.same_id_sources(&loaded.cfg));
+    let unknown = NetConfig {
+        aux_layout: 0,
+        ..stage1
+    };
+    assert!(!stage1.same_id_sources(&unknown));
+    assert!(!unknown.same_id_sources(&unknown));
+    assert!(
+        !cfg(0).same_id_sources(&cfg(0)),
+        "no table, nothing to keep"
+    );
+    let mut stage2 = Net::new(stage1, 9).unwrap();
+    assert_ne!(
+        train::to_f32(&stage2.p("idemb")).unwrap(),
+        train::to_f32(&loaded.p("idemb")).unwrap()
+    );
+    stage2
+        .copy_from(&loaded, &["enc.", "tower.", "idemb"])
+        .unwrap();
+    assert_eq!(
+        train::to_f32(&stage2.p("idemb")).unwrap(),
+        train::to_f32(&loaded.p("idemb")).unwrap()
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

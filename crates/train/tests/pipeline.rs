@@ -33,6 +33,7 @@ fn cfg(tower_hidden: usize) -> NetConfig {
         cosine: false,
         id_residual: 0,
         aux_items: 0,
+        aux_layout: 0,
     }
 }
 
@@ -427,6 +428,7 @@ fn id_offsets_start_neutral_and_learn_with_the_backbone_frozen() {
         NetConfig {
             id_residual: n_items,
             aux_items: 0,
+            aux_layout: 0,
             ..cfg(24)
         },
         6,

@@ -132,6 +132,7 @@ fn net() -> Net {
             cosine: false,
             id_residual: 0,
             aux_items: 0,
+            aux_layout: 0,
         },
         3,
     )

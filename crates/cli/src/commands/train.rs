@@ -45,6 +45,7 @@ impl Preset {
                 cosine: false,
                 id_residual: 0,
                 aux_items: 0,
+                aux_layout: 0,
             },
             Preset::Teacher => NetConfig {
                 encoder: EncoderConfig {
@@ -62,6 +63,7 @@ impl Preset {
                 cosine: false,
                 id_residual: 0,
                 aux_items: 0,
+                aux_layout: 0,
             },
         }
     }
@@ -238,12 +240,12 @@ pub(crate) fn metrics_json(m: &Metrics) -> serde_json::Value {
 fn make_net(
     a: &TrainArgs,
     n_items: usize,
-    aux_items: usize,
+    aux: (usize, u64),
     content: Option<&Tensor>,
 ) -> Result<(Net, NetConfig)> {
     let mut cfg = a.preset.config(n_items);
     cfg.cosine = a.cosine;
-    cfg.aux_items = aux_items;
+    (cfg.aux_items, cfg.aux_layout) = aux;
     if let Some(h) = a.tower_hidden {
         anyhow::ensure!(
             a.preset != Preset::Id,
@@ -283,13 +285,33 @@ fn make_net(
         if src.cfg.tower_hidden == cfg.tower_hidden {
             // item offsets too when both are content+ID models of the same catalog (a second stage)
             let same_offsets = cfg.id_residual > 0 && src.cfg.id_residual == cfg.id_residual;
-            let prefixes: &[&str] = if same_offsets {
+            // the ID-only sources' table when every row is still the same item (a second stage of a
+            // multi-source run on the same sources)
+            let same_ids = cfg.same_id_sources(&src.cfg);
+            let prefixes: &[&str] = if same_offsets || same_ids {
                 &["enc.", "tower.", "idemb"]
             } else {
                 &["enc.", "tower."]
             };
             net.copy_from(&src, prefixes)?;
             eprintln!("initialised from {}", init.display());
+            if same_ids {
+                eprintln!(
+                    "  with its ID-only sources' table ({} rows, the same items)",
+                    cfg.aux_items
+                );
+            } else if cfg.aux_items > 0 {
+                eprintln!(
+                    "  fresh ID-only sources' table: {}",
+                    if src.cfg.aux_items == 0 {
+                        "the init checkpoint has none"
+                    } else if src.cfg.aux_layout == 0 {
+                        "the init checkpoint predates the table's layout fingerprint"
+                    } else {
+                        "the init checkpoint's ID-only sources are other items"
+                    }
+                );
+            }
         } else {
             net.copy_from(&src, &["enc."])?;
             eprintln!(
@@ -408,9 +430,14 @@ pub fn run(a: TrainArgs) -> Result<()> {
         split.valid.len(),
         split.test.len()
     );
-    let aux = load_id_sources(&a)?;
+    let (aux, aux_layout) = load_id_sources(&a)?;
     let aux_items: usize = aux.iter().map(|s| s.items).sum();
-    let (mut net, cfg) = make_net(&a, platform.items.len(), aux_items, content.as_ref())?;
+    let (mut net, cfg) = make_net(
+        &a,
+        platform.items.len(),
+        (aux_items, aux_layout),
+        content.as_ref(),
+    )?;
     let teacher_nets = a
         .teacher
         .iter()
@@ -547,10 +574,12 @@ fn folder_name(p: &Path) -> String {
 }
 
 /// Loads every `--id-source` (its time mode detected per folder, as `--time auto` does) and gives each a
-/// contiguous range of the ID table, in the order given.
-fn load_id_sources(a: &TrainArgs) -> Result<Vec<IdSource>> {
+/// contiguous range of the ID table, in the order given; with the table's layout fingerprint
+/// ([`train::id_layout`]).
+fn load_id_sources(a: &TrainArgs) -> Result<(Vec<IdSource>, u64)> {
     let mut out = Vec::new();
     let mut offset = 0;
+    let mut layout = Vec::new();
     for dir in &a.id_sources {
         let p = data::load_platform(dir, TimeMode::Auto)
             .with_context(|| format!("--id-source {}", dir.display()))?;
@@ -582,8 +611,9 @@ fn load_id_sources(a: &TrainArgs) -> Result<Vec<IdSource>> {
             split,
         });
         offset += p.items.len();
+        layout.push(p.items);
     }
-    Ok(out)
+    Ok((out, train::id_layout(layout.iter().map(Vec::as_slice))))
 }
 
 /// `train --data PREPARED`: streams the shards of `nextclick prepare` (see
@@ -614,7 +644,7 @@ fn run_stream(a: TrainArgs) -> Result<()> {
         .enumerate()
         .map(|(i, it)| (it.id.clone(), i as u32))
         .collect();
-    let (mut net, cfg) = make_net(&a, items.len(), 0, content.as_ref())?;
+    let (mut net, cfg) = make_net(&a, items.len(), (0, 0), content.as_ref())?;
     let opts = train_options(&a, false);
     let sopts = StreamOptions {
         shuffle_buffer: a.shuffle_buffer,

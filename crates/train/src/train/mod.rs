@@ -33,7 +33,9 @@ pub use net::*;
 pub use nextclick_data::split::*;
 pub use nextclick_model::rank::{rank_of, Metrics};
 pub use ops::*;
-pub use sources::{source_vectors, source_weights, Domain, Selection, Source, SourceStats};
+pub use sources::{
+    id_layout, source_vectors, source_weights, Domain, Selection, Source, SourceStats,
+};
 pub use stream::{
     eval_batch, eval_cases, session_cases, session_windows, train_stream, Reservoir, ShuffleBuffer,
     StreamData, StreamOptions, StreamReport,

@@ -42,6 +42,22 @@ pub struct NetConfig {
     /// the tower. 0 (the default, and every checkpoint written before the option): one source.
     #[serde(default)]
     pub aux_items: usize,
+    /// The layout of those rows ([`super::sources::id_layout`]: every ID-only source's item IDs in row
+    /// order), so a later stage (`train --init`) keeps the trained table only when each row is still the
+    /// same item. 0 (no ID-only sources, or a checkpoint written before the field): unknown, never carried.
+    #[serde(default)]
+    pub aux_layout: u64,
+}
+
+impl NetConfig {
+    /// Whether a net of this config may take `init`'s table of the ID-only sources (`train --init`, a second
+    /// stage): both have one, of the same rows, and the same known layout ([`NetConfig::aux_layout`]), so
+    /// every row is still the same item. A table of other items, or of unknown layout, starts fresh.
+    pub fn same_id_sources(&self, init: &NetConfig) -> bool {
+        self.aux_items > 0
+            && self.aux_layout != 0
+            && (init.aux_items, init.aux_layout) == (self.aux_items, self.aux_layout)
+    }
 }
 
 /// A model: its config and parameters (one [`VarMap`]; names `enc.*`, `tower.*`, `idemb`: the ID table of

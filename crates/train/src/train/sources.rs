@@ -22,6 +22,28 @@ use nextclick_model::encoder::SplitMix;
 use super::net::Net;
 use nextclick_data::split::LooSplit;
 
+/// The fingerprint of an ID table's layout ([`super::NetConfig::aux_layout`]): SHA-256 over every ID-only
+/// source's item IDs in row order (each source's row count first, so the boundaries count too), its first
+/// 8 bytes. Never 0 for a non-empty layout, so 0 can mean "unknown".
+pub fn id_layout<'a>(sources: impl IntoIterator<Item = &'a [nextclick_data::Item]>) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut any = false;
+    for items in sources {
+        any = true;
+        h.update((items.len() as u64).to_le_bytes());
+        for it in items {
+            h.update((it.id.len() as u64).to_le_bytes());
+            h.update(it.id.as_bytes());
+        }
+    }
+    if !any {
+        return 0;
+    }
+    let d = h.finalize();
+    u64::from_le_bytes(d[..8].try_into().expect("8 bytes")).max(1)
+}
+
 /// Which items a batch's indices are and which items its softmax runs over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Domain {
