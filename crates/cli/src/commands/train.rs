@@ -224,6 +224,12 @@ pub struct TrainArgs {
     /// all sources, each weighing the same.
     #[arg(long, default_value = "first")]
     pub select: train::Selection,
+    /// With `--id-source` and `--init`: keep the init checkpoint's table of the ID-only sources (an error
+    /// unless its rows are the same items, `NetConfig::aux_layout`). The default restarts the table in every
+    /// stage: on REES46 a second stage that kept it transferred worse (zero-shot validation Recall@20 .135
+    /// against .217, docs/results.md "Multi-source pre-training").
+    #[arg(long)]
+    pub keep_id_table: bool,
 }
 
 pub(crate) fn report_path(ckpt: &Path) -> PathBuf {
@@ -280,39 +286,54 @@ fn make_net(
         cfg.temperature
     );
     let mut net = Net::new(cfg, a.seed)?;
+    anyhow::ensure!(
+        !a.keep_id_table || a.init.is_some(),
+        "--keep-id-table keeps the table of the --init checkpoint: give --init"
+    );
     if let Some(init) = &a.init {
         let src = Net::load(init)?;
         if src.cfg.tower_hidden == cfg.tower_hidden {
             // item offsets too when both are content+ID models of the same catalog (a second stage)
             let same_offsets = cfg.id_residual > 0 && src.cfg.id_residual == cfg.id_residual;
-            // the ID-only sources' table when every row is still the same item (a second stage of a
-            // multi-source run on the same sources)
+            // the ID-only sources' table only when asked and every row is still the same item
             let same_ids = cfg.same_id_sources(&src.cfg);
-            let prefixes: &[&str] = if same_offsets || same_ids {
+            if a.keep_id_table {
+                anyhow::ensure!(
+                    same_ids,
+                    "--keep-id-table: {} cannot give its ID-only sources' table to this run: {}",
+                    init.display(),
+                    if cfg.aux_items == 0 {
+                        "this run has no --id-source"
+                    } else if src.cfg.aux_items == 0 {
+                        "the checkpoint has no such table"
+                    } else if src.cfg.aux_layout == 0 {
+                        "the checkpoint predates the table's layout fingerprint (its rows cannot be checked)"
+                    } else {
+                        "its rows are other items (other sources, another order or changed items.csv files)"
+                    }
+                );
+            }
+            let prefixes: &[&str] = if same_offsets || a.keep_id_table {
                 &["enc.", "tower.", "idemb"]
             } else {
                 &["enc.", "tower."]
             };
             net.copy_from(&src, prefixes)?;
             eprintln!("initialised from {}", init.display());
-            if same_ids {
+            if a.keep_id_table {
                 eprintln!(
                     "  with its ID-only sources' table ({} rows, the same items)",
                     cfg.aux_items
                 );
             } else if cfg.aux_items > 0 {
-                eprintln!(
-                    "  fresh ID-only sources' table: {}",
-                    if src.cfg.aux_items == 0 {
-                        "the init checkpoint has none"
-                    } else if src.cfg.aux_layout == 0 {
-                        "the init checkpoint predates the table's layout fingerprint"
-                    } else {
-                        "the init checkpoint's ID-only sources are other items"
-                    }
-                );
+                eprintln!("  the ID-only sources' table starts fresh (--keep-id-table keeps it)");
             }
         } else {
+            anyhow::ensure!(
+                !a.keep_id_table,
+                "--keep-id-table: {} has another tower (a second stage keeps the tower too)",
+                init.display()
+            );
             net.copy_from(&src, &["enc."])?;
             eprintln!(
                 "initialised the backbone from {} (its tower is {} wide, this one {}: fresh tower)",
@@ -548,6 +569,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         "users": platform.sessions.len(), "items": platform.items.len(), "events": n_events,
         "valid": metrics_json(&valid), "test": metrics_json(&test),
         "id_sources": source_rows, "source_alpha": a.source_alpha, "select": format!("{:?}", a.select).to_lowercase(),
+        "keep_id_table": a.keep_id_table,
     });
     std::fs::write(report_path(&a.out), serde_json::to_string_pretty(&report)?)?;
     eprintln!(
