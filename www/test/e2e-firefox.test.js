@@ -14,7 +14,7 @@ const missing = firefoxMissing();
 // Firefox keeps a page in its back-forward cache even while it is inside
 // `navigator.locks.request("nextclick:<shop>")` (e.g. the pagehide save awaiting IndexedDB and the worker),
 // with the lock held; Chromium does not bfcache such pages. Before the SDK bounded its lock use
-// (packages/nextclick/sdk/nextclick.js withLock: released at pagehide, never awaited for more than 2 s, the write a
+// (packages/nextclick/sdk/nextclick.js withLock: released at pagehide, its queued requests withdrawn, never awaited for more than 2 s, the write a
 // compare-and-swap), the next page's init waited for that lock forever (2–3 of 8 navigations). The
 // scenarios and the test below therefore run with Firefox's bfcache on (its default).
 

@@ -180,6 +180,7 @@ export function createRuntime() {
   let channel = null;
   let hidden = false; // between pagehide and pageshow: this page may be frozen in the back-forward cache
   const releases = new Set(); // releases the Web Lock held by a running `withLock` (at pagehide)
+  const queued = new Set(); // AbortControllers of `withLock` requests not granted yet (withdrawn at pagehide)
   const tab = randomId(); // this runtime's id in the shared journal
   const bucket = createBucket(LIMITS);
   const callbacks = new Set();
@@ -282,7 +283,8 @@ export function createRuntime() {
    * locks — but never waits for it unboundedly, and never keeps it into the back-forward cache:
    * * the request gives up after LOCK_WAIT_MS (another tab holds it too long — e.g. a page Firefox froze in
    *   its bfcache while it held the lock) and `fn` then runs without it;
-   * * at pagehide the lock is released at once (`releaseLocks`); `fn` finishes without it;
+   * * at pagehide the lock is released at once (`releaseLocks`); `fn` finishes without it; a request still
+   *   queued is withdrawn and its `fn` runs without the lock;
    * * after pagehide (the page is hidden) `fn` runs without asking for the lock.
    * Without the lock, the snapshot write in `save` is still a compare-and-swap (storage.js), so the
    * two-tab merge holds (docs/js-sdk.md#two-tabs). Resolves to `fn`'s result.
@@ -290,18 +292,17 @@ export function createRuntime() {
   async function withLock(fn) {
     const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
     if (hidden || !locks || typeof locks.request !== "function") return fn();
-    let signal;
-    let timer;
-    if (typeof AbortSignal !== "undefined" && typeof AbortSignal.timeout === "function") signal = AbortSignal.timeout(LOCK_WAIT_MS);
-    else if (typeof AbortController === "function") {
-      const ac = new AbortController();
-      timer = setTimeout(() => ac.abort(), LOCK_WAIT_MS);
-      signal = ac.signal;
-    }
+    // one controller per request: the LOCK_WAIT_MS bound, and pagehide (`releaseLocks`) withdraws a request
+    // still queued — granted to a page frozen in the back-forward cache, its callback could never run and the
+    // lock would stay held until the page is evicted
+    const ac = typeof AbortController === "function" ? new AbortController() : null;
+    const timer = ac ? setTimeout(() => ac.abort(new Error(`not granted within ${LOCK_WAIT_MS} ms`)), LOCK_WAIT_MS) : undefined;
+    if (ac) queued.add(ac);
     let result = null;
     try {
-      await locks.request(`nextclick:${cfg.shop}`, signal ? { signal } : {}, () => {
+      await locks.request(`nextclick:${cfg.shop}`, ac ? { signal: ac.signal } : {}, () => {
         clearTimeout(timer);
+        if (ac) queued.delete(ac);
         result = Promise.resolve().then(fn);
         if (hidden) return undefined; // granted after pagehide: let go at once
         let release;
@@ -311,18 +312,26 @@ export function createRuntime() {
     } catch (e) {
       if (result) throw e; // not the lock's: cannot happen (the callback's promise never rejects)
       clearTimeout(timer);
-      // timed out, or locks refused (e.g. an opaque origin): go on without the lock
-      warnOnce(
-        "lock",
-        `nextclick: the Web Lock nextclick:${cfg.shop} was not granted within ${LOCK_WAIT_MS} ms (${message(e)}); going on without it (writes are compare-and-swap)`,
-      );
+      if (ac) queued.delete(ac);
+      // timed out, withdrawn at pagehide, or locks refused (e.g. an opaque origin): go on without the lock
+      if (!hidden)
+        warnOnce(
+          "lock",
+          `nextclick: the Web Lock nextclick:${cfg.shop} was not granted within ${LOCK_WAIT_MS} ms (${message(e)}); going on without it (writes are compare-and-swap)`,
+        );
       result = Promise.resolve().then(fn);
     }
     return result;
   }
 
-  /** pagehide: a page must not go into the back-forward cache holding the lock (it would block every other page). */
+  /**
+   * pagehide: a page must not go into the back-forward cache holding the lock (it would block every other
+   * page), nor with a request for it still queued (it would be granted to the frozen page).
+   */
   function releaseLocks() {
+    // withdraw first: the release below could otherwise hand the lock to one of this page's own requests
+    for (const ac of [...queued]) ac.abort(new Error("withdrawn at pagehide"));
+    queued.clear();
     for (const r of [...releases]) r();
     releases.clear();
   }
