@@ -119,6 +119,28 @@ fn id_source<'a>(name: &'a str, offset: usize, len: usize, split: &'a LooSplit) 
     }
 }
 
+/// A titled source of 20 items (`titled_users` purchase sequences) and an ID-only clickstream of 30 items
+/// (`click_users` sessions), from one seed: the content tensor and the two splits.
+fn two_source_data(
+    seed: u64,
+    titled_users: usize,
+    click_users: usize,
+) -> (train::Tensor, LooSplit, LooSplit) {
+    let mut r = SplitMix(seed);
+    let ct = train::content_tensor(&content(20, &mut r), C).unwrap();
+    let titled = purchases(20, titled_users, &mut r);
+    let a = clicks(30, click_users, &mut r);
+    (ct, titled, a)
+}
+
+/// The sources of [`two_source_data`]: the titled one first (the exported source), then "a".
+fn two_sources<'a>(titled: &'a LooSplit, a: &'a LooSplit) -> [Source<'a>; 2] {
+    [
+        titled_source("titled", 20, titled),
+        id_source("a", 0, 30, a),
+    ]
+}
+
 fn rows(t: &[f32], r: std::ops::Range<usize>) -> &[f32] {
     &t[r.start * D..r.end * D]
 }
@@ -227,14 +249,8 @@ fn a_sources_id_rows_move_only_on_its_own_batches() {
 
 #[test]
 fn the_id_table_never_reaches_the_export() {
-    let mut r = SplitMix(8);
-    let ct = train::content_tensor(&content(20, &mut r), C).unwrap();
-    let titled = purchases(20, 30, &mut r);
-    let a = clicks(30, 40, &mut r);
-    let sources = [
-        titled_source("titled", 20, &titled),
-        id_source("a", 0, 30, &a),
-    ];
+    let (ct, titled, a) = two_source_data(8, 30, 40);
+    let sources = two_sources(&titled, &a);
     let mut net = Net::new(cfg(30), 6).unwrap();
     train::train_sources(
         &mut net,
@@ -288,14 +304,8 @@ fn one_source_through_train_sources_is_the_one_source_trainer() {
 
 #[test]
 fn the_epoch_is_chosen_on_the_first_source_or_on_the_mean() {
-    let mut r = SplitMix(13);
-    let ct = train::content_tensor(&content(20, &mut r), C).unwrap();
-    let titled = purchases(20, 40, &mut r);
-    let a = clicks(30, 60, &mut r);
-    let sources = [
-        titled_source("titled", 20, &titled),
-        id_source("a", 0, 30, &a),
-    ];
+    let (ct, titled, a) = two_source_data(13, 40, 60);
+    let sources = two_sources(&titled, &a);
     let run = |select| {
         let mut net = Net::new(cfg(30), 7).unwrap();
         train::train_sources(&mut net, Some(&ct), &sources, 0.5, select, &opts(3)).unwrap()
