@@ -44,8 +44,17 @@ prepare:
 
 ## The CLI without the `train` and `eval` features (serve, demo-catalog, reference): no ML framework is
 ## compiled. `make demo` needs only this; a later `make tools-release` recompiles just the thin CLI crate.
+## When the full CLI is built already (`make tools-release`, `make test`), `make tools-release` keeps it up
+## to date instead (a no-op when it is): building the thin one would replace target/release/nextclick, and
+## every later user of the full one (the shop e2e test after the smoke test's `make demo`, `make eval`) would
+## find `train`, `catalog`, `shop` gone. (`cargo build -p nextclick-cli` alone is no shortcut: its feature
+## set is not the workspace's, and it rebuilt 9.5 min of crates here.)
 serve-release:
-	cargo build --release -p nextclick-cli --no-default-features
+	@if target/release/nextclick --help 2>/dev/null | grep -q '^  train '; then \
+	  $(MAKE) --no-print-directory tools-release; \
+	else \
+	  cargo build --release -p nextclick-cli --no-default-features; \
+	fi
 
 ## The main job: build the wasm and serve the demo on 127.0.0.1.
 demo: wasm-release serve-release
