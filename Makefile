@@ -210,7 +210,8 @@ distil paper paper-text templates: tools-release
 ## clickstreams one at a time, each candidate replayed on the REES46 history window — validation, where
 ## candidates are compared — and on REES46, zero-shot and with the on-device head; target/sources/summary.md).
 ## SOURCES_ROWS="0 3" for some rows (0 = amazon-games alone, the control; base = the shipped model);
-## SOURCES_MINUTES caps each training stage (15).
+## SOURCES_MINUTES caps each training stage (15); SOURCES_TAG names another run of the rows
+## (SOURCES_ROWS=5 SOURCES_MINUTES=30 SOURCES_TAG=b: row 5b).
 sources: tools-release
 	scripts/research/sources.sh
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The ablation table of `make sources` (issue #22), from what scripts/research/sources.sh wrote.
 
-Usage: sources-table.py WORK ROW...   (WORK = target/sources; a ROW is a folder of it: 0..5, or base)
+Usage: sources-table.py WORK ROW...   (WORK = target/sources; a ROW is a folder of it: 0..5, or base, or a
+row number with the SOURCES_TAG of its run, e.g. 5b)
 
 Each row folder holds valid/*.json and eval/*.json (`nextclick eval --rows zero-shot,device` on the REES46
 history window and on REES46) and, for trained rows, stage{1,2}.log and student.safetensors.report.json.
@@ -50,8 +51,12 @@ def describe(work, row):
     if row == "base":
         card = json.load(open(f"{d}/model.card.json"))
         return (f"the shipped model {card['version']} (`make model`)", f"{card['metrics']['valid_n10']:.4f} (card)", "—")
-    k = int(row)
+    m = re.fullmatch(r"(\d+)(\w*)", row)
+    k = int(m.group(1))
     sources = " + ".join(ALL[:k]) if k else "none (the control)"
+    if m.group(2):
+        cap = re.search(r"--max-minutes (\d+)", open(f"{d}/command.txt").read()) if os.path.exists(f"{d}/command.txt") else None
+        sources += f" (run {m.group(2)}" + (f": stages capped at {cap.group(1)} min)" if cap else ")")
     rep = f"{d}/student.safetensors.report.json"
     valid = f"{json.load(open(rep))['valid']['n10']:.4f}" if os.path.exists(rep) else "n/a"
     s1, s2 = stage(f"{d}/stage1.log"), stage(f"{d}/stage2.log")

@@ -9,9 +9,12 @@
 # part `eval` replays — and the test-window rows are printed beside it.
 # Rows: SOURCES_ROWS (default "0 1 2 3 4 5": 0 = amazon-games alone under the same budget, the control;
 # 1 = + yoochoose, 2 = + otto, 3 = + diginetica, 4 = + retailrocket, 5 = + tmall; "base" = the shipped
-# models/default.onnx, not trained: 0.4.0 in the committed table, `git show 3b1f9e5:models/default.onnx`). SOURCES_MINUTES caps each stage (default 15, the budget of the
-# committed table). Figures: target/sources/<row>/{valid,eval}.md and target/sources/summary.md; run from
-# the repository root by `make sources` (release CLI needed).
+# models/default.onnx, not trained: 0.4.0 in the committed table, `git show 3b1f9e5:models/default.onnx`).
+# SOURCES_MINUTES caps each stage (default 15, the budget of the committed rows 0–5); SOURCES_TAG names
+# another run of the same rows (its folders are <row><tag>: `SOURCES_ROWS=5 SOURCES_MINUTES=30
+# SOURCES_TAG=b` is row 5b). Every stage starts the ID table fresh (`train --keep-id-table` is off).
+# Figures: target/sources/<row>/{valid,eval}.md and target/sources/summary.md; run from the repository
+# root by `make sources` (release CLI needed).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 NEXTCLICK_DATA="${NEXTCLICK_DATA:-$(cd .. && pwd)/shared/data}"
@@ -21,6 +24,7 @@ MIN=${SOURCES_MINUTES:-15}
 ALPHA=${SOURCES_ALPHA:-0.5}
 ALL=(yoochoose-rsc15-sample otto-sample diginetica-sample retailrocket-cgenet tmall-gcegnn)
 ROWS=${SOURCES_ROWS:-0 1 2 3 4 5}
+TAG=${SOURCES_TAG:-} # appended to each row's folder: another run of the same rows (e.g. a larger SOURCES_MINUTES)
 REES="$NEXTCLICK_DATA/rees46-oct2019"
 for d in amazon-games rees46-oct2019 "${ALL[@]}"; do
   test -f "$NEXTCLICK_DATA/$d/events.csv" || { echo "make sources: $NEXTCLICK_DATA/$d/events.csv not found"; exit 1; }
@@ -46,7 +50,7 @@ replay() {
 
 for row in $ROWS; do
   t1=$(date +%s)
-  out=$WORK/$row
+  out=$WORK/$row$TAG
   mkdir -p "$out"
   if [ "$row" = base ]; then
     cp models/default.card.json "$out/model.card.json"
@@ -59,6 +63,7 @@ for row in $ROWS; do
   $NC train --data "$NEXTCLICK_DATA/amazon-games" ${src[@]+"${src[@]}"} --source-alpha "$ALPHA" --preset student \
     --negatives 1024 --batch-tokens 1024 --lr 2e-3 --epochs 30 --max-minutes "$MIN" --patience 3 \
     --valid-cases 2000 --seed 1 --out "$out/stage1.safetensors" 2> "$out/stage1.log"
+  echo "stage 1 and 2: --max-minutes $MIN, --source-alpha $ALPHA" > "$out/command.txt"
   $NC train --data "$NEXTCLICK_DATA/amazon-games" ${src[@]+"${src[@]}"} --source-alpha "$ALPHA" --preset student \
     --init "$out/stage1.safetensors" --negatives 1024 --batch-tokens 1024 --lr 1e-3 --epochs 12 \
     --max-minutes "$MIN" --patience 4 --valid-cases 2000 --seed 2 --out "$out/student.safetensors" 2> "$out/stage2.log"
@@ -66,5 +71,5 @@ for row in $ROWS; do
   replay "$out" "$out/model.onnx" "sources row $row: amazon-games + ${ALL[*]:0:$row}"
   echo "make sources: row $row (amazon-games + ${ALL[*]:0:$row}) in $(( $(date +%s) - t1 )) s: $out/eval.md"
 done
-python3 scripts/research/sources-table.py $WORK $ROWS | tee $WORK/summary.md
+python3 scripts/research/sources-table.py $WORK $(for r in $ROWS; do echo "$r$TAG"; done) | tee $WORK/summary.md
 echo "make sources: done in $(( $(date +%s) - t0 )) s"
