@@ -55,8 +55,12 @@ def describe(work, row):
     k = int(m.group(1))
     sources = " + ".join(ALL[:k]) if k else "none (the control)"
     if m.group(2):
-        cap = re.search(r"--max-minutes (\d+)", open(f"{d}/command.txt").read()) if os.path.exists(f"{d}/command.txt") else None
-        sources += f" (run {m.group(2)}" + (f": stages capped at {cap.group(1)} min)" if cap else ")")
+        cmd = open(f"{d}/command.txt").read() if os.path.exists(f"{d}/command.txt") else ""
+        cap = re.search(r"--max-minutes (\d+)", cmd)
+        sel = re.search(r"--select (\w+)", cmd)
+        notes = [f"stages capped at {cap.group(1)} min"] if cap else []
+        notes += [f"epochs chosen on the {'mean over the sources' if sel.group(1) == 'mean' else 'amazon-games validation'}"] if sel else []
+        sources += f" (run {m.group(2)}" + (": " + ", ".join(notes) if notes else "") + ")"
     rep = f"{d}/student.safetensors.report.json"
     valid = f"{json.load(open(rep))['valid']['n10']:.4f}" if os.path.exists(rep) else "n/a"
     s1, s2 = stage(f"{d}/stage1.log"), stage(f"{d}/stage2.log")

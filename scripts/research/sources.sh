@@ -12,7 +12,8 @@
 # models/default.onnx, not trained: 0.4.0 in the committed table, `git show 3b1f9e5:models/default.onnx`).
 # SOURCES_MINUTES caps each stage (default 15, the budget of the committed rows 0–5); SOURCES_TAG names
 # another run of the same rows (its folders are <row><tag>: `SOURCES_ROWS=5 SOURCES_MINUTES=30
-# SOURCES_TAG=b` is row 5b). Every stage starts the ID table fresh (`train --keep-id-table` is off).
+# SOURCES_TAG=b` is row 5b); SOURCES_SELECT=mean chooses each epoch on the mean over the sources.
+# Every stage starts the ID table fresh (`train --keep-id-table` is off).
 # Figures: target/sources/<row>/{valid,eval}.md and target/sources/summary.md; run from the repository
 # root by `make sources` (release CLI needed).
 set -euo pipefail
@@ -22,6 +23,7 @@ NC=${NEXTCLICK_BIN:-target/release/nextclick}
 WORK=target/sources
 MIN=${SOURCES_MINUTES:-15}
 ALPHA=${SOURCES_ALPHA:-0.5}
+SELECT=${SOURCES_SELECT:-first} # train --select: the epoch chosen on amazon-games' validation, or on the mean
 ALL=(yoochoose-rsc15-sample otto-sample diginetica-sample retailrocket-cgenet tmall-gcegnn)
 ROWS=${SOURCES_ROWS:-0 1 2 3 4 5}
 TAG=${SOURCES_TAG:-} # appended to each row's folder: another run of the same rows (e.g. a larger SOURCES_MINUTES)
@@ -60,11 +62,11 @@ for row in $ROWS; do
   fi
   src=()
   for d in "${ALL[@]:0:$row}"; do src+=(--id-source "$NEXTCLICK_DATA/$d"); done
-  $NC train --data "$NEXTCLICK_DATA/amazon-games" ${src[@]+"${src[@]}"} --source-alpha "$ALPHA" --preset student \
+  $NC train --data "$NEXTCLICK_DATA/amazon-games" ${src[@]+"${src[@]}"} --source-alpha "$ALPHA" --select "$SELECT" --preset student \
     --negatives 1024 --batch-tokens 1024 --lr 2e-3 --epochs 30 --max-minutes "$MIN" --patience 3 \
     --valid-cases 2000 --seed 1 --out "$out/stage1.safetensors" 2> "$out/stage1.log"
-  echo "stage 1 and 2: --max-minutes $MIN, --source-alpha $ALPHA" > "$out/command.txt"
-  $NC train --data "$NEXTCLICK_DATA/amazon-games" ${src[@]+"${src[@]}"} --source-alpha "$ALPHA" --preset student \
+  echo "stage 1 and 2: --max-minutes $MIN, --source-alpha $ALPHA, --select $SELECT" > "$out/command.txt"
+  $NC train --data "$NEXTCLICK_DATA/amazon-games" ${src[@]+"${src[@]}"} --source-alpha "$ALPHA" --select "$SELECT" --preset student \
     --init "$out/stage1.safetensors" --negatives 1024 --batch-tokens 1024 --lr 1e-3 --epochs 12 \
     --max-minutes "$MIN" --patience 4 --valid-cases 2000 --seed 2 --out "$out/student.safetensors" 2> "$out/stage2.log"
   $NC export --checkpoint "$out/student.safetensors" --out "$out/model.onnx" --name "nextclick-sources-$row"
