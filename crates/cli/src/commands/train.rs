@@ -286,25 +286,18 @@ fn make_net(
         cfg.temperature
     );
     let mut net = Net::new(cfg, a.seed)?;
-    anyhow::ensure!(
-        !a.keep_id_table || a.init.is_some(),
-        "--keep-id-table keeps the table of the --init checkpoint: give --init"
-    );
     if let Some(init) = &a.init {
         let src = Net::load(init)?;
         if src.cfg.tower_hidden == cfg.tower_hidden {
             // item offsets too when both are content+ID models of the same catalog (a second stage)
             let same_offsets = cfg.id_residual > 0 && src.cfg.id_residual == cfg.id_residual;
             // the ID-only sources' table only when asked and every row is still the same item
-            let same_ids = cfg.same_id_sources(&src.cfg);
             if a.keep_id_table {
                 anyhow::ensure!(
-                    same_ids,
+                    cfg.same_id_sources(&src.cfg),
                     "--keep-id-table: {} cannot give its ID-only sources' table to this run: {}",
                     init.display(),
-                    if cfg.aux_items == 0 {
-                        "this run has no --id-source"
-                    } else if src.cfg.aux_items == 0 {
+                    if src.cfg.aux_items == 0 {
                         "the checkpoint has no such table"
                     } else if src.cfg.aux_layout == 0 {
                         "the checkpoint predates the table's layout fingerprint (its rows cannot be checked)"
@@ -379,6 +372,10 @@ fn train_options(a: &TrainArgs, distill: bool) -> TrainOptions {
 
 /// Runs the command.
 pub fn run(a: TrainArgs) -> Result<()> {
+    anyhow::ensure!(
+        !a.keep_id_table || (a.init.is_some() && !a.id_sources.is_empty()),
+        "--keep-id-table keeps the ID-only sources' table of the --init checkpoint: give --init and --id-source"
+    );
     if data::shards::is_prepared(&a.data) {
         anyhow::ensure!(
             a.id_sources.is_empty(),
