@@ -484,17 +484,22 @@ function makePage(wd, proxy) {
       const token = await mark();
       const want = (u) => u === new URL(url).href;
       await wd.url(url);
-      try {
-        await loaded(token, want, { timeout: 10000 });
-      } catch (e) {
-        // Under load WebKitWebDriver has answered a Navigate To without starting it (the page stayed on
-        // the marked document, no request in flight): issue it once more, then wait the full time.
-        const still = await wd.execute(`return window.__ncNav || null;`).catch(() => null);
-        if (still !== token) throw e;
-        await wd.url(url);
-        await loaded(token, want);
+      // Under load WebKitWebDriver has answered a Navigate To without starting it: the page stayed on the
+      // marked document, or (a new session, CI 2026-12-07) on an about:blank that `mark` could not mark,
+      // with no request in flight. A navigation that did start (or still has requests in flight) is waited
+      // for longer; one that did not is issued again; three waits at most.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await loaded(token, want, { timeout: attempt === 0 ? 10000 : DEFAULT_TIMEOUT });
+          return null;
+        } catch (e) {
+          const now = await wd.execute(`return [window.__ncNav || null, String(location.href)];`).catch(() => null);
+          const started = now && now[0] !== token && want(now[1]);
+          const busy = [...proxy.inflight.values()].some((r) => !r.url.startsWith("/__nc/"));
+          if (attempt >= 2) throw e;
+          if (!started && !busy) await wd.url(url);
+        }
       }
-      return null;
     },
     async reload() {
       const token = await mark();
