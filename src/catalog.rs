@@ -43,6 +43,7 @@ use sha2::{Digest, Sha256};
 use crate::contract::MAX_SUPPORTED_DIM;
 use crate::error::{Error, Result};
 use crate::ivfpq::{IvfPq, Params, Scratch};
+use crate::split::{Lookup, Split, FORMAT_VERSION_SPLIT};
 
 /// Magic bytes at the start of every catalog file.
 pub const MAGIC: &[u8; 8] = b"NXCLCAT\0";
@@ -86,6 +87,8 @@ pub enum Vectors {
     },
     /// IVF-PQ codes (format version 2): approximate search over the nearest lists.
     IvfPq(Box<IvfPq>),
+    /// A split catalog (format version 3, [`crate::split`]): the head, and the body chunks fetched so far.
+    Split(Box<Split>),
 }
 
 /// A validated, loaded catalog.
@@ -156,6 +159,9 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf, pos: 0 }
+    }
     pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
         if self.buf.len() - self.pos < n {
             return Err(Error::CatalogTruncated {
@@ -287,6 +293,12 @@ impl Catalog {
                 }
                 (true, None)
             }
+            Vectors::Split(_) => {
+                return Err(Error::CatalogInvalid {
+                    what: "vectors",
+                    detail: "a split catalog is loaded from its head, not assembled".into(),
+                })
+            }
         };
         if !len_ok {
             return Err(Error::CatalogInvalid {
@@ -352,10 +364,10 @@ impl Catalog {
         let mut version = FORMAT_VERSION;
         if bytes.len() >= 10 {
             version = u16::from_le_bytes([bytes[8], bytes[9]]);
-            if version != FORMAT_VERSION && version != FORMAT_VERSION_IVFPQ {
+            if !(FORMAT_VERSION..=FORMAT_VERSION_SPLIT).contains(&version) {
                 return Err(Error::CatalogVersion {
                     found: version,
-                    supported: FORMAT_VERSION_IVFPQ,
+                    supported: FORMAT_VERSION_SPLIT,
                 });
             }
         }
@@ -373,7 +385,7 @@ impl Catalog {
         let n = r.u32("item count")? as usize;
         let dim = r.u32("dimension")? as usize;
         let model_sha256: [u8; 32] = r.take(32, "model sha256")?.try_into().expect("32 bytes");
-        let ivf = version == FORMAT_VERSION_IVFPQ;
+        let ivf = version >= FORMAT_VERSION_IVFPQ;
         if !ivf && dtype > 1 {
             return Err(Error::CatalogInvalid {
                 what: "dtype",
@@ -402,6 +414,27 @@ impl Catalog {
             return Err(Error::CatalogInvalid {
                 what: "dimension",
                 detail: format!("{dim} (must be 1..={MAX_SUPPORTED_DIM})"),
+            });
+        }
+        if version == FORMAT_VERSION_SPLIT {
+            // The head alone: its length is checked exactly before anything is allocated.
+            let digest = match body_digest {
+                Some(d) => *d,
+                None => sha256(body),
+            };
+            if digest != sum {
+                return Err(Error::CatalogChecksum);
+            }
+            let split = Split::read_head(bytes, &mut r, n, dim, dtype, flags & 1 == 1)?;
+            return Ok(Catalog {
+                ids: Vec::new(),
+                dim,
+                vectors: Vectors::Split(Box::new(split)),
+                meta: None,
+                model_sha256,
+                index: IdIndex {
+                    slots: vec![IdIndex::EMPTY; 2],
+                },
             });
         }
         let params = if ivf {
@@ -487,8 +520,12 @@ impl Catalog {
         Catalog::new(ids, dim, vectors, meta, model_sha256)
     }
 
-    /// Encodes the catalog in format version 1.
+    /// Encodes the catalog: format version 1 (flat), 2 (IVF-PQ), or a split catalog's head (version 3;
+    /// its body is written once, by [`crate::split::write`]).
     pub fn to_bytes(&self) -> Vec<u8> {
+        if let Vectors::Split(sp) = &self.vectors {
+            return sp.head_bytes().to_vec();
+        }
         let mut out =
             Vec::with_capacity(HEADER_LEN + self.ids.len() * (self.dim * 4 + 16) + CHECKSUM_LEN);
         out.extend_from_slice(MAGIC);
@@ -496,6 +533,7 @@ impl Catalog {
             Vectors::F32(_) => (FORMAT_VERSION, 0),
             Vectors::Int8 { .. } => (FORMAT_VERSION, 1),
             Vectors::IvfPq(ix) => (FORMAT_VERSION_IVFPQ, 2 + u8::from(ix.rescore.is_some())),
+            Vectors::Split(_) => unreachable!("returned above"),
         };
         out.extend_from_slice(&version.to_le_bytes());
         out.push(dtype);
@@ -525,6 +563,7 @@ impl Catalog {
                 out.extend(data.iter().map(|&q| q as u8));
             }
             Vectors::IvfPq(ix) => ix.put_lists(&mut out),
+            Vectors::Split(_) => {}
         }
         if let Some(meta) = &self.meta {
             for m in meta {
@@ -539,8 +578,12 @@ impl Catalog {
         out
     }
 
-    /// The same catalog with int8 vectors (symmetric, one scale per item: `max|x| / 127`).
+    /// The same catalog with int8 vectors (symmetric, one scale per item: `max|x| / 127`). A split
+    /// catalog is returned as it is (its vectors are the builder's).
     pub fn quantize_int8(&self) -> Catalog {
+        if matches!(self.vectors, Vectors::Split(_)) {
+            return self.clone();
+        }
         let mut scales = Vec::with_capacity(self.ids.len());
         let mut data = Vec::with_capacity(self.ids.len() * self.dim);
         let mut row = vec![0f32; self.dim];
@@ -562,31 +605,84 @@ impl Catalog {
 
     /// Number of items.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        match &self.vectors {
+            Vectors::Split(sp) => sp.len(),
+            _ => self.ids.len(),
+        }
     }
     /// Always false: a catalog holds at least one item.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.len() == 0
     }
     /// Vector dimension.
     pub fn dim(&self) -> usize {
         self.dim
     }
-    /// Item ids in catalog order.
+    /// Item ids in catalog order (empty for a split catalog: its ids are in body chunks).
     pub fn ids(&self) -> &[String] {
         &self.ids
     }
-    /// Id of item `i`.
+    /// Id of item `i` (for a split catalog: `""` while neither its item block nor its directory bucket
+    /// is resident, which the predictor never lets happen for a row it names).
     pub fn id(&self, i: usize) -> &str {
-        &self.ids[i]
+        match &self.vectors {
+            Vectors::Split(sp) => sp.id(i).unwrap_or(""),
+            _ => &self.ids[i],
+        }
     }
-    /// Index of an item id.
+    /// Index of an item id (for a split catalog: `None` also while its directory bucket is not
+    /// resident; [`Catalog::lookup`] tells the two apart).
     pub fn index_of(&self, id: &str) -> Option<usize> {
-        self.index.get(&self.ids, id)
+        match self.lookup(id) {
+            Lookup::Row(i) => Some(i),
+            _ => None,
+        }
     }
-    /// Display metadata of item `i`, if the catalog carries metadata.
+    /// An item id looked up: its row, absent, or (split catalogs) unknown until a chunk is fetched.
+    pub fn lookup(&self, id: &str) -> Lookup {
+        match &self.vectors {
+            Vectors::Split(sp) => sp.lookup(id),
+            _ => self
+                .index
+                .get(&self.ids, id)
+                .map_or(Lookup::Absent, Lookup::Row),
+        }
+    }
+    /// Display metadata of item `i`, if the catalog carries metadata (split catalogs: if its item
+    /// block is resident).
     pub fn meta(&self, i: usize) -> Option<&ItemMeta> {
-        self.meta.as_ref().map(|m| &m[i])
+        match &self.vectors {
+            Vectors::Split(sp) => sp.meta(i),
+            _ => self.meta.as_ref().map(|m| &m[i]),
+        }
+    }
+    /// The split catalog, if this is one (format version 3).
+    pub fn split(&self) -> Option<&Split> {
+        match &self.vectors {
+            Vectors::Split(sp) => Some(sp),
+            _ => None,
+        }
+    }
+    /// The split catalog, mutably (to add fetched chunks).
+    pub fn split_mut(&mut self) -> Option<&mut Split> {
+        match &mut self.vectors {
+            Vectors::Split(sp) => Some(sp),
+            _ => None,
+        }
+    }
+    /// Rows the on-device learner may draw as negatives: every row, or a split catalog's resident ones.
+    pub fn pool_len(&self) -> usize {
+        match &self.vectors {
+            Vectors::Split(sp) => sp.pool_len(),
+            _ => self.len(),
+        }
+    }
+    /// Row `j` (`< pool_len()`) of that pool.
+    pub fn pool_row(&self, j: usize) -> usize {
+        match &self.vectors {
+            Vectors::Split(sp) => sp.pool_row(j),
+            _ => j,
+        }
     }
     /// SHA-256 of the model this catalog was built for.
     pub fn model_sha256(&self) -> &[u8; 32] {
@@ -610,8 +706,10 @@ impl Catalog {
     /// Sets an IVF-PQ catalog's lists probed per query and candidates re-scored (see
     /// [`IvfPq::set_search`]); no effect on a flat catalog.
     pub fn set_search(&mut self, nprobe: usize, rerank: usize) {
-        if let Vectors::IvfPq(ix) = &mut self.vectors {
-            ix.set_search(nprobe, rerank);
+        match &mut self.vectors {
+            Vectors::IvfPq(ix) => ix.set_search(nprobe, rerank),
+            Vectors::Split(sp) => sp.set_search(nprobe, rerank),
+            _ => {}
         }
     }
 
@@ -650,6 +748,7 @@ impl Catalog {
             Vectors::F32(v) => v.len() * 4,
             Vectors::Int8 { scales, data } => scales.len() * 4 + data.len(),
             Vectors::IvfPq(ix) => ix.encoded_len(),
+            Vectors::Split(sp) => sp.wasm32_heap_bytes(),
         };
         let meta = self.meta.as_ref().map_or(0, |m| {
             m.iter()
@@ -671,6 +770,7 @@ impl Catalog {
     ) -> Vec<(usize, f32)> {
         match &self.vectors {
             Vectors::IvfPq(ix) => ix.search(query, k, exclude, scratch),
+            Vectors::Split(sp) => sp.search(query, k, exclude, scratch),
             _ => {
                 self.score_all(query, &mut scratch.scores);
                 for &i in exclude {
@@ -695,6 +795,7 @@ impl Catalog {
                 }
             }
             Vectors::IvfPq(ix) => ix.copy_row(i, out),
+            Vectors::Split(sp) => sp.copy_row(i, out),
         }
     }
 
@@ -739,6 +840,16 @@ impl Catalog {
                 );
             }
             Vectors::IvfPq(ix) => ix.score_all(query, &mut Vec::new(), out),
+            Vectors::Split(sp) => {
+                // the resident rows; the others cannot be scored yet
+                out.resize(sp.len(), f32::NEG_INFINITY);
+                let mut row = vec![0f32; d];
+                for j in 0..sp.pool_len() {
+                    let i = sp.pool_row(j);
+                    sp.copy_row(i, &mut row);
+                    out[i] = dot(&row, query);
+                }
+            }
         }
     }
 }
@@ -788,7 +899,7 @@ fn dot_i8_portable(a: &[i8], b: &[f32]) -> f32 {
     dot_lanes(a, b)
 }
 
-fn truncate(s: &str, max: usize) -> &str {
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

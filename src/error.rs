@@ -43,6 +43,23 @@ pub enum Error {
         /// Why it is invalid.
         detail: String,
     },
+    /// A body chunk of a split catalog (format version 3) was refused: wrong length or SHA-256, not a
+    /// chunk of this catalog, or malformed inside. Nothing of it is used.
+    #[error("catalog: {kind:?} chunk (list {list}, index {index}) refused: {detail}")]
+    CatalogChunk {
+        /// The chunk's kind.
+        kind: crate::split::ChunkKind,
+        /// Its list.
+        list: u32,
+        /// Its block or bucket.
+        index: u32,
+        /// Why.
+        detail: String,
+    },
+    /// A split catalog has not fetched the chunks an operation needs (e.g. the directory buckets of a
+    /// stored state's items): fetch `requests` and try again. Nothing changed.
+    #[error("catalog: {0} body chunks are needed first (fetch them and add them with addChunk)")]
+    CatalogChunksNeeded(usize),
     /// Two catalog entries share one item id.
     #[error("catalog: duplicate item id {0:?}")]
     CatalogDuplicateId(String),

@@ -253,14 +253,20 @@ impl Adapter {
         let mut tuned = vec![0f32; d];
         self.delta(s, &mut tuned);
         tuned.iter_mut().zip(s).for_each(|(t, x)| *t += x);
-        let n = catalog.len();
+        // Every row, or the rows a split catalog holds (`Catalog::pool_len`): negatives are only
+        // ever drawn from vectors that are there.
+        let n = catalog.pool_len();
         let candidates: Vec<usize> = if n <= FULL_SOFTMAX_MAX {
-            (0..n).collect()
+            let mut c: Vec<usize> = (0..n).map(|j| catalog.pool_row(j)).collect();
+            if catalog.split().is_some() && !c.contains(&target) {
+                c.push(target);
+            }
+            c
         } else {
             let mut c = Vec::with_capacity(SAMPLED_NEGATIVES + 1);
             c.push(target);
             for _ in 0..SAMPLED_NEGATIVES {
-                let i = (self.next_rand() % n as u64) as usize;
+                let i = catalog.pool_row((self.next_rand() % n as u64) as usize);
                 if i != target {
                     c.push(i);
                 }

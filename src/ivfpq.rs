@@ -53,6 +53,32 @@ pub struct IvfPq {
     pub rerank: usize,
 }
 
+/// Where the codes (and int8 vectors) of each list live: the whole index in memory ([`IvfPq`] itself)
+/// or the lists of a split catalog fetched so far (`crate::split`). Slices are the list's rows in order.
+pub(crate) trait ListStore {
+    /// The `rows × m` codes of list `l`, if held.
+    fn codes(&self, l: usize) -> Option<&[u8]>;
+    /// The int8 scales and `rows × d` values of list `l`, if held (and the catalog keeps them).
+    fn int8(&self, l: usize) -> Option<(&[f32], &[i8])>;
+    /// Does the catalog keep int8 vectors (re-scoring on)?
+    fn has_int8(&self) -> bool;
+}
+
+impl ListStore for IvfPq {
+    fn codes(&self, l: usize) -> Option<&[u8]> {
+        let (a, b) = (self.offsets[l] as usize, self.offsets[l + 1] as usize);
+        self.codes.get(a * self.subspaces..b * self.subspaces)
+    }
+    fn int8(&self, l: usize) -> Option<(&[f32], &[i8])> {
+        let (a, b) = (self.offsets[l] as usize, self.offsets[l + 1] as usize);
+        let (scales, data) = self.rescore.as_ref()?;
+        Some((scales.get(a..b)?, data.get(a * self.dim..b * self.dim)?))
+    }
+    fn has_int8(&self) -> bool {
+        self.rescore.is_some()
+    }
+}
+
 /// Reusable buffers of a search (one per predictor; keeps the hot path allocation-free).
 #[derive(Debug, Clone, Default)]
 pub struct Scratch {
@@ -86,6 +112,13 @@ impl IvfPq {
     /// Checks every structural invariant against `n` rows (what the loader and `Catalog::from_ivfpq`
     /// require). Never panics.
     pub fn validate(&self, n: usize) -> Result<()> {
+        self.validate_geometry(n)?;
+        let m = self.subspaces;
+        self.validate_codes(n, m)
+    }
+
+    /// The invariants of everything but the codes and int8 vectors (what a split catalog's head holds).
+    pub(crate) fn validate_geometry(&self, n: usize) -> Result<()> {
         let d = self.dim;
         let m = self.subspaces;
         if m == 0 || m > d || !d.is_multiple_of(m) {
@@ -155,6 +188,11 @@ impl IvfPq {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    fn validate_codes(&self, n: usize, m: usize) -> Result<()> {
+        let d = self.dim;
         if self.codes.len() != n * m {
             return Err(invalid("codes", "length is not items × sub-spaces".into()));
         }
@@ -196,18 +234,35 @@ impl IvfPq {
 
     /// Writes the item vector of row `i` into `out`: the int8 vector when kept, else the reconstruction.
     pub fn copy_row(&self, i: usize, out: &mut [f32]) {
+        let l = self.list_of(i);
+        self.copy_row_in(self, l, i - self.offsets[l] as usize, out);
+    }
+
+    /// [`IvfPq::copy_row`] of row `r` of list `l` held by `store` (zeros when the store does not hold
+    /// the list: a split catalog's list not fetched yet).
+    pub(crate) fn copy_row_in<S: ListStore + ?Sized>(
+        &self,
+        store: &S,
+        l: usize,
+        r: usize,
+        out: &mut [f32],
+    ) {
         let d = self.dim;
-        if let Some((scales, data)) = &self.rescore {
-            let s = scales[i];
-            for (o, &q) in out.iter_mut().zip(&data[i * d..(i + 1) * d]) {
+        if let Some((scales, data)) = store.int8(l) {
+            let s = scales[r];
+            for (o, &q) in out.iter_mut().zip(&data[r * d..(r + 1) * d]) {
                 *o = s * q as f32;
             }
             return;
         }
-        let l = self.list_of(i);
+        let m = self.subspaces;
+        let Some(codes) = store.codes(l) else {
+            out.iter_mut().for_each(|o| *o = 0.0);
+            return;
+        };
         out.copy_from_slice(&self.centroids[l * d..(l + 1) * d]);
-        let (m, ds) = (self.subspaces, self.dsub());
-        for (j, &c) in self.codes[i * m..(i + 1) * m].iter().enumerate() {
+        let ds = self.dsub();
+        for (j, &c) in codes[r * m..(r + 1) * m].iter().enumerate() {
             let w = &self.codebooks[(j * self.ksub + c as usize) * ds..][..ds];
             out[j * ds..(j + 1) * ds]
                 .iter_mut()
@@ -229,11 +284,17 @@ impl IvfPq {
         }
     }
 
-    /// Scores of the rows `rows` of list `l` from the look-up tables, appended to `out`.
-    fn scan_list(&self, base: f32, lut: &[[f32; MAX_KSUB]], l: usize, out: &mut Vec<(f32, u32)>) {
+    /// Scores of the rows of list `l` (their `codes`) from the look-up tables, appended to `out`.
+    fn scan_list(
+        &self,
+        base: f32,
+        lut: &[[f32; MAX_KSUB]],
+        l: usize,
+        codes: &[u8],
+        out: &mut Vec<(f32, u32)>,
+    ) {
         let m = self.subspaces;
-        let (a, b) = (self.offsets[l] as usize, self.offsets[l + 1] as usize);
-        let codes = &self.codes[a * m..b * m];
+        let a = self.offsets[l] as usize;
         for (r, code) in codes.chunks_exact(m).enumerate() {
             // Four partial sums: independent add chains (float addition is not reassociated).
             let mut acc = [0f32; 4];
@@ -272,7 +333,14 @@ impl IvfPq {
         let mut c = Vec::with_capacity(self.codes.len() / self.subspaces);
         for l in 0..self.nlist() {
             let base = dot(&self.centroids[l * self.dim..(l + 1) * self.dim], q);
-            self.scan_list(base, scratch_lut, l, &mut c);
+            let (a, b) = (self.offsets[l] as usize, self.offsets[l + 1] as usize);
+            self.scan_list(
+                base,
+                scratch_lut,
+                l,
+                &self.codes[a * self.subspaces..b * self.subspaces],
+                &mut c,
+            );
         }
         out.extend(c.iter().map(|&(s, _)| s));
     }
@@ -288,44 +356,90 @@ impl IvfPq {
         exclude: &[usize],
         scratch: &mut Scratch,
     ) -> Vec<(usize, f32)> {
-        if k == 0 {
-            return Vec::new();
-        }
-        let d = self.dim;
-        let nlist = self.nlist();
-        let coarse = &mut scratch.scores;
-        coarse.clear();
-        coarse.extend(self.centroids.chunks_exact(d).map(|c| dot(c, q)));
-        let keep = if self.rescore.is_some() {
+        self.search_in(self, q, k, exclude, scratch)
+    }
+
+    /// Candidates kept before re-scoring for a top-`k` query.
+    fn keep(&self, k: usize, rescore: bool) -> usize {
+        if rescore {
             self.rerank.max(k)
         } else {
             k
-        };
-        let want = keep + exclude.len();
-        let mut lists = top_k(coarse, self.nprobe);
+        }
+    }
+
+    /// The lists a top-`k` query `q` scans (best first, with `⟨q, c_l⟩`): the `nprobe` nearest, more
+    /// while they hold fewer rows than `want`. Fills `coarse` with every list's `⟨q, c_l⟩`.
+    pub(crate) fn probe(&self, q: &[f32], want: usize, coarse: &mut Vec<f32>) -> Vec<(usize, f32)> {
+        let d = self.dim;
+        let nlist = self.nlist();
+        coarse.clear();
+        coarse.extend(self.centroids.chunks_exact(d).map(|c| dot(c, q)));
+        let lists = top_k(coarse, self.nprobe);
         let held = |ls: &[(usize, f32)]| -> usize {
             ls.iter()
                 .map(|&(l, _)| (self.offsets[l + 1] - self.offsets[l]) as usize)
                 .sum()
         };
-        if held(&lists) < want && lists.len() < nlist {
-            // Too few rows in the probed lists: take lists in order until there are enough.
-            let all = top_k(coarse, nlist);
-            let mut sum = 0;
-            let upto = all
-                .iter()
-                .position(|&(l, _)| {
-                    sum += (self.offsets[l + 1] - self.offsets[l]) as usize;
-                    sum >= want
-                })
-                .map_or(all.len(), |p| (p + 1).max(self.nprobe.min(all.len())));
-            lists = all[..upto].to_vec();
+        if held(&lists) >= want || lists.len() >= nlist {
+            return lists;
         }
+        // Too few rows in the probed lists: take lists in order until there are enough.
+        let all = top_k(coarse, nlist);
+        let mut sum = 0;
+        let upto = all
+            .iter()
+            .position(|&(l, _)| {
+                sum += (self.offsets[l + 1] - self.offsets[l]) as usize;
+                sum >= want
+            })
+            .map_or(all.len(), |p| (p + 1).max(self.nprobe.min(all.len())));
+        all[..upto].to_vec()
+    }
+
+    /// The lists [`IvfPq::search_in`] would scan for a top-`k` query leaving out `excluded` rows.
+    pub(crate) fn lists_for(
+        &self,
+        q: &[f32],
+        k: usize,
+        excluded: usize,
+        rescore: bool,
+        scratch: &mut Scratch,
+    ) -> Vec<usize> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let want = self.keep(k, rescore) + excluded;
+        self.probe(q, want, &mut scratch.scores)
+            .into_iter()
+            .map(|(l, _)| l)
+            .collect()
+    }
+
+    /// [`IvfPq::search`] over the lists `store` holds (this index's geometry: centroids, codebooks,
+    /// offsets): a list the store does not hold is skipped.
+    pub(crate) fn search_in<S: ListStore + ?Sized>(
+        &self,
+        store: &S,
+        q: &[f32],
+        k: usize,
+        exclude: &[usize],
+        scratch: &mut Scratch,
+    ) -> Vec<(usize, f32)> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let d = self.dim;
+        let rescore = store.has_int8();
+        let want = self.keep(k, rescore) + exclude.len();
+        let lists = self.probe(q, want, &mut scratch.scores);
         self.fill_lut(q, &mut scratch.lut);
         let cands = &mut scratch.cands;
         cands.clear();
         for &(l, base) in &lists {
-            self.scan_list(base, &scratch.lut, l, cands);
+            if let Some(codes) = store.codes(l) {
+                self.scan_list(base, &scratch.lut, l, codes, cands);
+            }
         }
         cands.retain(|c| c.0.is_finite());
         let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
@@ -336,10 +450,14 @@ impl IvfPq {
         if !exclude.is_empty() {
             cands.retain(|c| !exclude.contains(&(c.1 as usize)));
         }
-        if let Some((scales, data)) = &self.rescore {
+        if rescore {
             for c in cands.iter_mut() {
                 let i = c.1 as usize;
-                c.0 = scales[i] * dot_i8(&data[i * d..(i + 1) * d], q);
+                let l = self.list_of(i);
+                if let Some((scales, data)) = store.int8(l) {
+                    let r = i - self.offsets[l] as usize;
+                    c.0 = scales[r] * dot_i8(&data[r * d..(r + 1) * d], q);
+                }
             }
             cands.retain(|c| c.0.is_finite());
         }
@@ -519,7 +637,7 @@ impl Params {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::catalog::{sha256, Catalog, ItemMeta};
 

@@ -21,6 +21,7 @@ pub mod model;
 pub mod predictor;
 pub mod session;
 pub mod shop_head;
+pub mod split;
 pub mod state;
 
 #[cfg(target_arch = "wasm32")]

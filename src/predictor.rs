@@ -14,6 +14,7 @@ use crate::head::HeadOptions;
 use crate::model::{Encoder, EncoderInput};
 use crate::session::{Pushed, SessionConfig, SessionEvent, Sessions};
 use crate::shop_head::ShopHead;
+use crate::split::{ChunkRequest, Lookup};
 use crate::state::{RestoreReport, Restored, ShopperState};
 
 /// What to do with an event whose item is not in the catalog.
@@ -338,11 +339,101 @@ impl Predictor {
     /// catalog or model (see [`ShopperState::from_bytes`] for the policy; the report says what it did).
     /// Corrupted or incompatible state is refused with [`Error::State`] and the current state is kept.
     pub fn import_state(&mut self, bytes: &[u8]) -> Result<RestoreReport> {
+        let missing = self.chunks_for_state(bytes)?.len();
+        if missing > 0 {
+            // A split catalog cannot yet tell a removed item from one it has not looked up: refuse
+            // rather than drop the shopper's events (nothing changes; fetch, add, import again).
+            return Err(Error::CatalogChunksNeeded(missing));
+        }
         let fresh = self.new_state();
         let Restored { state, report } =
             ShopperState::from_bytes(bytes, self.encoder.sha256(), &self.catalog, &fresh)?;
         self.put_state(state)?;
+        self.pin_session();
         Ok(report)
+    }
+
+    /// Rows the current session refers to (what a split catalog must keep).
+    fn session_rows(&self) -> Vec<usize> {
+        self.state
+            .sessions
+            .current()
+            .iter()
+            .map(|e| e.item as usize)
+            .collect()
+    }
+
+    /// Tells a split catalog which rows the current session names (their lists and ids stay resident).
+    fn pin_session(&mut self) {
+        if self.catalog.split().is_some() {
+            let rows = self.session_rows();
+            if let Some(sp) = self.catalog.split_mut() {
+                sp.pin(&rows);
+            }
+        }
+    }
+
+    /// Split catalogs (format version 3): the body chunks needed before events naming `ids` can be
+    /// tracked — directory buckets, then (once those are added) the lists of the items' vectors. Empty
+    /// when nothing is missing, and always for other catalogs. Call again after adding: a bucket can
+    /// reveal a list to fetch.
+    pub fn chunks_for_ids<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<ChunkRequest> {
+        self.catalog
+            .split()
+            .map_or_else(Vec::new, |sp| sp.requests_for_ids(ids))
+    }
+
+    /// Split catalogs: the chunks needed to import the state `bytes` (the buckets and lists of the items
+    /// it names). Corrupted bytes are an [`Error::State`].
+    pub fn chunks_for_state(&self, bytes: &[u8]) -> Result<Vec<ChunkRequest>> {
+        let Some(sp) = self.catalog.split() else {
+            return Ok(Vec::new());
+        };
+        let ids = ShopperState::item_ids(bytes)?;
+        Ok(sp.requests_for_ids(ids.iter().map(String::as_str)))
+    }
+
+    /// Split catalogs: the chunks needed for a top-`k` prediction of the current session — first the
+    /// lists the query scans, then (once those are resident) the item blocks of the items it would
+    /// show. Empty when everything is resident (or the session is empty).
+    pub fn chunks_for_predict(&mut self, k: usize) -> Result<Vec<ChunkRequest>> {
+        if self.catalog.split().is_none() || k == 0 {
+            return Ok(Vec::new());
+        }
+        let Some(q) = self.session_vector()? else {
+            return Ok(Vec::new());
+        };
+        let excluded = self.exclusions().len();
+        let Some(sp) = self.catalog.split_mut() else {
+            return Ok(Vec::new());
+        };
+        let lists = sp.requests_for_query(&q, k, excluded, &mut self.scratch);
+        if !lists.is_empty() {
+            return Ok(lists);
+        }
+        let top = self.predict_indices(k)?;
+        let rows: Vec<usize> = top.iter().map(|&(i, _)| i).collect();
+        let Some(sp) = self.catalog.split_mut() else {
+            return Ok(Vec::new());
+        };
+        sp.touch_rows(&rows);
+        Ok(sp.requests_for_rows(rows))
+    }
+
+    /// Split catalogs: adds a fetched body chunk (checked against the catalog's SHA-256 of it; refused
+    /// with [`Error::CatalogChunk`] otherwise, changing nothing). Memory stays within the catalog's
+    /// limits: what the current session names is kept, the least recently used is dropped.
+    pub fn add_chunk(&mut self, request: &ChunkRequest, bytes: &[u8]) -> Result<()> {
+        let rows = self.session_rows();
+        let sp = self
+            .catalog
+            .split_mut()
+            .ok_or_else(|| Error::CatalogInvalid {
+                what: "chunk",
+                detail: "this catalog is not split (format version 3): it has no chunks to add"
+                    .into(),
+            })?;
+        sp.add(request, bytes, &rows)
     }
 
     /// Turns on-device learning on or off (off: nothing is learned; predictions still work).
@@ -376,7 +467,17 @@ impl Predictor {
 
     /// Records a validated event.
     pub fn track(&mut self, ev: &Event) -> Result<TrackStatus> {
-        let Some(item) = self.catalog.index_of(&ev.item_id) else {
+        let item = match self.catalog.lookup(&ev.item_id) {
+            Lookup::Row(i) => Some(i),
+            Lookup::Absent => None,
+            Lookup::Unresolved(_) => return Err(Error::CatalogChunksNeeded(1)),
+        };
+        if let (Some(i), Some(sp)) = (item, self.catalog.split()) {
+            if !sp.has_list(sp.list_of(i)) {
+                return Err(Error::CatalogChunksNeeded(1));
+            }
+        }
+        let Some(item) = item else {
             self.state.stats.unknown_items += 1;
             return match self.options.unknown_items {
                 UnknownItemPolicy::Skip => Ok(TrackStatus::UnknownItem),
@@ -425,6 +526,7 @@ impl Predictor {
         }
         let pushed = self.state.sessions.push(sev);
         self.cached_session_vec = None;
+        self.pin_session();
         self.state.stats.accepted += 1;
         if ev.kind == EventKind::Purchase && self.learning {
             let lr = self.options.head.intent_learning_rate;
@@ -575,6 +677,12 @@ impl Predictor {
         if k == 0 {
             return Ok(Vec::new());
         }
+        let exclude = self.exclusions();
+        Ok(self.catalog.search(&q, k, &exclude, &mut self.scratch))
+    }
+
+    /// Rows the rules leave out of a prediction (purchased in this session, the current item), sorted.
+    fn exclusions(&self) -> Vec<usize> {
         let events = self.state.sessions.current();
         let mut exclude = Vec::new();
         if self.options.exclude_purchased {
@@ -592,7 +700,7 @@ impl Predictor {
         }
         exclude.sort_unstable();
         exclude.dedup();
-        Ok(self.catalog.search(&q, k, &exclude, &mut self.scratch))
+        exclude
     }
 
     /// Top-`k` items for the current session, best first, without the items the rules exclude.
@@ -601,6 +709,8 @@ impl Predictor {
         let top = self.predict_indices(k)?;
         Ok(top
             .into_iter()
+            // a split catalog's row whose item block could not be fetched has no id to show yet
+            .filter(|&(i, _)| !self.catalog.id(i).is_empty())
             .map(|(i, score)| {
                 let meta = self.catalog.meta(i);
                 Prediction {
@@ -648,6 +758,10 @@ impl Predictor {
     pub fn forget(&mut self) {
         self.state = self.new_state();
         self.cached_session_vec = None;
+        // which chunks a split catalog holds says where the shopper browsed: dropped too
+        if let Some(sp) = self.catalog.split_mut() {
+            sp.clear();
+        }
     }
 }
 

@@ -135,6 +135,54 @@ impl ShopperState {
         }
     }
 
+    /// The format version and checksummed part of state bytes, after every frame check.
+    fn framed(bytes: &[u8]) -> Result<(u16, &[u8])> {
+        let err = |m: String| Err(Error::State(m));
+        if bytes.len() > MAX_STATE_BYTES {
+            return err(format!(
+                "{} bytes is over the {MAX_STATE_BYTES} byte limit",
+                bytes.len()
+            ));
+        }
+        if bytes.len() < 8 || &bytes[..8] != STATE_MAGIC {
+            return err("not nextclick state (bad magic)".into());
+        }
+        if bytes.len() < 46 + 32 {
+            return err("truncated".into());
+        }
+        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+        if version != STATE_VERSION && version != 1 {
+            return err(format!(
+                "format version {version}, this build reads 1 and {STATE_VERSION}"
+            ));
+        }
+        let (body, sum) = bytes.split_at(bytes.len() - 32);
+        if sha256(body) != sum {
+            return err("checksum mismatch (corrupted)".into());
+        }
+        let n = u32::from_le_bytes(body[42..46].try_into().expect("4 bytes")) as usize;
+        if body.len() != 46 + n {
+            return err("payload length mismatch".into());
+        }
+        Ok((version, body))
+    }
+
+    /// The item ids a stored state names (format 2; none for format 1), without resolving them: what a
+    /// split catalog must look up (fetch the directory buckets of) before [`ShopperState::from_bytes`].
+    pub fn item_ids(bytes: &[u8]) -> Result<Vec<String>> {
+        let (version, body) = Self::framed(bytes)?;
+        if version == 1 {
+            return Ok(Vec::new());
+        }
+        #[derive(Deserialize)]
+        struct Items {
+            items: Vec<String>,
+        }
+        let p: Items = serde_json::from_slice(&body[46..])
+            .map_err(|e| Error::State(format!("undecodable payload: {e}")))?;
+        Ok(p.items)
+    }
+
     /// Encodes the state for `model_sha256`. Events name their items by the catalog's stable item ids
     /// (format 2), so that the bytes stay meaningful under tomorrow's catalog, whatever its order.
     pub fn to_bytes(&self, model_sha256: &[u8; 32], catalog: &Catalog) -> Vec<u8> {
@@ -180,32 +228,7 @@ impl ShopperState {
         fresh: &ShopperState,
     ) -> Result<Restored> {
         let err = |m: String| Err(Error::State(m));
-        if bytes.len() > MAX_STATE_BYTES {
-            return err(format!(
-                "{} bytes is over the {MAX_STATE_BYTES} byte limit",
-                bytes.len()
-            ));
-        }
-        if bytes.len() < 8 || &bytes[..8] != STATE_MAGIC {
-            return err("not nextclick state (bad magic)".into());
-        }
-        if bytes.len() < 46 + 32 {
-            return err("truncated".into());
-        }
-        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
-        if version != STATE_VERSION && version != 1 {
-            return err(format!(
-                "format version {version}, this build reads 1 and {STATE_VERSION}"
-            ));
-        }
-        let (body, sum) = bytes.split_at(bytes.len() - 32);
-        if sha256(body) != sum {
-            return err("checksum mismatch (corrupted)".into());
-        }
-        let n = u32::from_le_bytes(body[42..46].try_into().expect("4 bytes")) as usize;
-        if body.len() != 46 + n {
-            return err("payload length mismatch".into());
-        }
+        let (version, body) = Self::framed(bytes)?;
         let model_changed = &body[10..42] != model_sha256;
         let undecodable = |e: serde_json::Error| Error::State(format!("undecodable payload: {e}"));
         let payload = &body[46..];
