@@ -377,16 +377,19 @@ impl Predictor {
     /// tracked — directory buckets, then (once those are added) the lists of the items' vectors. Empty
     /// when nothing is missing, and always for other catalogs. Call again after adding: a bucket can
     /// reveal a list to fetch.
-    pub fn chunks_for_ids<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Vec<ChunkRequest> {
+    pub fn chunks_for_ids<'a>(
+        &mut self,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<ChunkRequest> {
         self.catalog
-            .split()
+            .split_mut()
             .map_or_else(Vec::new, |sp| sp.requests_for_ids(ids))
     }
 
     /// Split catalogs: the chunks needed to import the state `bytes` (the buckets and lists of the items
     /// it names). Corrupted bytes are an [`Error::State`].
-    pub fn chunks_for_state(&self, bytes: &[u8]) -> Result<Vec<ChunkRequest>> {
-        let Some(sp) = self.catalog.split() else {
+    pub fn chunks_for_state(&mut self, bytes: &[u8]) -> Result<Vec<ChunkRequest>> {
+        let Some(sp) = self.catalog.split_mut() else {
             return Ok(Vec::new());
         };
         let ids = ShopperState::item_ids(bytes)?;
@@ -418,6 +421,13 @@ impl Predictor {
         };
         sp.touch_rows(&rows);
         Ok(sp.requests_for_rows(rows))
+    }
+
+    /// Split catalogs: sets how much of the body stays in memory (no effect on other catalogs).
+    pub fn set_catalog_limits(&mut self, limits: crate::split::Limits) {
+        if let Some(sp) = self.catalog.split_mut() {
+            sp.set_limits(limits);
+        }
     }
 
     /// Split catalogs: adds a fetched body chunk (checked against the catalog's SHA-256 of it; refused

@@ -176,6 +176,8 @@ pub struct Split {
     pool: Vec<(u32, u32)>,
     limits: Limits,
     clock: u64,
+    /// Tick at which the current operation started ([`Split::begin`]).
+    epoch: u64,
     head: Vec<u8>,
 }
 
@@ -347,6 +349,7 @@ impl Split {
             pool: Vec::new(),
             limits: Limits::default(),
             clock: 0,
+            epoch: 0,
             head: head.to_vec(),
         })
     }
@@ -394,6 +397,13 @@ impl Split {
     fn tick(&mut self) -> u64 {
         self.clock += 1;
         self.clock
+    }
+
+    /// Starts an operation (a query, resolving ids): what it touches or adds from now on is not dropped
+    /// until the next one starts, so that an operation needing more than the limits still completes (the
+    /// bound is then one operation's chunks plus the pinned ones).
+    fn begin(&mut self) {
+        self.epoch = self.tick();
     }
 
     /// The request for list `l`.
@@ -478,16 +488,25 @@ impl Split {
     /// The chunks still needed to name `ids`: directory buckets of ids not resolved yet, then the lists
     /// of the resolved rows that are not resident (the session's item vectors). Sorted, no repeats.
     pub fn requests_for_ids<'a>(
-        &self,
+        &mut self,
         ids: impl IntoIterator<Item = &'a str>,
     ) -> Vec<ChunkRequest> {
+        self.begin();
+        let now = self.clock;
         let mut out = Vec::new();
         for id in ids {
+            if let Some(b) = self
+                .buckets
+                .get_mut(&(bucket_of(id, self.bucket_refs.len()) as u32))
+            {
+                b.used = now;
+            }
             match self.lookup(id) {
                 Lookup::Row(i) => {
                     let l = self.list_of(i);
-                    if !self.has_list(l) {
-                        out.push(self.list_request(l));
+                    match &mut self.lists[l] {
+                        Some(list) => list.used = now,
+                        None => out.push(self.list_request(l)),
                     }
                 }
                 Lookup::Absent => {}
@@ -516,6 +535,7 @@ impl Split {
         excluded: usize,
         scratch: &mut Scratch,
     ) -> Vec<ChunkRequest> {
+        self.begin();
         let probed = self.geo.lists_for(q, k, excluded, self.rescore, scratch);
         self.touch_lists(&probed);
         let mut out: Vec<ChunkRequest> = probed
@@ -843,7 +863,9 @@ impl Split {
                 .lists
                 .iter()
                 .enumerate()
-                .filter(|(l, x)| x.is_some() && !keep.contains(l))
+                .filter(|(l, x)| {
+                    x.as_ref().is_some_and(|x| x.used < self.epoch) && !keep.contains(l)
+                })
                 .min_by_key(|(_, x)| x.as_ref().map_or(0, |x| x.used))
                 .map(|(l, _)| l);
             let Some(l) = victim else { break };
@@ -859,6 +881,7 @@ impl Split {
             let Some(k) = self
                 .blocks
                 .iter()
+                .filter(|(_, b)| b.used < self.epoch)
                 .min_by_key(|(_, b)| b.used)
                 .map(|(k, _)| *k)
             else {
@@ -870,6 +893,7 @@ impl Split {
             let Some(k) = self
                 .buckets
                 .iter()
+                .filter(|(_, b)| b.used < self.epoch)
                 .min_by_key(|(_, b)| b.used)
                 .map(|(k, _)| *k)
             else {

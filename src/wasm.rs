@@ -11,7 +11,8 @@ use crate::predictor::{Options, Predictor};
 // `#[derive(Tsify)]` (wasm32 only, declarations only: values are still converted by serde-wasm-bindgen /
 // serde_json below), with their serde names: `PredictorOptions` (`Options`), `HeadOptions`,
 // `UnknownItemPolicy`, `NextclickEvent` (`RawEvent`), `EventKind`, `TrackStatus`, `Prediction`, `Intent`,
-// `SessionFeatures`, `PredictorStats` (`Stats`), `RestoreReport` and `ShopHeadInfo`. wasm-pack writes them
+// `SessionFeatures`, `PredictorStats` (`Stats`), `RestoreReport`, `ShopHeadInfo`, `ChunkRequest`, `ChunkKind`
+// and `CatalogResident`. wasm-pack writes them
 // into `pkg/nextclick.d.ts`; the SDK's `nextclick.d.ts` imports them from there (docs/types.md).
 
 /// The shop head in force, as `setShopHead` returns it.
@@ -21,6 +22,20 @@ struct ShopHeadInfo {
     customers: u32,
     /// Purchases it was learned from.
     purchases: u32,
+}
+
+/// What a split catalog holds in memory, as `catalogResident` returns it.
+#[derive(serde::Serialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
+struct CatalogResident {
+    /// Resident lists.
+    lists: usize,
+    /// Resident item blocks.
+    blocks: usize,
+    /// Resident directory buckets.
+    buckets: usize,
+    /// Approximate wasm heap bytes of the catalog (head and resident chunks).
+    heap_bytes: usize,
 }
 
 fn install_panic_hook() {
@@ -199,6 +214,72 @@ impl JsPredictor {
                 customers: h.customers,
                 purchases: h.purchases,
             }),
+        }
+    }
+
+    /// Is the catalog split (format version 3)? Then the page fetches body chunks on demand: before
+    /// `track`, `predict` and `importState`, ask `chunksForIds` / `chunksForPredict` / `chunksForState`
+    /// which, fetch them from the body file (`Range: bytes=offset-(offset+length-1)`), `addChunk` each,
+    /// and ask again until nothing is missing (docs/model-contract.md, "Split catalogs").
+    #[wasm_bindgen(getter, js_name = catalogSplit)]
+    pub fn catalog_split(&self) -> bool {
+        self.inner.catalog().split().is_some()
+    }
+
+    /// Length in bytes of a split catalog's body file (0 for other catalogs).
+    #[wasm_bindgen(getter, js_name = catalogBodyLength)]
+    pub fn catalog_body_length(&self) -> f64 {
+        self.inner
+            .catalog()
+            .split()
+            .map_or(0.0, |s| s.body_len() as f64)
+    }
+
+    /// Split catalogs: the body chunks needed before events for these item ids can be tracked.
+    #[wasm_bindgen(js_name = chunksForIds, unchecked_return_type = "ChunkRequest[]")]
+    pub fn chunks_for_ids(&mut self, ids: Vec<String>) -> Result<JsValue, JsError> {
+        to_js(&self.inner.chunks_for_ids(ids.iter().map(String::as_str)))
+    }
+
+    /// Split catalogs: the body chunks needed for a top-`k` prediction of the current session.
+    #[wasm_bindgen(js_name = chunksForPredict, unchecked_return_type = "ChunkRequest[]")]
+    pub fn chunks_for_predict(&mut self, k: usize) -> Result<JsValue, JsError> {
+        to_js(&self.inner.chunks_for_predict(k.min(1000)).map_err(js_err)?)
+    }
+
+    /// Split catalogs: the body chunks needed to import this state (throws on corrupted state).
+    #[wasm_bindgen(js_name = chunksForState, unchecked_return_type = "ChunkRequest[]")]
+    pub fn chunks_for_state(&mut self, bytes: &[u8]) -> Result<JsValue, JsError> {
+        to_js(&self.inner.chunks_for_state(bytes).map_err(js_err)?)
+    }
+
+    /// Split catalogs: adds a fetched body chunk. Throws (changing nothing) when its length or SHA-256
+    /// is not the catalog's.
+    #[wasm_bindgen(js_name = addChunk)]
+    pub fn add_chunk(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "ChunkRequest")] request: JsValue,
+        bytes: &[u8],
+    ) -> Result<(), JsError> {
+        let req: crate::split::ChunkRequest = serde_wasm_bindgen::from_value(request)
+            .map_err(|e| js_err(format!("invalid chunk request: {e}")))?;
+        self.inner.add_chunk(&req, bytes).map_err(js_err)
+    }
+
+    /// Split catalogs: what is resident now, `{lists, blocks, buckets, heapBytes}` (`null` otherwise).
+    #[wasm_bindgen(js_name = catalogResident, unchecked_return_type = "CatalogResident | null")]
+    pub fn catalog_resident(&self) -> Result<JsValue, JsError> {
+        match self.inner.catalog().split() {
+            None => Ok(JsValue::NULL),
+            Some(sp) => {
+                let (lists, blocks, buckets) = sp.resident();
+                to_js(&CatalogResident {
+                    lists,
+                    blocks,
+                    buckets,
+                    heap_bytes: sp.wasm32_heap_bytes(),
+                })
+            }
         }
     }
 

@@ -3,7 +3,8 @@
 //! A benchmark, not a test; prints a Markdown table (docs/bench.md's "Big catalogs" section is written
 //! from it). Arguments: item counts (default `20000 100000 1000000`); `--grid` also sweeps nprobe.
 //! Env: `BENCH_QUERIES` (default 500), `BENCH_M` (sub-spaces; default the builder's `d/4`).
-//! `BENCH_CATALOG_WRITE=DIR` also writes each size's catalogs as `DIR/catalog-N-{f32,ivfpq,ivfpq8}.bin`,
+//! `BENCH_CATALOG_WRITE=DIR` also writes each size's catalogs as `DIR/catalog-N-{f32,ivfpq,ivfpq8}.bin`
+//! (and the IVF-PQ ones split, format version 3: `catalog-N-KIND-split.bin` + `.body.bin`),
 //! bound to the model `BENCH_CATALOG_MODEL` (default models/default.onnx), for the same measurement in
 //! Chromium (`make bench-catalog-web`, bench/run.mjs `BENCH_ONLY=ivf`).
 
@@ -68,6 +69,15 @@ fn main() {
             let f = dir.join(format!("catalog-{n}-{kind}.bin"));
             std::fs::write(&f, c.to_bytes()).expect("write catalog");
             eprintln!("bench_catalog: wrote {}", f.display());
+            if c.ivfpq().is_some() {
+                // the same catalog split (format version 3): head + body, for the lazy-loading runs
+                let (head, body) = nextclick::split::write_catalog(c, 0, 32).expect("split");
+                let h = dir.join(format!("catalog-{n}-{kind}-split.bin"));
+                std::fs::write(&h, head).expect("write head");
+                std::fs::write(dir.join(format!("catalog-{n}-{kind}-split.body.bin")), body)
+                    .expect("write body");
+                eprintln!("bench_catalog: wrote {} (+ .body.bin)", h.display());
+            }
         }
     };
     println!("| items | catalog | build (s) | file bytes | vectors/codes bytes | est. wasm heap | recall@20 | top-20 p50 (ms) | top-20 p99 (ms) |");

@@ -45,6 +45,19 @@ pub struct CatalogArgs {
     /// IVF-PQ: no int8 vectors (PQ scores only: 4 + d fewer bytes per item, lower recall).
     #[arg(long, requires = "ivfpq")]
     pub no_rescore: bool,
+    /// IVF-PQ: write a split catalog (format version 3) for pages that fetch it on demand: `--out` is
+    /// the head (downloaded first), `--body` the body (fetched by HTTP Range requests).
+    #[arg(long, requires = "ivfpq")]
+    pub split: bool,
+    /// Split catalog: the body file (default: `--out` with `.body.bin` for its extension).
+    #[arg(long, requires = "split")]
+    pub body: Option<PathBuf>,
+    /// Split catalog: directory buckets, item id → row (default: one per 1,024 items).
+    #[arg(long, requires = "split", default_value_t = 0)]
+    pub buckets: usize,
+    /// Split catalog: rows per item block (ids and metadata fetched together).
+    #[arg(long, requires = "split", default_value_t = 32)]
+    pub block_rows: usize,
     /// Output catalog file.
     #[arg(long)]
     pub out: PathBuf,
@@ -165,6 +178,23 @@ pub fn run(a: CatalogArgs) -> Result<()> {
     } else {
         cat
     };
+    if a.split {
+        let (head, body) = nextclick::split::write_catalog(&out, a.buckets, a.block_rows)?;
+        let body_path = a.body.clone().unwrap_or_else(|| body_path_for(&a.out));
+        std::fs::write(&a.out, &head)
+            .with_context(|| format!("cannot write {}", a.out.display()))?;
+        std::fs::write(&body_path, &body)
+            .with_context(|| format!("cannot write {}", body_path.display()))?;
+        eprintln!(
+            "wrote the split catalog {} (head, {} bytes) and {} (body, {} bytes; {} items)",
+            a.out.display(),
+            head.len(),
+            body_path.display(),
+            body.len(),
+            out.len()
+        );
+        return Ok(());
+    }
     let bytes = out.to_bytes();
     std::fs::write(&a.out, &bytes)?;
     eprintln!(
@@ -175,4 +205,12 @@ pub fn run(a: CatalogArgs) -> Result<()> {
         kind
     );
     Ok(())
+}
+
+/// The default body file of a split catalog whose head is `head`: `catalog.bin` → `catalog.body.bin`.
+pub fn body_path_for(head: &std::path::Path) -> PathBuf {
+    let stem = head
+        .file_stem()
+        .map_or_else(|| "catalog".into(), |s| s.to_string_lossy().into_owned());
+    head.with_file_name(format!("{stem}.body.bin"))
 }
