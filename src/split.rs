@@ -1186,7 +1186,7 @@ mod tests {
             assert!(matches!(cat.lookup("sku-3"), Lookup::Unresolved(_)));
             assert_eq!(cat.index_of("sku-3"), None);
             settle(&mut cat, &body, |c| {
-                c.split().unwrap().requests_for_ids(["sku-3", "nope"])
+                c.split_mut().unwrap().requests_for_ids(["sku-3", "nope"])
             });
             assert_eq!(
                 cat.lookup("sku-3"),

@@ -34,16 +34,17 @@ export const PACKAGE = path.join(REPO, "packages/nextclick");
 
 /**
  * Starts the server; resolves to `{base, stop}`. Default: the demo shop (`www`, the package's SDK at /sdk/);
- * `root` serves another folder (e.g. a scratch app), `sdk` another /sdk/ mount ("none": none).
+ * `root` serves another folder (e.g. a scratch app), `sdk` another /sdk/ mount ("none": none), `models`
+ * another /models/ folder.
  */
-export async function startServer({ root = WWW, sdk = path.join(PACKAGE, "sdk") } = {}) {
+export async function startServer({ root = WWW, sdk = path.join(PACKAGE, "sdk"), models = path.join(REPO, "models") } = {}) {
   for (const [p, how] of [
     [BIN, "make tools-release"],
     [path.join(WWW, "pkg/nextclick_bg.wasm"), "make wasm-release"],
   ]) {
     if (!existsSync(p)) throw new Error(`${p} is missing: run \`${how}\` (or \`make test-e2e\`)`);
   }
-  const args = ["serve", "--root", root, "--host", "127.0.0.1", "--port", "0", "--models", path.join(REPO, "models"), "--sdk", sdk];
+  const args = ["serve", "--root", root, "--host", "127.0.0.1", "--port", "0", "--models", models, "--sdk", sdk];
   const child = spawn(BIN, args, {
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -19,8 +19,8 @@ export const env = { server: null, browser: null, name: null };
  * resolves to `env`. WebKit's pages reach the server through a recording proxy: `env.server` is then the
  * proxied server (its `base` is the proxy's).
  */
-export async function setup(name, launchOptions) {
-  env.server = await startServer();
+export async function setup(name, launchOptions, serverOptions) {
+  env.server = await startServer(serverOptions);
   env.browser = await launchBrowser(name, { ...launchOptions, server: env.server });
   if (env.browser.server) env.server = env.browser.server;
   env.name = name || "chromium";

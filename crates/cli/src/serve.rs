@@ -168,6 +168,8 @@ struct Response {
     status: u16,
     content_type: &'static str,
     body: Vec<u8>,
+    /// `Content-Range` of a 206 / 416 answer to a Range request.
+    content_range: Option<String>,
 }
 
 impl Response {
@@ -176,6 +178,48 @@ impl Response {
             status,
             content_type,
             body: body.into(),
+            content_range: None,
+        }
+    }
+
+    /// This 200 response cut to the single byte range `spec` asks for (`bytes=a-b`, `bytes=a-`,
+    /// `bytes=-n`): 206 with the part, 416 when it is outside the body. Other answers, and range specs
+    /// this server does not read (several ranges), are left whole, as RFC 9110 allows.
+    fn ranged(self, spec: Option<&str>) -> Response {
+        let Some(spec) = spec else { return self };
+        if self.status != 200 {
+            return self;
+        }
+        let len = self.body.len();
+        let Some(r) = spec.trim().strip_prefix("bytes=") else {
+            return self;
+        };
+        if r.contains(',') {
+            return self;
+        }
+        let Some((a, b)) = r.split_once('-') else {
+            return self;
+        };
+        let (a, b) = (a.trim(), b.trim());
+        let range = match (a.parse::<usize>(), b.parse::<usize>()) {
+            (Ok(a), Ok(b)) if a <= b => Some((a, b.min(len.saturating_sub(1)))),
+            (Ok(a), Err(_)) if b.is_empty() => Some((a, len.saturating_sub(1))),
+            (Err(_), Ok(n)) if a.is_empty() && n > 0 => {
+                Some((len.saturating_sub(n), len.saturating_sub(1)))
+            }
+            _ => return self,
+        };
+        match range {
+            Some((a, b)) if a < len && a <= b => Response {
+                status: 206,
+                content_range: Some(format!("bytes {a}-{b}/{len}")),
+                body: self.body[a..=b].to_vec(),
+                ..self
+            },
+            _ => Response {
+                content_range: Some(format!("bytes */{len}")),
+                ..Response::error(416)
+            },
         }
     }
     fn error(status: u16) -> Response {
@@ -190,6 +234,8 @@ impl Response {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        206 => "Partial Content",
+        416 => "Range Not Satisfiable",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -224,8 +270,14 @@ fn handle(stream: TcpStream, state: &State) -> Result<()> {
                 parts.next().unwrap_or("").to_string(),
                 parts.next().unwrap_or(""),
             );
+            let range = text.lines().skip(1).find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim()
+                    .eq_ignore_ascii_case("range")
+                    .then(|| v.trim().to_string())
+            });
             let resp = match method.as_str() {
-                "GET" | "HEAD" => route(target, state),
+                "GET" | "HEAD" => route(target, state).ranged(range.as_deref()),
                 _ => Response::error(405),
             };
             break (resp, method);
@@ -255,6 +307,12 @@ Cache-Control: no-cache\r\nConnection: close\r\n",
     );
     if r.status == 405 {
         out.push_str("Allow: GET, HEAD\r\n");
+    }
+    if r.status == 200 || r.status == 206 {
+        out.push_str("Accept-Ranges: bytes\r\n");
+    }
+    if let Some(cr) = &r.content_range {
+        out.push_str(&format!("Content-Range: {cr}\r\n"));
     }
     if speculation_rules {
         out.push_str(&format!("Speculation-Rules: \"/{SPECULATION_RULES}\"\r\n"));
@@ -603,6 +661,31 @@ mod tests {
         let server = Server::bind(&args).unwrap();
         let addr = server.addr().unwrap();
         std::thread::spawn(move || server.run());
+
+        // single byte ranges (a split catalog's chunks): 206 with Content-Range; outside the body 416
+        let r = get(addr, "GET /a.js HTTP/1.1\r\nRange: bytes=2-4\r\n\r\n");
+        assert!(r.starts_with("HTTP/1.1 206 "), "{r}");
+        assert!(
+            r.contains("Content-Range: bytes 2-4/9\r\n") && r.ends_with("\r\n\r\npor"),
+            "{r}"
+        );
+        let r = get(addr, "GET /a.js HTTP/1.1\r\nrange: bytes=-3\r\n\r\n");
+        assert!(r.ends_with("\r\n\r\n {}"), "{r}");
+        let r = get(addr, "GET /a.js HTTP/1.1\r\nRange: bytes=9-12\r\n\r\n");
+        assert!(
+            r.starts_with("HTTP/1.1 416 ") && r.contains("Content-Range: bytes */9\r\n"),
+            "{r}"
+        );
+        let r = get(addr, "GET /a.js HTTP/1.1\r\n\r\n");
+        assert!(
+            r.starts_with("HTTP/1.1 200 ") && r.contains("Accept-Ranges: bytes\r\n"),
+            "{r}"
+        );
+        let r = get(addr, "GET /a.js HTTP/1.1\r\nRange: bytes=0-1,4-5\r\n\r\n");
+        assert!(
+            r.starts_with("HTTP/1.1 200 "),
+            "several ranges: the whole file, {r}"
+        );
 
         let r = get(addr, "GET /pkg/a.wasm HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(r.starts_with("HTTP/1.1 200"), "{r}");

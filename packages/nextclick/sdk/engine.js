@@ -20,7 +20,8 @@
  * What `init` gets from the runtime (nextclick.js).
  * @typedef {object} EngineInit
  * @property {string | Uint8Array} model URL or bytes of the ONNX model
- * @property {string | Uint8Array} catalog URL or bytes of the catalog
+ * @property {string | Uint8Array} catalog URL or bytes of the catalog (for a split catalog: its head)
+ * @property {string} [catalogBody] URL of a split catalog's body (format version 3), fetched on demand
  * @property {string | Uint8Array} [shopHead] URL or bytes of the shop head
  * @property {import("../pkg/nextclick.js").PredictorOptions} [options] the core's `Predictor.create` options
  * @property {string} glue URL of the wasm-bindgen glue
@@ -37,7 +38,8 @@
  * @property {number} catalogBytes
  * @property {number} shopHeadBytes
  * @property {import("../pkg/nextclick.js").ShopHeadInfo | null} shopHead
- * @property {{ requests: number, bytesSent: number }} network what the engine's `fetch` sent (see `network`)
+ * @property {{ requests: number, bytesSent: number, ranges: number, rangeBytes: number }} network what the engine's `fetch` sent (see `network`)
+ * @property {boolean} catalogSplit is the catalog split (its body fetched on demand)?
  */
 
 /**
@@ -56,7 +58,7 @@ let wasmReady = null;
  * each is counted with the bytes it carries beyond naming a file — its query string and its body. The SDK
  * sends GETs without either, so this stays 0; it is counted on the actual requests, not assumed.
  */
-const network = { requests: 0, bytesSent: 0 };
+const network = { requests: 0, bytesSent: 0, ranges: 0, rangeBytes: 0 };
 
 /** UTF-8 bytes of the query string of `url` (without the "?"). */
 function queryBytes(url) {
@@ -127,6 +129,67 @@ async function bytesOf(src, what, integrity) {
   return new Uint8Array(await r.arrayBuffer());
 }
 
+/** Fetch rounds of one operation on a split catalog (a directory bucket can reveal a list, a list its blocks). */
+const CHUNK_ROUNDS = 4;
+
+/** Chunk requests in flight at once. */
+const CHUNK_PARALLEL = 6;
+
+/**
+ * The body of a split catalog (format version 3): chunks fetched with HTTP Range requests from one static
+ * file, each checked by the core against the SHA-256 the head names before it is used (`addChunk`). A
+ * server that ignores Range (HTTP 200) is answered from the whole body, downloaded once, with a warning.
+ * Requests carry no query string and no body: a Range header names bytes of the file, nothing else
+ * (docs/js-sdk.md, "Big catalogs" says what the byte ranges can tell the shop's server).
+ * @param {string} url
+ */
+export function chunkFetcher(url) {
+  /** @type {Promise<Uint8Array> | null} */
+  let whole = null;
+  /** @param {{ offset: number, length: number }} r */
+  async function get(r) {
+    if (whole) return (await whole).subarray(r.offset, r.offset + r.length);
+    const range = `bytes=${r.offset}-${r.offset + r.length - 1}`;
+    network.ranges++;
+    network.rangeBytes += r.length;
+    const res = await sdkFetch(url, { credentials: "same-origin", cache: "default", headers: { Range: range } });
+    if (res.status === 206) {
+      const b = new Uint8Array(await res.arrayBuffer());
+      if (b.byteLength !== r.length) throw new Error(`nextclick: catalog body ${url}: ${b.byteLength} bytes for ${range}`);
+      return b;
+    }
+    if (res.status === 200) {
+      if (!whole) {
+        console.warn(`nextclick: ${url} was served without Range support (HTTP 200): the whole catalog body is downloaded once`);
+        whole = res.arrayBuffer().then((a) => new Uint8Array(a));
+        whole.catch(() => { whole = null; });
+      } else {
+        res.body && res.body.cancel().catch(() => {});
+      }
+      return (await whole).subarray(r.offset, r.offset + r.length);
+    }
+    throw new Error(`nextclick: cannot load the catalog body ${url} (${range}): HTTP ${res.status}`);
+  }
+  return {
+    /**
+     * Fetches and adds what `need()` names until it names nothing.
+     * @param {() => import("../pkg/nextclick.js").ChunkRequest[]} need
+     * @param {(r: import("../pkg/nextclick.js").ChunkRequest, bytes: Uint8Array) => void} add
+     */
+    async settle(need, add) {
+      for (let round = 0; round < CHUNK_ROUNDS; round++) {
+        const reqs = need();
+        if (!reqs.length) return;
+        for (let i = 0; i < reqs.length; i += CHUNK_PARALLEL) {
+          const part = reqs.slice(i, i + CHUNK_PARALLEL);
+          const got = await Promise.all(part.map(get));
+          part.forEach((r, k) => add(r, got[k]));
+        }
+      }
+    },
+  };
+}
+
 /**
  * The SHA-256 of a catalog's checksummed part (every byte but its last 32, the checksum) by the platform's
  * WebCrypto, for `Predictor.create`'s `catalogDigest`: the core compares the file's checksum with it
@@ -164,6 +227,16 @@ export function createEngine() {
   /** @type {Predictor | null} */
   let p = null;
   let fault = null;
+  /** @type {ReturnType<typeof chunkFetcher> | null} the split catalog's body, if the catalog is split */
+  let body = null;
+  /**
+   * Fetches what `need` names of a split catalog's body (no-op for other catalogs).
+   * @param {(pr: Predictor) => import("../pkg/nextclick.js").ChunkRequest[]} need
+   */
+  const settle = async (need) => {
+    const pr = /** @type {Predictor} */ (p);
+    if (body) await body.settle(() => need(pr), (r, b) => pr.addChunk(r, b));
+  };
   const need = () => {
     if (!p) throw new Error("nextclick: not initialised");
     return p;
@@ -174,7 +247,7 @@ export function createEngine() {
      * @param {EngineInit} args
      * @returns {Promise<InitInfo>}
      */
-    async init({ model, catalog, shopHead, options, glue, learning, integrity }) {
+    async init({ model, catalog, catalogBody, shopHead, options, glue, learning, integrity }) {
       const sri = integrity && typeof integrity === "object" ? integrity : {};
       const catalogBytes = bytesOf(catalog, "catalog", sri.catalog);
       const [g, m, c, h, digest] = await Promise.all([
@@ -186,6 +259,15 @@ export function createEngine() {
       ]);
       if (p) p.free();
       p = g.Predictor.create(m, c, options || undefined, digest);
+      body = null;
+      if (p.catalogSplit) {
+        if (typeof catalogBody !== "string" || !catalogBody) {
+          p.free();
+          p = null;
+          throw new Error("nextclick: the catalog is split (format version 3): pass catalogBody, the URL of its .body.bin");
+        }
+        body = chunkFetcher(catalogBody);
+      }
       // the shop head is checked against the model like the catalog: a wrong one fails init
       const head = h && typeof p.setShopHead === "function" ? p.setShopHead(h) : null;
       if (typeof p.setLearning === "function") p.setLearning(!!learning);
@@ -197,6 +279,7 @@ export function createEngine() {
         shopHeadBytes: h ? h.byteLength : 0,
         shopHead: head ? { ...head } : null,
         network: { ...network },
+        catalogSplit: !!body,
       };
     },
     /**
@@ -204,8 +287,13 @@ export function createEngine() {
      * @param {NextclickEvent[]} events
      * @returns {Array<TrackStatus | { error: string }>}
      */
-    track(events) {
+    async track(events) {
       const pr = need();
+      if (body) {
+        const ids = events.map((e) => e && e.itemId).filter((id) => typeof id === "string" && id.length > 0 && id.length <= 256);
+        // a failed fetch leaves those events refused (CatalogChunksNeeded), each with its error below
+        await settle((x) => x.chunksForIds(ids)).catch((e) => console.warn(`nextclick: ${e && e.message ? e.message : e}`));
+      }
       return events.map((e) => {
         try {
           return pr.track(e);
@@ -216,8 +304,11 @@ export function createEngine() {
       });
     },
     /** @param {number} k */
-    predict(k) {
-      return need().predict(k);
+    async predict(k) {
+      const pr = need();
+      // a failed fetch: the prediction from what is resident (possibly fewer items)
+      if (body) await settle((x) => x.chunksForPredict(k)).catch((e) => console.warn(`nextclick: ${e && e.message ? e.message : e}`));
+      return pr.predict(k);
     },
     intent() {
       const pr = need();
@@ -229,7 +320,7 @@ export function createEngine() {
      */
     status() {
       const pr = need();
-      const out = { stats: pr.stats(), catalogSize: pr.catalogSize, modelSha256: pr.modelSha256, network: { ...network } };
+      const out = { stats: pr.stats(), catalogSize: pr.catalogSize, modelSha256: pr.modelSha256, network: { ...network }, catalogResident: body ? pr.catalogResident() : null };
       if (typeof pr.features === "function") out.features = pr.features();
       return out;
     },
@@ -249,9 +340,22 @@ export function createEngine() {
      * @param {Uint8Array} bytes
      * @returns {import("../pkg/nextclick.js").RestoreReport | null}
      */
-    importState(bytes) {
+    async importState(bytes) {
       const pr = need();
       if (typeof pr.importState !== "function") return null;
+      if (body) {
+        try {
+          pr.chunksForState(bytes); // corrupted state throws here, and is handled as below
+        } catch (e) {
+          pr.forget();
+          throw e;
+        }
+        // A fetch that fails (or a body chunk refused) is not the state's fault: the import is refused,
+        // the predictor unchanged, and the caller keeps the stored bytes (`transient`).
+        await settle((x) => x.chunksForState(bytes)).catch((e) => {
+          throw Object.assign(new Error(`the catalog chunks the stored state names could not be fetched (${e && e.message ? e.message : e})`), { transient: true });
+        });
+      }
       try {
         const report = pr.importState(bytes);
         return report && typeof report === "object" ? { ...report } : { formatVersion: 0, modelChanged: false, droppedEvents: 0, keptEvents: 0 };

@@ -12,6 +12,7 @@ import type {
   PredictorStats,
   SessionFeatures,
   ShopHeadInfo,
+  CatalogResident,
   TrackStatus as CoreTrackStatus,
 } from "../pkg/nextclick.js";
 
@@ -24,6 +25,7 @@ export type {
   PredictorStats,
   SessionFeatures,
   ShopHeadInfo,
+  CatalogResident,
   RestoreReport,
   NextclickEvent,
   EventKind,
@@ -41,8 +43,13 @@ export type Consent = "pending" | "granted" | "denied";
 export interface InitOptions {
   /** URL (same origin) or bytes of the contract-v1 ONNX model. */
   model: string | Uint8Array;
-  /** URL or bytes of the catalog built for that model (`nextclick catalog`). */
+  /** URL or bytes of the catalog built for that model (`nextclick catalog`); for a split catalog
+   * (`nextclick catalog --ivfpq --split`, format version 3) its head. */
   catalog: string | Uint8Array;
+  /** URL (same origin) of a split catalog's body (`….body.bin`): fetched on demand with HTTP Range
+   * requests, each chunk checked against the SHA-256 the head names (docs/js-sdk.md, "Big catalogs").
+   * Required with a split catalog, ignored otherwise. */
+  catalogBody?: string;
   /** URL or bytes of the shop head (`shop-head.bin` of `nextclick shop build --orders`, learned from the
    * shop's own orders): new visitors start from it instead of the source model. Bound to the model. */
   shopHead?: string | Uint8Array;
@@ -137,7 +144,11 @@ export interface Status {
   shop?: string;
   modelSha256?: string;
   catalogSize?: number;
-  downloaded?: { model: number; catalog: number; shopHead?: number };
+  /** Bytes downloaded: `catalog` is the whole catalog, or a split catalog's head; `catalogChunks` the
+   * body bytes fetched so far by Range requests. */
+  downloaded?: { model: number; catalog: number; shopHead?: number; catalogChunks?: number };
+  /** A split catalog's resident chunks and their approximate wasm heap bytes. */
+  catalogResident?: CatalogResident;
   /** The shop head in force (`{customers, purchases}` it was learned from), or null. */
   shopHead?: ShopHeadInfo | null;
   storage?: "indexeddb" | "localstorage" | "none";

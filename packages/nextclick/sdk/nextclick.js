@@ -101,12 +101,12 @@ class WorkerBackend {
     this.pending = new Map();
     this.worker = new Worker(url, { type: "module", name: "nextclick" });
     this.worker.onmessage = (ev) => {
-      const { id, ok, result, error, fault } = ev.data || {};
+      const { id, ok, result, error, fault, transient } = ev.data || {};
       const p = this.pending.get(id);
       if (!p) return;
       this.pending.delete(id);
       if (ok) p.resolve(result);
-      else p.reject(Object.assign(new Error(error), { fault: !!fault }));
+      else p.reject(Object.assign(new Error(error), { fault: !!fault, transient: !!transient }));
     };
     this.worker.onerror = (ev) => {
       ev.preventDefault();
@@ -199,7 +199,10 @@ export function createRuntime() {
     console.warn(msg);
   };
   const nextSeq = () => (seq = Math.max(Date.now() * 1000, seq + 1));
-  const persisting = () => consent === "granted" && store !== null && !disabled;
+  // `heldBack`: the stored state could not be restored for a passing reason (a split catalog's chunks did
+  // not arrive): this page view neither overwrites nor erases it
+  let heldBack = false;
+  const persisting = () => consent === "granted" && store !== null && !disabled && !heldBack;
   const holdout = () => !!quality && quality.group === "holdout";
 
   /** With consent: opens the quality counters' record and adopts it (device id, group, totals). */
@@ -418,11 +421,16 @@ export function createRuntime() {
             storedBytes = snap.bytes.length;
           }
         } catch (e) {
-          console.warn(`nextclick: stored state could not be restored (${message(e)}); starting fresh`);
-          await store.reset();
-          // a clean reset: the journal belonged to the lost state (this page's own entries stay: they are
-          // on their way to the engine)
-          if (journal) journal.retain((e) => e.tab === tab);
+          if (e && e.transient) {
+            heldBack = true;
+            console.warn(`nextclick: stored state not restored on this page (${message(e)}); it is kept for the next one`);
+          } else {
+            console.warn(`nextclick: stored state could not be restored (${message(e)}); starting fresh`);
+            await store.reset();
+            // a clean reset: the journal belonged to the lost state (this page's own entries stay: they
+            // are on their way to the engine)
+            if (journal) journal.retain((e) => e.tab === tab);
+          }
         }
       }
       const todo = uncovered(imported ? snap : null);
@@ -587,6 +595,7 @@ export function createRuntime() {
     cfg = {
       model: abs(o.model),
       catalog: abs(o.catalog),
+      catalogBody: o.catalogBody ? abs(o.catalogBody) : undefined,
       shopHead: o.shopHead ? abs(o.shopHead) : undefined,
       shop: String(o.shop || location.host || "default").replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64),
       k: Number.isInteger(o.k) && o.k > 0 ? Math.min(o.k, MAX_K) : 8,
@@ -637,7 +646,7 @@ export function createRuntime() {
     }
     ready = (async () => {
       const initial = consent;
-      const args = { model: cfg.model, catalog: cfg.catalog, shopHead: cfg.shopHead, options: cfg.options, glue: cfg.glue, learning: consent === "granted", integrity: cfg.integrity };
+      const args = { model: cfg.model, catalog: cfg.catalog, catalogBody: cfg.catalogBody, shopHead: cfg.shopHead, options: cfg.options, glue: cfg.glue, learning: consent === "granted", integrity: cfg.integrity };
       try {
         if (cfg.worker && typeof Worker === "function") workerRequests++;
         backend = cfg.worker && typeof Worker === "function" ? new WorkerBackend(cfg.workerUrl) : new MainThreadBackend();
@@ -768,6 +777,7 @@ export function createRuntime() {
     await call("forget");
     await wipeAll(cfg.shop);
     if (channel) channel.postMessage({ type: "forget", tab });
+    heldBack = false;
     storage = "none";
     storedBytes = 0;
     resetQuality();
@@ -781,6 +791,7 @@ export function createRuntime() {
     pageEvents.length = 0;
     covers = {};
     resetQuality(); // the counters too (a new device id); nothing is persisted until reopened below
+    heldBack = false; // the state it protected is erased below
     if (store) await store.close();
     store = null;
     if (backend && info) await call("forget");
@@ -838,7 +849,13 @@ export function createRuntime() {
       shop: cfg.shop,
       modelSha256: info.modelSha256,
       catalogSize: info.catalogSize,
-      downloaded: { model: info.modelBytes, catalog: info.catalogBytes, ...(info.shopHeadBytes ? { shopHead: info.shopHeadBytes } : {}) },
+      downloaded: {
+        model: info.modelBytes,
+        catalog: info.catalogBytes,
+        ...(info.shopHeadBytes ? { shopHead: info.shopHeadBytes } : {}),
+        ...(info.catalogSplit && st.network ? { catalogChunks: st.network.rangeBytes } : {}),
+      },
+      ...(st.catalogResident ? { catalogResident: st.catalogResident } : {}),
       shopHead: info.shopHead || null,
       storage: consent === "granted" ? storage : "none",
       storedBytes: consent === "granted" ? storedBytes : 0,

@@ -1,6 +1,7 @@
 // nextclick — the module worker: runs the engine off the main thread.
 // Protocol: main → worker `{id, op, args}`; worker → main `{id, ok: true, result}` or `{id, ok: false, error,
-// fault}` (`fault`: the wasm instance trapped and is out of use; see engine.js).
+// fault, transient}` (`fault`: the wasm instance trapped and is out of use; `transient`: a network failure,
+// try again later; see engine.js).
 // Messages are handled strictly in order (each op awaits the previous one), so a `predict` sent after a
 // `track` always sees that event.
 import { createEngine } from "./engine.js";
@@ -19,7 +20,7 @@ self.onmessage = (ev) => {
       const transfer = result instanceof Uint8Array ? [result.buffer] : [];
       scope.postMessage({ id, ok: true, result }, transfer);
     } catch (e) {
-      scope.postMessage({ id, ok: false, error: String(e && e.message ? e.message : e), fault: !!(e && e.fault) });
+      scope.postMessage({ id, ok: false, error: String(e && e.message ? e.message : e), fault: !!(e && e.fault), transient: !!(e && e.transient) });
     }
   });
 };

@@ -180,7 +180,10 @@ pub fn run(a: CatalogArgs) -> Result<()> {
     };
     if a.split {
         let (head, body) = nextclick::split::write_catalog(&out, a.buckets, a.block_rows)?;
-        let body_path = a.body.clone().unwrap_or_else(|| body_path_for(&a.out));
+        let body_path = a
+            .body
+            .clone()
+            .unwrap_or_else(|| super::split_catalog::body_path_for(&a.out));
         std::fs::write(&a.out, &head)
             .with_context(|| format!("cannot write {}", a.out.display()))?;
         std::fs::write(&body_path, &body)
@@ -205,12 +208,4 @@ pub fn run(a: CatalogArgs) -> Result<()> {
         kind
     );
     Ok(())
-}
-
-/// The default body file of a split catalog whose head is `head`: `catalog.bin` → `catalog.body.bin`.
-pub fn body_path_for(head: &std::path::Path) -> PathBuf {
-    let stem = head
-        .file_stem()
-        .map_or_else(|| "catalog".into(), |s| s.to_string_lossy().into_owned());
-    head.with_file_name(format!("{stem}.body.bin"))
 }

@@ -26,6 +26,7 @@ pub mod reference;
 #[cfg(feature = "train")]
 pub mod shop;
 pub mod shop_head;
+pub mod split_catalog;
 #[cfg(feature = "train")]
 pub mod train;
 
@@ -54,6 +55,8 @@ pub enum Command {
     /// Build the binary catalog of a shop: content embedding → item tower, offline.
     #[cfg(feature = "train")]
     Catalog(catalog::CatalogArgs),
+    /// Split a catalog (format version 3) for pages that fetch it on demand: a head and a body of chunks.
+    SplitCatalog(split_catalog::SplitCatalogArgs),
     /// A shop's product feed → a deployable folder (`shop build`) or items.csv (`shop items`).
     #[cfg(feature = "train")]
     Shop(shop::ShopArgs),
@@ -115,6 +118,7 @@ impl Command {
             Command::Export(a) => export::run(a),
             #[cfg(feature = "train")]
             Command::Catalog(a) => catalog::run(a),
+            Command::SplitCatalog(a) => split_catalog::run(a),
             #[cfg(feature = "train")]
             Command::Shop(a) => shop::run(a),
             #[cfg(feature = "train")]
