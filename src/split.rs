@@ -17,9 +17,9 @@
 //! Body chunks, each checked against the SHA-256 its reference names before any byte of it is used:
 //! - **list `l`** (`rows = offsets[l+1] − offsets[l]`): `rows·m` codes; dtype 3: `rows` f32 scales and
 //!   `rows·d` i8 values; then one chunk reference per *item block* of the list (`⌈rows / R⌉`).
-//! - **item block `j` of list `l`** (rows `offsets[l] + j·R ..`, at most `R`): per row its id (u16 length
-//!   + UTF-8) and, with metadata, title, url, image (u16 + UTF-8) and price (f64, NaN = unknown). Only the
-//!   blocks of items shown or remembered are fetched.
+//! - **item block `j` of list `l`** (rows `offsets[l] + j·R ..`, at most `R`): per row its id (a u16
+//!   length, then UTF-8) and, with metadata, title, url, image (likewise) and price (f64, NaN = unknown).
+//!   Only the blocks of items shown or remembered are fetched.
 //! - **directory bucket `b`**: a u32 count, then `(id, row u32)` pairs sorted by id, every id with
 //!   `fnv1a64(id) mod B = b`: how an item id the page names (an event) finds its row.
 //!

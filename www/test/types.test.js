@@ -181,10 +181,10 @@ if (missing && process.env.CI === "true") {
       ]);
       const enginePath = path.join(root, "packages/nextclick/sdk/engine.js");
       const engine = readFileSync(enginePath, "utf8");
-      const mutated = engine.replace("return need().predict(k);", "return need().predict(String(k));");
-      assert.notEqual(mutated, engine, "engine.js calls need().predict(k)");
+      const mutated = engine.replace("return pr.predict(k);", "return pr.predict(String(k));");
+      assert.notEqual(mutated, engine, "engine.js calls pr.predict(k)");
       writeFileSync(enginePath, mutated);
-      const line = mutated.slice(0, mutated.indexOf("need().predict(String(k))")).split("\n").length;
+      const line = mutated.slice(0, mutated.indexOf("pr.predict(String(k))")).split("\n").length;
       const s = tsc(root, "packages/nextclick");
       assert.notEqual(s.status, 0, "tsc refuses the SDK");
       assert.deepEqual(

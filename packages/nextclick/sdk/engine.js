@@ -285,7 +285,7 @@ export function createEngine() {
     /**
      * Tracks events in order; returns one status (or `{error}`) per event.
      * @param {NextclickEvent[]} events
-     * @returns {Array<TrackStatus | { error: string }>}
+     * @returns {Promise<Array<TrackStatus | { error: string }>>}
      */
     async track(events) {
       const pr = need();
@@ -316,7 +316,8 @@ export function createEngine() {
     },
     /**
      * @returns {{ stats: import("../pkg/nextclick.js").PredictorStats, catalogSize: number, modelSha256: string,
-     *   features?: import("../pkg/nextclick.js").SessionFeatures, network: { requests: number, bytesSent: number } }}
+     *   features?: import("../pkg/nextclick.js").SessionFeatures, network: { requests: number, bytesSent: number, ranges: number, rangeBytes: number },
+     *   catalogResident: import("../pkg/nextclick.js").CatalogResident | null }}
      */
     status() {
       const pr = need();
@@ -338,7 +339,7 @@ export function createEngine() {
      * or null without a core that persists. On failure the predictor is reset (forget) and the error is
      * rethrown.
      * @param {Uint8Array} bytes
-     * @returns {import("../pkg/nextclick.js").RestoreReport | null}
+     * @returns {Promise<import("../pkg/nextclick.js").RestoreReport | null>}
      */
     async importState(bytes) {
       const pr = need();

@@ -77,7 +77,7 @@ const DISABLED = {
   track: (events) => events.map(() => /** @type {const} */ ("disabled")),
   predict: () => [],
   intent: () => null,
-  status: () => ({ stats: null, features: null, network: null }),
+  status: () => ({ stats: null, features: null, network: null, catalogResident: null }),
   setLearning: () => undefined,
   exportState: () => null,
   importState: () => null,
