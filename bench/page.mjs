@@ -129,6 +129,11 @@ class JsAdapter {
 }
 
 // ---- the two libraries behind one interface: ready() then step(event) → top-K ----
+/** A split catalog's files (dtype `ivfpq-split` / `ivfpq8-split`): the head, and the body fetched by Range. */
+const SPLIT = DTYPE.endsWith('-split');
+/** Body bytes fetched so far (split catalogs), and at the first prediction. */
+const chunkBytes = { total: 0, requests: 0 };
+
 async function setupNextclick(modelBytesP, catalogBytesP) {
   const t0 = now();
   // The catalog's checksum digest by WebCrypto, while the wasm compiles, as the SDK's engine does
@@ -142,6 +147,25 @@ async function setupNextclick(modelBytesP, catalogBytesP) {
   const tFetch = now();
   const p = mod.Predictor.create(model, catalog, { head: { enabled: LEARN } }, digest);
   const tReady = now();
+  if (SPLIT) {
+    // the SDK's fetcher (engine.js): Range requests on the body, each chunk checked in wasm
+    const { chunkFetcher } = await import('/packages/nextclick/sdk/engine.js');
+    const body = chunkFetcher(`/bench/out/data/catalog-${N}-${DTYPE}.body.bin`);
+    const add = (r, b) => { chunkBytes.total += b.byteLength; chunkBytes.requests++; p.addChunk(r, b); };
+    return {
+      timings: { lib: tLib - t0, dataWait: tFetch - tLib, create: tReady - tFetch },
+      headBytes: catalog.byteLength,
+      async track(ev) {
+        await body.settle(() => p.chunksForIds([ev.itemId]), add);
+        return p.track({ type: ev.type, itemId: ev.itemId, timestamp: ev.timestamp });
+      },
+      async predict() {
+        await body.settle(() => p.chunksForPredict(K), add);
+        return p.predict(K);
+      },
+      resident: () => p.catalogResident(),
+    };
+  }
   return {
     timings: { lib: tLib - t0, dataWait: tFetch - tLib, create: tReady - tFetch },
     track: (ev) => p.track({ type: ev.type, itemId: ev.itemId, timestamp: ev.timestamp }),
@@ -275,7 +299,7 @@ async function memoryRun() {
 async function main() {
   if (q.get('mode') === 'memory') return memoryRun();
   const t0 = now();
-  const suffix = ['int8', 'ivfpq', 'ivfpq8'].includes(DTYPE) ? DTYPE : 'f32';
+  const suffix = ['int8', 'ivfpq', 'ivfpq8', 'ivfpq-split', 'ivfpq8-split'].includes(DTYPE) ? DTYPE : 'f32';
   const modelP = fetchBytes(MODEL);
   const catP = fetchBytes(`/bench/out/data/catalog-${N}-${suffix}.bin`);
   const lib = LIB === 'nextclick' ? await setupNextclick(modelP, catP) : await setupOrt(modelP, catP);
@@ -286,6 +310,10 @@ async function main() {
   await lib.track(stream[0]);
   await lib.predict();
   const first = now() - f0;
+  // bytes transferred by then: every resource of the page (HTML, JS, wasm, model, catalog or its head, and
+  // the body's ranges), as the browser counts them (transferSize: headers + encoded body)
+  const transferred = performance.getEntriesByType('resource').reduce((a, e) => a + (e.transferSize || 0), 0);
+  const firstCatalogBytes = SPLIT ? lib.headBytes + chunkBytes.total : null;
   const total = [], trackT = [], learnT = [], top1 = [];
   for (let i = 1; i < stream.length; i++) {
     const ev = stream[i];
@@ -309,6 +337,9 @@ async function main() {
     firstPredictionMs: first,
     total: summary(total), track: summary(trackT), learn: summary(learnT),
     wasmMemoryBytes: wasmBytes(), memories: window.__memories.length,
+    firstTransferredBytes: transferred, firstCatalogBytes,
+    chunkBytesTotal: SPLIT ? chunkBytes.total : null, chunkRequests: SPLIT ? chunkBytes.requests : null,
+    resident: SPLIT ? lib.resident() : null,
     jsHeapBytes: performance.memory ? performance.memory.usedJSHeapSize : null,
     crossOriginIsolated: self.crossOriginIsolated,
     top1,

@@ -197,12 +197,13 @@ if (ONLY === 'memory') {
 if (ONLY === 'ivf') {
   const rows = [];
   for (const n of IVF_SIZES) {
-    for (const dtype of ['f32', 'ivfpq', 'ivfpq8']) {
+    for (const dtype of ['f32', 'ivfpq', 'ivfpq8', 'ivfpq-split', 'ivfpq8-split']) {
       const file = path.join(OUT, 'data', `catalog-${n}-${dtype}.bin`);
       if (!fs.existsSync(file)) { say(`ivf: ${path.relative(ROOT, file)} missing (make bench-catalog-web writes it), skipped`); continue; }
       const r = await runPage({ lib: 'nextclick', n: String(n), dtype, learn: '0' });
       say(`ivf n=${n} ${dtype}: ready ${r.coldReadyMs.toFixed(0)} ms, p50 ${r.total.p50.toFixed(3)} ms, p99 ${r.total.p99.toFixed(3)} ms, wasm ${(r.wasmMemoryBytes / 1048576).toFixed(1)} MiB`);
-      rows.push({ n, dtype, bytes: fs.statSync(file).size, r });
+      const bodyFile = file.replace(/\.bin$/, '.body.bin');
+      rows.push({ n, dtype, bytes: fs.statSync(file).size, bodyBytes: fs.existsSync(bodyFile) ? fs.statSync(bodyFile).size : 0, r });
     }
   }
   await browser.close();
@@ -368,15 +369,22 @@ md += `\nReproduce: \`make bench\` (builds the release wasm, installs bench/ wit
 
 /** The "Big catalogs in Chromium" section (between markers: BENCH_ONLY=ivf writes it, a full run keeps it). */
 function ivfSection(rows, load) {
-  const name = { f32: 'exact f32 (v1)', ivfpq: 'IVF-PQ (v2)', ivfpq8: 'IVF-PQ + int8 re-score (v2)' };
+  const name = { f32: 'exact f32 (v1)', ivfpq: 'IVF-PQ (v2)', ivfpq8: 'IVF-PQ + int8 re-score (v2)', 'ivfpq-split': 'IVF-PQ, split (v3)', 'ivfpq8-split': 'IVF-PQ + int8 re-score, split (v3)' };
+  const MiB = (b) => `${(b / 1048576).toFixed(2)} MiB`;
   let s = `<!-- ivf:begin -->\n## Big catalogs in Chromium (\`make bench-catalog-web\`, issue #20)\n\n`;
   s += `Measured on ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, load average ${load.map((x) => x.toFixed(2)).join(' / ')}, headless Chromium ${browserVersion}, `;
   s += `www/pkg at git ${sh('git rev-parse --short HEAD')}: the catalogs of "Big catalogs" below (generated clustered vectors, ids \`it-i\`, no metadata, the builder's defaults; `;
   s += `written by \`crates/model/examples/bench_catalog.rs\` with \`BENCH_CATALOG_WRITE\`, bound to models/${modelName}.onnx), loaded by the page as in "What is timed" (one fresh context each, `;
   s += `${EVENTS} timed events after ${200} warm-up, learning off). *model ready* is since navigation start (fetch of the file included, checksum by WebCrypto); `;
-  s += `*wasm memory* is the page's linear memory at the end (its peak). Recall of each catalog is in "Big catalogs" (native, same files).\n\n`;
-  s += `| items | catalog | file | model ready (ms) | Predictor.create (ms) | track→top-20 p50 (ms) | p99 (ms) | wasm memory |\n|---:|---|---:|---:|---:|---:|---:|---:|\n`;
-  for (const x of rows) s += `| ${x.n} | ${name[x.dtype]} | ${(x.bytes / 1048576).toFixed(1)} MiB | ${x.r.coldReadyMs.toFixed(0)} | ${x.r.setup.create.toFixed(0)} | ${x.r.total.p50.toFixed(3)} | ${x.r.total.p99.toFixed(3)} | ${(x.r.wasmMemoryBytes / 1048576).toFixed(1)} MiB |\n`;
+  s += `*wasm memory* is the page's linear memory at the end (its peak). Recall of each catalog is in "Big catalogs" (native, same files). `;
+  s += `Split catalogs (v3, \`nextclick::split::write_catalog\` of the same IVF-PQ catalogs, 32 rows per item block): *file* is the head; the page fetches body chunks by Range requests through the SDK's \`chunkFetcher\` as each event and prediction needs them, so their track→top-20 includes those fetches from the local server. `;
+  s += `*catalog bytes before the 1st prediction*: the whole file, or the head plus the chunks the first event and its top-20 fetched; *all bytes*: every resource of the page by then (HTML, JS, wasm, model, catalog), the browser's transferSize; *body fetched*: chunk bytes over the whole run, of the body's size.\n\n`;
+  s += `| items | catalog | file | catalog bytes before the 1st prediction | all bytes before the 1st prediction | model ready (ms) | Predictor.create (ms) | track→top-20 p50 (ms) | p99 (ms) | body fetched (run) | wasm memory |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`;
+  for (const x of rows) {
+    const firstCat = x.r.firstCatalogBytes ?? x.bytes;
+    const body = x.bodyBytes ? `${MiB(x.r.chunkBytesTotal)} of ${MiB(x.bodyBytes)}` : '–';
+    s += `| ${x.n} | ${name[x.dtype]} | ${MiB(x.bytes)} | ${MiB(firstCat)} | ${x.r.firstTransferredBytes ? MiB(x.r.firstTransferredBytes) : '–'} | ${x.r.coldReadyMs.toFixed(0)} | ${x.r.setup.create.toFixed(0)} | ${x.r.total.p50.toFixed(3)} | ${x.r.total.p99.toFixed(3)} | ${body} | ${(x.r.wasmMemoryBytes / 1048576).toFixed(1)} MiB |\n`;
+  }
   return s + `<!-- ivf:end -->\n`;
 }
 

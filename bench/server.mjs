@@ -21,11 +21,17 @@ export function startServer(root, port = 0) {
       res.writeHead(404).end();
       return;
     }
-    fs.readFile(file, (err, data) => {
-      if (err) { res.writeHead(404).end(); return; }
-      res.writeHead(200, {
+    fs.stat(file, (err, st) => {
+      if (err || !st.isFile()) { res.writeHead(404).end(); return; }
+      // a single byte range (a split catalog's body chunks), else the whole file
+      const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range || '');
+      const [a, b] = m ? [+m[1], Math.min(+m[2], st.size - 1)] : [0, st.size - 1];
+      if (m && a > b) { res.writeHead(416, { 'Content-Range': `bytes */${st.size}` }).end(); return; }
+      res.writeHead(m ? 206 : 200, {
         'Content-Type': TYPES[path.extname(file)] || 'application/octet-stream',
-        'Content-Length': data.length,
+        'Content-Length': b - a + 1,
+        'Accept-Ranges': 'bytes',
+        ...(m ? { 'Content-Range': `bytes ${a}-${b}/${st.size}` } : {}),
         // Cacheable, as a CDN would serve it: the cold runs use fresh browser contexts (empty caches); the
         // repeat-view runs navigate a second time in the same context (HTTP cache + V8's wasm code cache).
         'Cache-Control': 'public, max-age=3600',
@@ -33,7 +39,7 @@ export function startServer(root, port = 0) {
         'Cross-Origin-Embedder-Policy': 'require-corp',
         'Cross-Origin-Resource-Policy': 'same-origin',
       });
-      res.end(data);
+      fs.createReadStream(file, { start: a, end: b }).pipe(res);
     });
   });
   return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
