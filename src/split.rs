@@ -402,7 +402,7 @@ impl Split {
     /// Starts an operation (a query, resolving ids): what it touches or adds from now on is not dropped
     /// until the next one starts, so that an operation needing more than the limits still completes (the
     /// bound is then one operation's chunks plus the pinned ones).
-    fn begin(&mut self) {
+    pub fn begin(&mut self) {
         self.epoch = self.tick();
     }
 
@@ -1331,7 +1331,11 @@ mod tests {
         sp.add(&r2, body_of(&body, &r2), &[0]).unwrap();
         assert!(sp.has_list(0) && sp.has_list(2));
         assert_eq!(sp.pool_len(), 30);
-        // unpinned: the least recently used goes
+        // a chunk of the operation in progress is kept: nothing goes before the next one starts
+        sp.add(&r2, body_of(&body, &r2), &[]).unwrap();
+        assert!(sp.has_list(0) && sp.has_list(2));
+        // next operation, unpinned: the least recently used goes
+        sp.begin();
         sp.add(&r2, body_of(&body, &r2), &[]).unwrap();
         assert!(!sp.has_list(0) && sp.has_list(2));
         assert_eq!(sp.pool_len(), 20);
