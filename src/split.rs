@@ -205,6 +205,27 @@ pub fn bucket_of(id: &str, buckets: usize) -> usize {
     (h % buckets.max(1) as u64) as usize
 }
 
+/// Drops the least recently used entries of `map` (by `used`) while it holds more than `cap` (at least
+/// one), never one used since `epoch` (the operation in progress).
+fn drop_lru<K: Ord + Copy, V>(
+    map: &mut BTreeMap<K, V>,
+    cap: usize,
+    epoch: u64,
+    used: impl Fn(&V) -> u64,
+) {
+    while map.len() > cap.max(1) {
+        let Some(k) = map
+            .iter()
+            .filter(|(_, v)| used(v) < epoch)
+            .min_by_key(|(_, v)| used(v))
+            .map(|(k, _)| *k)
+        else {
+            break;
+        };
+        map.remove(&k);
+    }
+}
+
 fn read_ref(r: &mut Reader<'_>, what: &'static str) -> Result<ChunkRef> {
     let lo = r.u32(what)? as u64;
     let hi = r.u32(what)? as u64;
@@ -877,30 +898,9 @@ impl Split {
         if dropped {
             self.rebuild_pool();
         }
-        while self.blocks.len() > self.limits.blocks.max(1) {
-            let Some(k) = self
-                .blocks
-                .iter()
-                .filter(|(_, b)| b.used < self.epoch)
-                .min_by_key(|(_, b)| b.used)
-                .map(|(k, _)| *k)
-            else {
-                break;
-            };
-            self.blocks.remove(&k);
-        }
-        while self.buckets.len() > self.limits.buckets.max(1) {
-            let Some(k) = self
-                .buckets
-                .iter()
-                .filter(|(_, b)| b.used < self.epoch)
-                .min_by_key(|(_, b)| b.used)
-                .map(|(k, _)| *k)
-            else {
-                break;
-            };
-            self.buckets.remove(&k);
-        }
+        let epoch = self.epoch;
+        drop_lru(&mut self.blocks, self.limits.blocks, epoch, |b| b.used);
+        drop_lru(&mut self.buckets, self.limits.buckets, epoch, |b| b.used);
     }
 
     fn rebuild_pool(&mut self) {

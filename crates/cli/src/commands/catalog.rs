@@ -134,28 +134,7 @@ pub fn run(a: CatalogArgs) -> Result<()> {
             rerank: a.rerank,
             ..Default::default()
         };
-        let pb = indicatif::ProgressBar::new(4);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "IVF-PQ {bar:30} {pos}/{len} {msg} [{elapsed}]",
-            )
-            .expect("template"),
-        );
-        let ids = cat.ids().to_vec();
-        let meta = (0..cat.len()).map(|i| cat.meta(i).cloned()).collect();
-        let ivf = ivfpq::build(
-            ids,
-            cat.dim(),
-            &vecs,
-            meta,
-            *cat.model_sha256(),
-            &cfg,
-            &|stage, done, _| {
-                pb.set_position(done as u64);
-                pb.set_message(stage.to_string());
-            },
-        )?;
-        pb.finish_and_clear();
+        let ivf = super::split_catalog::build_with_progress(&cat, &vecs, &cfg)?;
         let qs: Vec<Vec<f32>> = queries.iter().take(200).cloned().collect();
         let r = ivfpq::recall_at(&cat, &ivf, &qs, 20);
         let ix = ivf.ivfpq().expect("ivfpq");

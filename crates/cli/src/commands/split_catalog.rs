@@ -72,28 +72,7 @@ pub fn run(a: SplitCatalogArgs) -> Result<()> {
             rerank: a.rerank,
             ..Default::default()
         };
-        let meta = (0..cat.len()).map(|i| cat.meta(i).cloned()).collect();
-        let pb = indicatif::ProgressBar::new(4);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "IVF-PQ {bar:30} {pos}/{len} {msg} [{elapsed}]",
-            )
-            .expect("template"),
-        );
-        let out = ivfpq::build(
-            cat.ids().to_vec(),
-            d,
-            &vecs,
-            meta,
-            *cat.model_sha256(),
-            &cfg,
-            &|stage, done, _| {
-                pb.set_position(done as u64);
-                pb.set_message(stage.to_string());
-            },
-        )?;
-        pb.finish_and_clear();
-        out
+        build_with_progress(&cat, &vecs, &cfg)?
     };
     if let (Some(np), Some(ix)) = (a.nprobe, ivf.ivfpq()) {
         let rerank = ix.rerank;
@@ -124,4 +103,28 @@ pub fn body_path_for(head: &std::path::Path) -> PathBuf {
         .file_stem()
         .map_or_else(|| "catalog".into(), |s| s.to_string_lossy().into_owned());
     head.with_file_name(format!("{stem}.body.bin"))
+}
+
+/// The IVF-PQ catalog of `cat`'s items (ids and metadata in its order) over `vecs`, with a progress bar.
+pub fn build_with_progress(cat: &Catalog, vecs: &[f32], cfg: &IvfPqConfig) -> Result<Catalog> {
+    let pb = indicatif::ProgressBar::new(4);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("IVF-PQ {bar:30} {pos}/{len} {msg} [{elapsed}]")
+            .expect("template"),
+    );
+    let meta = (0..cat.len()).map(|i| cat.meta(i).cloned()).collect();
+    let out = ivfpq::build(
+        cat.ids().to_vec(),
+        cat.dim(),
+        vecs,
+        meta,
+        *cat.model_sha256(),
+        cfg,
+        &|stage, done, _| {
+            pb.set_position(done as u64);
+            pb.set_message(stage.to_string());
+        },
+    )?;
+    pb.finish_and_clear();
+    Ok(out)
 }
