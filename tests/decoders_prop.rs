@@ -7,7 +7,7 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
-use nextclick::catalog::Catalog;
+use nextclick::catalog::{Catalog, Vectors};
 use nextclick::event::RawEvent;
 use nextclick::model::{check_contract, Encoder};
 use nextclick::predictor::{Options, Predictor};
@@ -131,8 +131,74 @@ fn reseal(mut b: Vec<u8>) -> Vec<u8> {
     b
 }
 
+/// The reference catalog as a split catalog (format version 3): two lists, one zero codeword, its int8
+/// vectors for re-scoring; with metadata. `(head, body)`.
+fn split_reference() -> &'static (Vec<u8>, Vec<u8>) {
+    static SPLIT: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+    SPLIT.get_or_init(|| {
+        let cat = Catalog::from_bytes(CATALOG).unwrap();
+        let (n, d) = (cat.len(), cat.dim());
+        let q = cat.quantize_int8();
+        let Vectors::Int8 { scales, data } = q.vectors() else {
+            unreachable!()
+        };
+        let ix = nextclick::ivfpq::IvfPq {
+            dim: d,
+            subspaces: 1,
+            ksub: 1,
+            centroids: vec![0.0; 2 * d],
+            codebooks: vec![0.0; d],
+            offsets: vec![0, (n / 2) as u32, n as u32],
+            codes: vec![0; n],
+            rescore: Some((scales.clone(), data.clone())),
+            nprobe: 1,
+            rerank: 8,
+        };
+        let meta: Vec<_> = (0..n)
+            .map(|i| cat.meta(i).cloned().unwrap_or_default())
+            .collect();
+        nextclick::split::write(&ix, cat.ids(), Some(&meta), cat.model_sha256(), 2, 3).unwrap()
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(2000), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn split_catalog_head_and_chunks_refuse_mutations_cleanly(muts in proptest::collection::vec(mutation(), 1..4), seal in any::<bool>(), which in 0usize..3) {
+        let (head, body) = split_reference();
+        // the head
+        let mut h = apply(head, &muts);
+        if seal { h = reseal(h); }
+        match Catalog::from_bytes(&h) {
+            Ok(c) => prop_assert!(!c.is_empty()),
+            Err(e) => prop_assert!(matches!(e,
+                Error::CatalogBadMagic | Error::CatalogVersion { .. } | Error::CatalogTruncated { .. }
+                | Error::CatalogChecksum | Error::CatalogInvalid { .. }), "unexpected error class: {e}"),
+        }
+        // a chunk: mutated bytes are refused with CatalogChunk and leave nothing resident
+        let mut cat = Catalog::from_bytes(head).unwrap();
+        let sp = cat.split_mut().unwrap();
+        let list = sp.list_request(0);
+        let at = |r: &nextclick::split::ChunkRequest| body[r.offset as usize..(r.offset + r.length as u64) as usize].to_vec();
+        let req = match which {
+            0 => list,
+            1 => sp.requests_for_ids(["ref-0001"]).into_iter().next().unwrap(),
+            _ => {
+                sp.add(&list, &at(&list), &[]).unwrap();
+                sp.requests_for_rows([0]).into_iter().next().unwrap()
+            }
+        };
+        let before = sp.resident();
+        let bad = apply(&at(&req), &muts);
+        match sp.add(&req, &bad, &[]) {
+            Ok(()) => prop_assert_eq!(bad, at(&req)),
+            Err(e) => {
+                prop_assert!(matches!(e, Error::CatalogChunk { .. }), "unexpected error class: {e}");
+                prop_assert_eq!(sp.resident(), before);
+            }
+        }
+    }
 
     #[test]
     fn catalog_decoder_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
