@@ -315,8 +315,11 @@ async function main() {
   const transferred = performance.getEntriesByType('resource').reduce((a, e) => a + (e.transferSize || 0), 0);
   const firstCatalogBytes = SPLIT ? lib.headBytes + chunkBytes.total : null;
   const total = [], trackT = [], learnT = [], top1 = [];
+  const resident = []; // split catalogs: the events that fetched nothing
+  let fetched = 0;
   for (let i = 1; i < stream.length; i++) {
     const ev = stream[i];
+    const before = chunkBytes.requests;
     const a = now();
     const st = await lib.track(ev);
     const b = now();
@@ -324,6 +327,10 @@ async function main() {
     const c = now();
     if (i > WARMUP) { // stream[1..=WARMUP] untimed
       total.push(c - a);
+      if (SPLIT) {
+        if (chunkBytes.requests === before) resident.push(c - a);
+        else fetched++;
+      }
       trackT.push(b - a);
       if (LEARN && st === 'accepted') learnT.push(b - a);
       top1.push(top.length ? top[0].itemId : '');
@@ -336,10 +343,11 @@ async function main() {
     setup: lib.timings, scriptStartMs: t0,
     firstPredictionMs: first,
     total: summary(total), track: summary(trackT), learn: summary(learnT),
+    resident: SPLIT ? { ...summary(resident), fetchedEvents: fetched } : null,
     wasmMemoryBytes: wasmBytes(), memories: window.__memories.length,
     firstTransferredBytes: transferred, firstCatalogBytes,
     chunkBytesTotal: SPLIT ? chunkBytes.total : null, chunkRequests: SPLIT ? chunkBytes.requests : null,
-    resident: SPLIT ? lib.resident() : null,
+    residentChunks: SPLIT ? lib.resident() : null,
     jsHeapBytes: performance.memory ? performance.memory.usedJSHeapSize : null,
     crossOriginIsolated: self.crossOriginIsolated,
     top1,

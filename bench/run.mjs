@@ -197,7 +197,8 @@ if (ONLY === 'memory') {
 if (ONLY === 'ivf') {
   const rows = [];
   for (const n of IVF_SIZES) {
-    for (const dtype of ['f32', 'ivfpq', 'ivfpq8', 'ivfpq-split', 'ivfpq8-split']) {
+    // BENCH_IVF_DTYPES: measure only these (the other rows of the previous bench/out/ivf.json are kept)
+    for (const dtype of (process.env.BENCH_IVF_DTYPES || 'f32,ivfpq,ivfpq8,ivfpq-split,ivfpq8-split').split(',')) {
       const file = path.join(OUT, 'data', `catalog-${n}-${dtype}.bin`);
       if (!fs.existsSync(file)) { say(`ivf: ${path.relative(ROOT, file)} missing (make bench-catalog-web writes it), skipped`); continue; }
       const r = await runPage({ lib: 'nextclick', n: String(n), dtype, learn: '0' });
@@ -208,6 +209,13 @@ if (ONLY === 'ivf') {
   }
   await browser.close();
   server.close();
+  if (process.env.BENCH_IVF_DTYPES && fs.existsSync(path.join(OUT, 'ivf.json'))) {
+    const order = ['f32', 'ivfpq', 'ivfpq8', 'ivfpq-split', 'ivfpq8-split'];
+    for (const old of JSON.parse(fs.readFileSync(path.join(OUT, 'ivf.json'), 'utf8'))) {
+      if (!rows.some((x) => x.n === old.n && x.dtype === old.dtype)) rows.push({ ...old, earlier: true });
+    }
+    rows.sort((a, b) => a.n - b.n || order.indexOf(a.dtype) - order.indexOf(b.dtype));
+  }
   const section = ivfSection(rows, os.loadavg());
   let md = fs.existsSync(MD) ? fs.readFileSync(MD, 'utf8') : '';
   md = placeIvf(md, section);
@@ -379,11 +387,15 @@ function ivfSection(rows, load) {
   s += `*wasm memory* is the page's linear memory at the end (its peak). Recall of each catalog is in "Big catalogs" (native, same files). `;
   s += `Split catalogs (v3, \`nextclick::split::write_catalog\` of the same IVF-PQ catalogs, 32 rows per item block): *file* is the head; the page fetches body chunks by Range requests through the SDK's \`chunkFetcher\` as each event and prediction needs them, so their track→top-20 includes those fetches from the local server. `;
   s += `*catalog bytes before the 1st prediction*: the whole file, or the head plus the chunks the first event and its top-20 fetched; *all bytes*: every resource of the page by then (HTML, JS, wasm, model, catalog), the browser's transferSize; *body fetched*: chunk bytes over the whole run, of the body's size.\n\n`;
-  s += `| items | catalog | file | catalog bytes before the 1st prediction | all bytes before the 1st prediction | model ready (ms) | Predictor.create (ms) | track→top-20 p50 (ms) | p99 (ms) | body fetched (run) | wasm memory |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`;
+  s += `*resident p50 / p99*: split catalogs, over the timed events that fetched no chunk (the share of events that fetched is given). The event stream jumps between random items of the whole catalog (no browsing locality): a worst case for a lazily loaded catalog. `;
+  s += `Rows marked † are from an earlier run of the same command (\`BENCH_IVF_DTYPES\` re-measured the others).\n\n`;
+  s += `| items | catalog | file | catalog bytes before the 1st prediction | all bytes before the 1st prediction | model ready (ms) | Predictor.create (ms) | track→top-20 p50 (ms) | p99 (ms) | resident p50 / p99 (ms) | events that fetched | body fetched (run) | wasm memory |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`;
   for (const x of rows) {
     const firstCat = x.r.firstCatalogBytes ?? x.bytes;
     const body = x.bodyBytes ? `${MiB(x.r.chunkBytesTotal)} of ${MiB(x.bodyBytes)}` : '–';
-    s += `| ${x.n} | ${name[x.dtype]} | ${MiB(x.bytes)} | ${MiB(firstCat)} | ${x.r.firstTransferredBytes ? MiB(x.r.firstTransferredBytes) : '–'} | ${x.r.coldReadyMs.toFixed(0)} | ${x.r.setup.create.toFixed(0)} | ${x.r.total.p50.toFixed(3)} | ${x.r.total.p99.toFixed(3)} | ${body} | ${(x.r.wasmMemoryBytes / 1048576).toFixed(1)} MiB |\n`;
+    const res = x.r.resident && x.r.resident.p50 !== undefined ? `${x.r.resident.p50.toFixed(3)} / ${x.r.resident.p99.toFixed(3)}` : '–';
+    const share = x.r.resident ? `${((100 * x.r.resident.fetchedEvents) / x.r.total.n).toFixed(0)} %` : '–';
+    s += `| ${x.n} | ${name[x.dtype]}${x.earlier ? ' †' : ''} | ${MiB(x.bytes)} | ${MiB(firstCat)} | ${x.r.firstTransferredBytes ? MiB(x.r.firstTransferredBytes) : '–'} | ${x.r.coldReadyMs.toFixed(0)} | ${x.r.setup.create.toFixed(0)} | ${x.r.total.p50.toFixed(3)} | ${x.r.total.p99.toFixed(3)} | ${res} | ${share} | ${body} | ${(x.r.wasmMemoryBytes / 1048576).toFixed(1)} MiB |\n`;
   }
   return s + `<!-- ivf:end -->\n`;
 }
