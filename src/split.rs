@@ -1029,10 +1029,12 @@ pub fn write(
     }
     let (m, d) = (ix.subspaces, ix.dim);
     let mut body = Vec::new();
-    let mut list_refs = Vec::with_capacity(ix.nlist());
+    // Item blocks first (a list names its blocks), then the lists, contiguous, in a chain of near
+    // centroids ([`list_chain`]): the lists one query probes are then often neighbours in the file, and
+    // the page can fetch a run of them with one Range request.
+    let mut blocks_of: Vec<Vec<ChunkRef>> = Vec::with_capacity(ix.nlist());
     for l in 0..ix.nlist() {
         let (a, b) = (ix.offsets[l] as usize, ix.offsets[l + 1] as usize);
-        // the list's item blocks first, so that the list can name them
         let mut block_refs = Vec::new();
         for start in (a..b).step_by(block_rows) {
             let end = (start + block_rows).min(b);
@@ -1054,6 +1056,18 @@ pub fn write(
             });
             body.extend_from_slice(&blk);
         }
+        blocks_of.push(block_refs);
+    }
+    let mut list_refs = vec![
+        ChunkRef {
+            offset: 0,
+            len: 0,
+            sha256: [0; 32]
+        };
+        ix.nlist()
+    ];
+    for l in list_chain(ix) {
+        let (a, b) = (ix.offsets[l] as usize, ix.offsets[l + 1] as usize);
         let mut chunk = ix.codes[a * m..b * m].to_vec();
         if let Some((scales, data)) = &ix.rescore {
             scales[a..b]
@@ -1061,12 +1075,12 @@ pub fn write(
                 .for_each(|x| chunk.extend_from_slice(&x.to_le_bytes()));
             chunk.extend(data[a * d..b * d].iter().map(|&q| q as u8));
         }
-        block_refs.iter().for_each(|c| put_ref(&mut chunk, c));
-        list_refs.push(ChunkRef {
+        blocks_of[l].iter().for_each(|c| put_ref(&mut chunk, c));
+        list_refs[l] = ChunkRef {
             offset: body.len() as u64,
             len: chunk.len() as u32,
             sha256: sha256(&chunk),
-        });
+        };
         body.extend_from_slice(&chunk);
     }
     let mut by_bucket: Vec<Vec<(&str, u32)>> = vec![Vec::new(); buckets];
@@ -1116,6 +1130,31 @@ pub fn write(
     head.extend_from_slice(&sum);
     debug_assert_eq!(EXTRA_LEN, 16);
     Ok((head, body))
+}
+
+/// The order the lists are written in: a greedy chain from list 0, each step to the nearest centroid not
+/// yet taken (squared distance; ties to the lower list). Deterministic, `O(nlist² · d)`.
+pub fn list_chain(ix: &IvfPq) -> Vec<usize> {
+    let (nl, d) = (ix.nlist(), ix.dim);
+    let c = |l: usize| &ix.centroids[l * d..(l + 1) * d];
+    let mut taken = vec![false; nl];
+    let mut order = Vec::with_capacity(nl);
+    let mut at = 0;
+    for _ in 0..nl {
+        taken[at] = true;
+        order.push(at);
+        let here = c(at);
+        let next = (0..nl).filter(|&l| !taken[l]).min_by(|&x, &y| {
+            let dist =
+                |l: usize| -> f32 { c(l).iter().zip(here).map(|(a, b)| (a - b) * (a - b)).sum() };
+            dist(x).total_cmp(&dist(y)).then(x.cmp(&y))
+        });
+        match next {
+            Some(l) => at = l,
+            None => break,
+        }
+    }
+    order
 }
 
 /// [`write`] for a loaded IVF-PQ catalog (format version 2): its ids and metadata as they are.

@@ -38,3 +38,19 @@ test("catalogDigest is the catalog's checksum; create compares with it and still
   assert.throws(() => glue.Predictor.create(model, catalog, undefined, digest.subarray(0, 16)), /catalogDigest must be the 32 bytes/);
   assert.equal(await catalogDigest(new Uint8Array(10)), undefined, "too short to hold a checksum: the core reports it");
 });
+
+test("split catalogs: adjacent chunk requests are fetched as one Range request, each part kept apart", async () => {
+  const { coalesce } = await import("../../packages/nextclick/sdk/engine.js");
+  const reqs = [
+    { kind: "list", list: 2, index: 0, offset: 300, length: 50 },
+    { kind: "list", list: 0, index: 0, offset: 100, length: 100 },
+    { kind: "list", list: 1, index: 0, offset: 200, length: 100 },
+    { kind: "items", list: 0, index: 3, offset: 10, length: 5 },
+  ];
+  const runs = coalesce(reqs);
+  assert.deepEqual(runs.map((r) => [r.offset, r.length, r.parts.map((p) => p.list)]), [[10, 5, [0]], [100, 250, [0, 1, 2]]]);
+  assert.deepEqual(coalesce([]), []);
+  // a run stops at 4 MiB
+  const big = [0, 1, 2].map((k) => ({ kind: "list", list: k, index: 0, offset: k * (3 << 20), length: 3 << 20 }));
+  assert.equal(coalesce(big).length, 3);
+});

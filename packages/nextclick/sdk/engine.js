@@ -132,8 +132,34 @@ async function bytesOf(src, what, integrity) {
 /** Fetch rounds of one operation on a split catalog (a directory bucket can reveal a list, a list its blocks). */
 const CHUNK_ROUNDS = 4;
 
-/** Chunk requests in flight at once. */
+/** Range requests in flight at once. */
 const CHUNK_PARALLEL = 6;
+
+/** Largest run of adjacent chunks fetched with one Range request. */
+const MAX_RUN_BYTES = 4 << 20;
+
+/**
+ * The requests of one round, grouped into runs of chunks that are adjacent in the body file (the builder
+ * writes lists near each other in the file next to each other), each fetched with one Range request.
+ * @template {{ offset: number, length: number }} R
+ * @param {R[]} reqs
+ * @returns {{ offset: number, length: number, parts: R[] }[]}
+ */
+export function coalesce(reqs) {
+  const sorted = [...reqs].sort((a, b) => a.offset - b.offset);
+  /** @type {{ offset: number, length: number, parts: R[] }[]} */
+  const runs = [];
+  for (const r of sorted) {
+    const last = runs[runs.length - 1];
+    if (last && last.offset + last.length === r.offset && last.length + r.length <= MAX_RUN_BYTES) {
+      last.length += r.length;
+      last.parts.push(r);
+    } else {
+      runs.push({ offset: r.offset, length: r.length, parts: [r] });
+    }
+  }
+  return runs;
+}
 
 /**
  * The body of a split catalog (format version 3): chunks fetched with HTTP Range requests from one static
@@ -180,10 +206,13 @@ export function chunkFetcher(url) {
       for (let round = 0; round < CHUNK_ROUNDS; round++) {
         const reqs = need();
         if (!reqs.length) return;
-        for (let i = 0; i < reqs.length; i += CHUNK_PARALLEL) {
-          const part = reqs.slice(i, i + CHUNK_PARALLEL);
-          const got = await Promise.all(part.map(get));
-          part.forEach((r, k) => add(r, got[k]));
+        const runs = coalesce(reqs);
+        for (let i = 0; i < runs.length; i += CHUNK_PARALLEL) {
+          const wave = runs.slice(i, i + CHUNK_PARALLEL);
+          const got = await Promise.all(wave.map(get));
+          wave.forEach((run, k) => {
+            for (const r of run.parts) add(r, got[k].subarray(r.offset - run.offset, r.offset - run.offset + r.length));
+          });
         }
       }
     },
