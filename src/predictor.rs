@@ -536,6 +536,9 @@ impl Predictor {
         }
         let pushed = self.state.sessions.push(sev);
         self.cached_session_vec = None;
+        if let Some(sp) = self.catalog.split_mut() {
+            sp.pin_id(item, &ev.item_id);
+        }
         self.pin_session();
         self.state.stats.accepted += 1;
         if ev.kind == EventKind::Purchase && self.learning {

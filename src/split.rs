@@ -849,6 +849,7 @@ impl Split {
 
     /// Keeps the ids of `rows` (the current session's) whatever is dropped later; forgets other pins.
     pub fn pin(&mut self, rows: &[usize]) {
+        // (ids known from `pin_id` are found in `id`'s scan of the pins, not in every resident bucket)
         let mut kept: Vec<(u32, String)> = Vec::with_capacity(rows.len());
         for &i in rows {
             if kept.iter().any(|(r, _)| *r as usize == i) {
@@ -859,6 +860,14 @@ impl Split {
             }
         }
         self.pinned = kept;
+    }
+
+    /// Pins row `i` as item `id` (the id it was just resolved from), until the next [`Split::pin`] that
+    /// leaves the row out: later pins find it here instead of scanning every resident bucket.
+    pub fn pin_id(&mut self, i: usize, id: &str) {
+        if i < self.n && !self.pinned.iter().any(|(r, _)| *r as usize == i) {
+            self.pinned.push((i as u32, id.to_string()));
+        }
     }
 
     fn bucket_id(&self, i: usize) -> Option<String> {
