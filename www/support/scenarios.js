@@ -8,8 +8,15 @@
 // After every scenario: no console errors, no uncaught page errors, no CSP violations, and no request that
 // carries event data (every request is a same-origin GET without query string or body, to a known static
 // path; any item id in a non-navigation URL must appear in HTML the server itself rendered).
+//
+// The split-catalog scenarios (`SPLIT_SCENARIOS`, catalog format v3 loaded by Range requests) are shared the
+// same way: test/e2e-split.test.js runs them in Chromium and Firefox, test/e2e-webkit-split.test.js in WebKit.
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, newShopper, deviceStorage, stripIds, status, SUGGESTION, assertNoEgress } from "./harness.js";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { BIN, REPO, WWW, startServer, launchBrowser, newShopper, deviceStorage, stripIds, status, SUGGESTION, assertNoEgress } from "./harness.js";
 
 /** The server and browser of the current test file (set by `setup`). */
 export const env = { server: null, browser: null, name: null };
@@ -330,4 +337,130 @@ export const SCENARIOS = [
   ["forget me erases IndexedDB, localStorage and the in-memory state", forget],
   ["corrupted stored state: one warning, clean reset, then learning goes on", corrupted],
   ["the request recorder sees beacons, POST bodies, query strings and worker fetches", recorderSeesLeaks],
+];
+
+/** The split catalog of `SPLIT_SCENARIOS` (made by `makeSplitCatalog`): its folder and its body's length. */
+export const split = { dir: null, bodyLen: 0 };
+
+/**
+ * The demo's catalog split by `nextclick split-catalog` into a fresh folder, beside the default model: the
+ * folder to serve at /models/ (`setup(name, {}, { models })`). `removeSplitCatalog()` deletes it.
+ */
+export function makeSplitCatalog() {
+  split.dir = fs.mkdtempSync(path.join(os.tmpdir(), "nextclick-split-"));
+  fs.copyFileSync(path.join(REPO, "models/default.onnx"), path.join(split.dir, "default.onnx"));
+  // 16 lists of ≈ 125 products, 4 probed: a query reads a quarter of the lists at most
+  execFileSync(BIN, ["split-catalog", path.join(WWW, "demo/catalog.bin"), "--out", path.join(split.dir, "catalog-split.bin"), "--lists", "16", "--nprobe", "4", "--buckets", "8", "--block-rows", "16"], { stdio: ["ignore", "ignore", "inherit"] });
+  split.bodyLen = fs.statSync(path.join(split.dir, "catalog-split.body.bin")).size;
+  return split.dir;
+}
+
+export function removeSplitCatalog() {
+  if (split.dir) fs.rmSync(split.dir, { recursive: true, force: true });
+  split.dir = null;
+}
+
+/**
+ * Serves the demo's /demo/shop.js with the split catalog as its init options (`context.route`: Playwright's
+ * in Chromium and Firefox, the recording proxy's in WebKit). Returns a check that the rewrite happened.
+ */
+export async function withSplitCatalog(context) {
+  let rewritten = false;
+  await context.route("**/demo/shop.js", async (route) => {
+    const res = await route.fetch();
+    const js = await res.text();
+    const out = js
+      .replace(/const CATALOG = "[^"]+";/, 'const CATALOG = "/models/catalog-split.bin";')
+      .replace(/nextclick\("init", \{/, 'nextclick("init", { catalogBody: "/models/catalog-split.body.bin",');
+    rewritten = out !== js && out.includes("catalog-split.bin");
+    await route.fulfill({ response: res, body: out });
+  });
+  return () => assert.ok(rewritten, "the demo's init call was given the split catalog");
+}
+
+/**
+ * The page's auto-captured views (≥ 1 s visible), their chunks and the predictions they cause have landed:
+ * the strip has not changed for 2 s. Before a navigation, because WebKit fails a worker's fetches still in
+ * flight when the page goes, and the SDK warns "nextclick: Load failed" (Chromium and Firefox drop them
+ * silently); before forget(), see there.
+ */
+const quiet = (page) => settledStrip(page, 2000);
+
+const bodyRequests = (log) => log.requests.filter((r) => new URL(r.url).pathname === "/models/catalog-split.body.bin");
+
+/** The head whole, then only single Range requests of the body: a part of it; no request carries events. */
+async function splitLazyLoading(browser = env.browser) {
+  const { context, page, log } = await newShopper(browser);
+  const rewritten = await withSplitCatalog(context);
+  await page.goto(`${env.server.base}/p/p-0010`);
+  await page.evaluate(() => window.nextclick("ready"));
+  rewritten();
+  const first = await waitForStrip(page);
+  assert.ok(first.length > 0 && !first.includes("p-0010"));
+  // a title from an item block, not an id in its place
+  const title = await page.evaluate(() => document.getElementById("nc-strip").shadowRoot.querySelector("a[data-item-id]").textContent);
+  assert.match(title, /[A-Z][a-z]+ /);
+  await quiet(page);
+  await page.goto(`${env.server.base}/p/p-0005`);
+  await page.evaluate(() => window.nextclick("ready"));
+  await waitForStrip(page);
+  const st = await status(page);
+  assert.equal(st.catalogSize, 2000);
+  assert.ok(st.downloaded.catalogChunks > 0 && st.downloaded.catalogChunks < split.bodyLen, `${st.downloaded.catalogChunks} of ${split.bodyLen} body bytes`);
+  assert.ok(st.catalogResident.lists >= 1 && st.catalogResident.lists < 16, JSON.stringify(st.catalogResident));
+  const body = bodyRequests(log);
+  assert.ok(body.length > 0, "the body is fetched");
+  for (const r of body) assert.match(r.headers.range || "", /^bytes=\d+-\d+$/, "every body request is a single byte range");
+  const paths = assertNoEgress(log, env.server.base).map((u) => u.pathname);
+  assert.ok(paths.includes("/models/catalog-split.bin"), "the head");
+  assert.ok(!paths.includes("/demo/catalog.bin"), "not the whole catalog");
+  assert.deepEqual(log.pageErrors, []);
+  assert.deepEqual(log.consoleErrors, []);
+  assert.deepEqual(log.warnings.filter((w) => /nextclick/.test(w)), []);
+  await context.close();
+}
+
+/** Consent granted: the state is stored, restored on the next page view through its chunks; forget() erases it all. */
+async function splitPersistence(browser = env.browser) {
+  const { context, page, log } = await newShopper(browser);
+  await withSplitCatalog(context);
+  await page.goto(`${env.server.base}/`);
+  await page.evaluate(() => window.nextclick("ready"));
+  await allow(page);
+  await quiet(page);
+  await page.goto(`${env.server.base}/p/p-0006`);
+  await page.evaluate(() => window.nextclick("ready"));
+  await waitForStrip(page);
+  await quiet(page);
+  await page.goto(`${env.server.base}/p/p-0015`);
+  await page.evaluate(() => window.nextclick("ready"));
+  await waitForStrip(page);
+  await quiet(page);
+  await waitStored(page);
+  // the next page view: a fresh worker restores the stored state (its items' buckets and lists first)
+  await page.goto(`${env.server.base}/c/audio`);
+  await page.evaluate(() => window.nextclick("ready"));
+  const st = await status(page);
+  assert.ok(st.restoredEvents >= 2, `restored ${st.restoredEvents} events`);
+  assert.equal(st.consent, "granted");
+  await waitForStrip(page);
+  // (consent stays granted, so forget() opens the counters again at once: a prediction still in flight
+  // would be counted, and stored, as the first impression after it)
+  await quiet(page);
+  // forget: storage erased, no chunk left in memory
+  await page.evaluate(() => window.nextclick("forget"));
+  const after = await status(page);
+  assert.deepEqual(after.catalogResident, { lists: 0, blocks: 0, buckets: 0, heapBytes: after.catalogResident.heapBytes });
+  // (what is left is the demo page's own record of the consent choice, not the SDK's)
+  assert.deepEqual(await deviceStorage(page), { databases: [], localStorage: ["demo-shop:consent"] });
+  assertNoEgress(log, env.server.base);
+  assert.deepEqual(log.pageErrors, []);
+  assert.deepEqual(log.consoleErrors, []);
+  await context.close();
+}
+
+/** [test name, scenario(browser = env.browser)] of the split catalog, served from `makeSplitCatalog()`'s folder. */
+export const SPLIT_SCENARIOS = [
+  ["the page fetches the head, then Range requests of the body it needs; no request carries events", splitLazyLoading],
+  ["state persists with consent, comes back through the chunks it names, and forget erases it all", splitPersistence],
 ];

@@ -7,6 +7,9 @@
 // - Requests: the browser talks to a recording reverse proxy (in this node process) in front of
 //   `nextclick serve`; `env.server.base` is the proxy's origin. The proxy sees every request the pages and
 //   their workers send (method, URL, headers, body) and keeps the body of every document response.
+//   It also does the request routing Playwright does in the browser: `context.route(url, handler)` (the
+//   subset of Playwright's `Route` the tests use: fetch the upstream's answer, fulfill with another body or
+//   status, continue), e.g. test/e2e-webkit-split.test.js rewriting the demo's /demo/shop.js.
 // - Console: the proxy adds `<script src="/__nc/capture.js">` as the first element of every HTML
 //   document's <head> (allowed by the page's own CSP, `script-src 'self'`) and prepends the same capture
 //   code to every worker script. It wraps console.error/console.warn and listens for uncaught errors,
@@ -86,13 +89,43 @@ const freePort = () =>
   });
 
 /**
+ * A Playwright route pattern as a test of a full URL: a RegExp, a function of the URL, or a glob string
+ * (`**` any characters, `*` any but `/`), e.g. "**\/demo/shop.js".
+ */
+function urlMatcher(pattern) {
+  if (pattern instanceof RegExp) return (url) => pattern.test(url);
+  if (typeof pattern === "function") return (url) => pattern(new URL(url));
+  const re = String(pattern)
+    .split(/(\*\*|\*)/)
+    .map((part) => (part === "**" ? ".*" : part === "*" ? "[^/]*" : part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")))
+    .join("");
+  return (url) => new RegExp(`^${re}$`).test(url);
+}
+
+/**
  * The recording reverse proxy in front of `upstream` (`nextclick serve`'s base URL). `proxy.log` is the
- * log records go to (the current shopper's), or null.
+ * log records go to (the current shopper's), or null; `proxy.routes` the current shopper's routes
+ * (`context.route`: `{match, handler}`, the last one added first, as in Playwright).
  */
 async function startProxy(upstream) {
   const up = new URL(upstream);
-  const proxy = { log: null, base: null, server: null, inflight: new Map() };
+  const proxy = { log: null, routes: [], base: null, server: null, inflight: new Map() };
   let reqSeq = 0;
+  /** The upstream's answer to `req` (with `body`): `{statusCode, statusMessage, headers, body}`. */
+  const fetchUpstream = (req, body) =>
+    new Promise((resolve, reject) => {
+      const fwd = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: { ...req.headers, host: up.host } }, async (r) => {
+        try {
+          const parts = [];
+          for await (const c of r) parts.push(c);
+          resolve({ statusCode: r.statusCode, statusMessage: r.statusMessage, headers: { ...r.headers }, body: Buffer.concat(parts) });
+        } catch (e) {
+          reject(e);
+        }
+      });
+      fwd.on("error", reject);
+      fwd.end(body);
+    });
   proxy.server = http.createServer(async (req, res) => {
     // requests received and not yet answered (a page whose load never completes names them)
     const rid = ++reqSeq;
@@ -130,34 +163,66 @@ async function startProxy(upstream) {
     }
     const dest = req.headers["sec-fetch-dest"] || "";
     const type = dest === "document" ? "document" : dest || "other";
-    if (log) log.requests.push({ url: proxy.base + req.url, method: req.method, post: body.length ? body.toString() : null, type, headers: { ...req.headers } });
-    const fwd = http.request(
-      { host: up.hostname, port: up.port, method: req.method, path: req.url, headers: { ...req.headers, host: up.host } },
-      async (r) => {
-        const parts = [];
-        for await (const c of r) parts.push(c);
-        let out = Buffer.concat(parts);
-        const ctype = String(r.headers["content-type"] || "");
-        if (type === "document" && /text\/html/.test(ctype)) {
-          const html = out.toString();
-          if (log) log.documents.push(html);
-          out = Buffer.from(html.replace(/<head>/i, (h) => `${h}<script src="/__nc/capture.js"></script>`));
-        } else if (dest === "worker" && /javascript/.test(ctype) && r.statusCode === 200) {
-          out = Buffer.concat([Buffer.from(CAPTURE), out]);
-        }
-        const headers = { ...r.headers };
-        delete headers["content-length"];
-        delete headers["transfer-encoding"];
-        headers["content-length"] = String(out.length);
-        res.writeHead(r.statusCode, r.statusMessage, headers);
-        res.end(req.method === "HEAD" ? undefined : out);
-      },
-    );
-    fwd.on("error", (e) => {
+    const url = proxy.base + req.url;
+    if (log) log.requests.push({ url, method: req.method, post: body.length ? body.toString() : null, type, headers: { ...req.headers } });
+    /** Answers with `a` (the upstream's or a route's), the capture script added to documents and workers. */
+    const reply = (a) => {
+      let out = a.body;
+      const ctype = String(a.headers["content-type"] || "");
+      if (type === "document" && /text\/html/.test(ctype)) {
+        const html = out.toString();
+        if (log) log.documents.push(html);
+        out = Buffer.from(html.replace(/<head>/i, (h) => `${h}<script src="/__nc/capture.js"></script>`));
+      } else if (dest === "worker" && /javascript/.test(ctype) && a.statusCode === 200) {
+        out = Buffer.concat([Buffer.from(CAPTURE), out]);
+      }
+      const headers = { ...a.headers };
+      delete headers["content-length"];
+      delete headers["transfer-encoding"];
+      headers["content-length"] = String(out.length);
+      res.writeHead(a.statusCode, a.statusMessage, headers);
+      res.end(req.method === "HEAD" ? undefined : out);
+    };
+    const fail = (e) => {
+      if (res.headersSent) return res.destroy();
       res.writeHead(502);
       res.end(String(e));
-    });
-    fwd.end(body);
+    };
+    const route = proxy.routes.find((r) => r.match(url));
+    if (!route) return fetchUpstream(req, body).then(reply, fail);
+    // A route (the subset of Playwright's `Route` the tests use): `request()`, `fetch()` (the upstream's
+    // answer, not yet sent), `fulfill({response, status, headers, contentType, body})`, `continue()`.
+    // A handler that returns without answering is an error (Playwright would leave the request hanging).
+    let answered = false;
+    const once = () => {
+      if (answered) throw new Error(`route ${req.url}: answered twice`);
+      answered = true;
+    };
+    const response = (a) => ({ status: () => a.statusCode, headers: () => ({ ...a.headers }), body: async () => a.body, text: async () => a.body.toString(), __answer: a });
+    const r = {
+      request: () => ({ url: () => url, method: () => req.method, headers: () => ({ ...req.headers }), postData: () => (body.length ? body.toString() : null) }),
+      fetch: async () => response(await fetchUpstream(req, body)),
+      async fulfill({ response: from, status, headers, contentType, body: b } = {}) {
+        once();
+        const base = from ? from.__answer : { statusCode: 200, headers: {}, body: Buffer.alloc(0) };
+        const a = { statusCode: status ?? base.statusCode, statusMessage: status ? undefined : base.statusMessage, headers: { ...base.headers }, body: base.body };
+        for (const [k, v] of Object.entries(headers || {})) a.headers[k.toLowerCase()] = v;
+        if (contentType) a.headers["content-type"] = contentType;
+        if (b !== undefined) a.body = Buffer.from(b);
+        reply(a);
+      },
+      async continue() {
+        once();
+        reply(await fetchUpstream(req, body));
+      },
+    };
+    try {
+      await route.handler(r);
+      if (!answered) throw new Error(`route handler for ${req.url} returned without fulfill() or continue()`);
+    } catch (e) {
+      process.stderr.write(`warning: ${e.stack || e}\n`);
+      fail(e);
+    }
   });
   await new Promise((resolve) => proxy.server.listen(0, "127.0.0.1", resolve));
   proxy.base = `http://127.0.0.1:${proxy.server.address().port}`;
@@ -272,13 +337,20 @@ export async function launchWebKit({ server }) {
           throw new Error(`WebKitWebDriver refused a session twice: ${e2.message}\n${driverErr}`);
         });
       });
+      const routes = [];
       proxy.log = log;
+      proxy.routes = routes;
       await wd.setWindowSize(1280, 900).catch(() => {});
       const page = traced(makePage(wd, proxy));
       const context = {
+        /** Playwright's `context.route(url, handler)`, done by the proxy (see startProxy). */
+        async route(url, handler) {
+          routes.unshift({ match: urlMatcher(url), handler });
+        },
         async close() {
           if (open === context) open = null;
           if (proxy.log === log) proxy.log = null;
+          if (proxy.routes === routes) proxy.routes = [];
           await wd.deleteSession().catch(() => {});
         },
       };
