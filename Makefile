@@ -150,6 +150,14 @@ bench-catalog:
 	cargo build --release --workspace --examples
 	target/release/examples/bench_catalog $(BENCH_CATALOG_ARGS)
 
+## The compressed formats on the real catalogs (issue #20): REES46 and Scientific built f32 / int8 / IVF-PQ
+## (nprobe calibrated) / PQ-only, recall@20 on held-out real sessions, and the REES46 replay on each
+## (scripts/research/catalog-real.sh; rewrites docs/bench.md's "Big catalogs: the real REES46 and
+## Scientific catalogs"). Needs $(NEXTCLICK_DATA).
+.PHONY: bench-catalog-real
+bench-catalog-real: tools-release
+	scripts/research/catalog-real.sh
+
 ## The same catalogs in headless Chromium (issue #20): bench_catalog writes them (bound to models/default.onnx)
 ## into bench/out/data, bench/run.mjs loads each in the page and rewrites docs/bench.md's "Big catalogs in
 ## Chromium" section. BENCH_IVF_SIZES (default "100000 1000000"); the f32 scan only up to 100k items.

@@ -768,9 +768,23 @@ impl Catalog {
         exclude: &[usize],
         scratch: &mut Scratch,
     ) -> Vec<(usize, f32)> {
+        self.search_near(query, k, exclude, &[], scratch)
+    }
+
+    /// [`Catalog::search`] that also scores the rows of `near` (the current session's items) and their
+    /// neighbours on a partitioned catalog: IVF-PQ probes their lists besides the nearest ones
+    /// ([`crate::ivfpq::IvfPq::search_near`]). The exact scans score every row anyway.
+    pub fn search_near(
+        &self,
+        query: &[f32],
+        k: usize,
+        exclude: &[usize],
+        near: &[usize],
+        scratch: &mut Scratch,
+    ) -> Vec<(usize, f32)> {
         match &self.vectors {
-            Vectors::IvfPq(ix) => ix.search(query, k, exclude, scratch),
-            Vectors::Split(sp) => sp.search(query, k, exclude, scratch),
+            Vectors::IvfPq(ix) => ix.search_near(query, k, exclude, near, scratch),
+            Vectors::Split(sp) => sp.search(query, k, exclude, near, scratch),
             _ => {
                 self.score_all(query, &mut scratch.scores);
                 for &i in exclude {

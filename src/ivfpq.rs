@@ -356,7 +356,7 @@ impl IvfPq {
         exclude: &[usize],
         scratch: &mut Scratch,
     ) -> Vec<(usize, f32)> {
-        self.search_in(self, q, k, exclude, scratch)
+        self.search_in(self, q, k, exclude, &[], scratch)
     }
 
     /// Candidates kept before re-scoring for a top-`k` query.
@@ -368,9 +368,30 @@ impl IvfPq {
         }
     }
 
-    /// The lists a top-`k` query `q` scans (best first, with `⟨q, c_l⟩`): the `nprobe` nearest, more
-    /// while they hold fewer rows than `want`. Fills `coarse` with every list's `⟨q, c_l⟩`.
-    pub(crate) fn probe(&self, q: &[f32], want: usize, coarse: &mut Vec<f32>) -> Vec<(usize, f32)> {
+    /// The lists a top-`k` query `q` scans (nearest first, with `⟨q, c_l⟩`): the `nprobe` nearest, more
+    /// while they hold fewer rows than `want`, then the lists holding the rows of `near` (the session's
+    /// own items, see [`IvfPq::search_near`]) that are not among them. Fills `coarse` with every list's
+    /// `⟨q, c_l⟩`.
+    pub(crate) fn probe(
+        &self,
+        q: &[f32],
+        want: usize,
+        near: &[usize],
+        coarse: &mut Vec<f32>,
+    ) -> Vec<(usize, f32)> {
+        let mut lists = self.probe_nearest(q, want, coarse);
+        for &r in near {
+            if r < self.offsets.last().map_or(0, |&o| o as usize) {
+                let l = self.list_of(r);
+                if !lists.iter().any(|&(m, _)| m == l) {
+                    lists.push((l, coarse[l]));
+                }
+            }
+        }
+        lists
+    }
+
+    fn probe_nearest(&self, q: &[f32], want: usize, coarse: &mut Vec<f32>) -> Vec<(usize, f32)> {
         let d = self.dim;
         let nlist = self.nlist();
         coarse.clear();
@@ -397,26 +418,43 @@ impl IvfPq {
         all[..upto].to_vec()
     }
 
-    /// The lists [`IvfPq::search_in`] would scan for a top-`k` query leaving out `excluded` rows.
+    /// [`IvfPq::search`], also scanning the lists that hold the rows of `near` (the current session's
+    /// items): in a clickstream a third of next events re-view an item of the session, and the exact
+    /// scan always scores those; probing by `⟨q, c_l⟩` alone can miss their lists. A few lists more a
+    /// query, and the ones a split catalog keeps resident anyway (the session's lists are pinned).
+    pub fn search_near(
+        &self,
+        q: &[f32],
+        k: usize,
+        exclude: &[usize],
+        near: &[usize],
+        scratch: &mut Scratch,
+    ) -> Vec<(usize, f32)> {
+        self.search_in(self, q, k, exclude, near, scratch)
+    }
+
+    /// The lists [`IvfPq::search_in`] would scan for a top-`k` query leaving out `excluded` rows, with
+    /// the lists of the rows `near`.
     pub(crate) fn lists_for(
         &self,
         q: &[f32],
         k: usize,
         excluded: usize,
         rescore: bool,
+        near: &[usize],
         scratch: &mut Scratch,
     ) -> Vec<usize> {
         if k == 0 {
             return Vec::new();
         }
         let want = self.keep(k, rescore) + excluded;
-        self.probe(q, want, &mut scratch.scores)
+        self.probe(q, want, near, &mut scratch.scores)
             .into_iter()
             .map(|(l, _)| l)
             .collect()
     }
 
-    /// [`IvfPq::search`] over the lists `store` holds (this index's geometry: centroids, codebooks,
+    /// [`IvfPq::search_near`] over the lists `store` holds (this index's geometry: centroids, codebooks,
     /// offsets): a list the store does not hold is skipped.
     pub(crate) fn search_in<S: ListStore + ?Sized>(
         &self,
@@ -424,6 +462,7 @@ impl IvfPq {
         q: &[f32],
         k: usize,
         exclude: &[usize],
+        near: &[usize],
         scratch: &mut Scratch,
     ) -> Vec<(usize, f32)> {
         if k == 0 {
@@ -432,7 +471,7 @@ impl IvfPq {
         let d = self.dim;
         let rescore = store.has_int8();
         let want = self.keep(k, rescore) + exclude.len();
-        let lists = self.probe(q, want, &mut scratch.scores);
+        let lists = self.probe(q, want, near, &mut scratch.scores);
         self.fill_lut(q, &mut scratch.lut);
         let cands = &mut scratch.cands;
         cands.clear();

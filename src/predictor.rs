@@ -156,6 +156,11 @@ pub use crate::state::Stats;
 /// How far ahead of the page's clock an event timestamp may be before it is clamped (5 minutes).
 pub const MAX_FUTURE_SKEW_MS: f64 = 5.0 * 60_000.0;
 
+/// Events of the current session whose items' lists a partitioned (IVF-PQ) catalog probes besides the
+/// lists nearest the session vector (see [`Catalog::search_near`]): the last 8, so at most 8 lists more a
+/// query. A third of a clickstream's next events re-view an item of the session.
+pub const PROBE_SESSION_EVENTS: usize = 8;
+
 /// Intent scores of the current session.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
@@ -363,6 +368,26 @@ impl Predictor {
             .collect()
     }
 
+    /// The distinct rows of the current session's last [`PROBE_SESSION_EVENTS`] events, most recent
+    /// first: a partitioned catalog also probes their lists ([`Catalog::search_near`]), so re-views and
+    /// the current item's neighbours are scored as the exact scan scores them.
+    fn probe_rows(&self) -> Vec<usize> {
+        let mut rows: Vec<usize> = Vec::new();
+        for e in self
+            .state
+            .sessions
+            .current()
+            .iter()
+            .rev()
+            .take(PROBE_SESSION_EVENTS)
+        {
+            if !rows.contains(&(e.item as usize)) {
+                rows.push(e.item as usize);
+            }
+        }
+        rows
+    }
+
     /// Tells a split catalog which rows the current session names (their lists and ids stay resident).
     fn pin_session(&mut self) {
         if self.catalog.split().is_some() {
@@ -407,10 +432,11 @@ impl Predictor {
             return Ok(Vec::new());
         };
         let excluded = self.exclusions().len();
+        let near = self.probe_rows();
         let Some(sp) = self.catalog.split_mut() else {
             return Ok(Vec::new());
         };
-        let lists = sp.requests_for_query(&q, k, excluded, &mut self.scratch);
+        let lists = sp.requests_for_query(&q, k, excluded, &near, &mut self.scratch);
         if !lists.is_empty() {
             return Ok(lists);
         }
@@ -691,7 +717,10 @@ impl Predictor {
             return Ok(Vec::new());
         }
         let exclude = self.exclusions();
-        Ok(self.catalog.search(&q, k, &exclude, &mut self.scratch))
+        let near = self.probe_rows();
+        Ok(self
+            .catalog
+            .search_near(&q, k, &exclude, &near, &mut self.scratch))
     }
 
     /// Rows the rules leave out of a prediction (purchased in this session, the current item), sorted.

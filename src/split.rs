@@ -548,16 +548,20 @@ impl Split {
         out
     }
 
-    /// The lists a top-`k` query scans that are not resident (the resident ones are marked used).
+    /// The lists a top-`k` query scans that are not resident (the resident ones are marked used); `near`
+    /// as in [`Split::search`].
     pub fn requests_for_query(
         &mut self,
         q: &[f32],
         k: usize,
         excluded: usize,
+        near: &[usize],
         scratch: &mut Scratch,
     ) -> Vec<ChunkRequest> {
         self.begin();
-        let probed = self.geo.lists_for(q, k, excluded, self.rescore, scratch);
+        let probed = self
+            .geo
+            .lists_for(q, k, excluded, self.rescore, near, scratch);
         self.touch_lists(&probed);
         let mut out: Vec<ChunkRequest> = probed
             .into_iter()
@@ -950,15 +954,17 @@ impl Split {
             .copy_row_in(self, l, i - self.geo.offsets[l] as usize, out);
     }
 
-    /// The best `k` rows for `q` over the resident lists among those the query probes.
+    /// The best `k` rows for `q` over the resident lists among those the query probes, the lists of the
+    /// rows `near` included ([`crate::ivfpq::IvfPq::search_near`]).
     pub fn search(
         &self,
         q: &[f32],
         k: usize,
         exclude: &[usize],
+        near: &[usize],
         scratch: &mut Scratch,
     ) -> Vec<(usize, f32)> {
-        self.geo.search_in(self, q, k, exclude, scratch)
+        self.geo.search_in(self, q, k, exclude, near, scratch)
     }
 
     /// Approximate wasm32 heap bytes of what is resident.
@@ -1258,11 +1264,11 @@ mod tests {
                 settle(&mut cat, &body, |c| {
                     let sp = c.split_mut().unwrap();
                     let mut s = Scratch::default();
-                    let lists = sp.requests_for_query(&q, 5, 0, &mut s);
+                    let lists = sp.requests_for_query(&q, 5, 0, &[], &mut s);
                     if !lists.is_empty() {
                         return lists;
                     }
-                    let top = sp.search(&q, 5, &[], &mut s);
+                    let top = sp.search(&q, 5, &[], &[], &mut s);
                     sp.requests_for_rows(top.into_iter().map(|x| x.0))
                 });
                 let got = cat.search(&q, 5, &[], &mut scratch);

@@ -36,9 +36,15 @@ pub struct CatalogArgs {
     /// IVF-PQ: PQ sub-spaces, one byte per item each (default dimension / 4; must divide it).
     #[arg(long, requires = "ivfpq")]
     pub subspaces: Option<usize>,
-    /// IVF-PQ: lists probed per query, stored as the catalog's default (default lists / 8, at least 8).
+    /// IVF-PQ: lists probed per query, stored as the catalog's default (default: calibrated, see
+    /// `--target-recall`).
     #[arg(long, requires = "ivfpq")]
     pub nprobe: Option<usize>,
+    /// IVF-PQ without `--nprobe`: the stored nprobe is the smallest from lists / 8 (at least 8) upwards
+    /// whose recall@20 against the exact f32 scan reaches this, on half of the build's queries (the
+    /// sessions of events.csv beside items.csv, else single-item sessions); the other half is reported.
+    #[arg(long, requires = "ivfpq", default_value_t = 0.95)]
+    pub target_recall: f64,
     /// IVF-PQ: candidates re-scored exactly on int8 vectors.
     #[arg(long, requires = "ivfpq", default_value_t = 200)]
     pub rerank: usize,
@@ -134,12 +140,37 @@ pub fn run(a: CatalogArgs) -> Result<()> {
             rerank: a.rerank,
             ..Default::default()
         };
-        let ivf = super::split_catalog::build_with_progress(&cat, &vecs, &cfg)?;
-        let qs: Vec<Vec<f32>> = queries.iter().take(200).cloned().collect();
+        let mut ivf = super::split_catalog::build_with_progress(&cat, &vecs, &cfg)?;
+        // calibration on the even queries, the figure reported on the odd ones (held out)
+        let (fit, qs): (Vec<_>, Vec<_>) = queries
+            .iter()
+            .take(400)
+            .cloned()
+            .enumerate()
+            .partition(|(i, _)| i % 2 == 0);
+        let fit: Vec<Vec<f32>> = fit.into_iter().map(|(_, q)| q).collect();
+        let qs: Vec<Vec<f32>> = qs.into_iter().map(|(_, q)| q).collect();
+        let mut how = "given".to_string();
+        if a.nprobe.is_none() {
+            let c = ivfpq::calibrate_nprobe(&cat, &mut ivf, &fit, 20, a.target_recall)?;
+            how = format!(
+                "calibrated: recall@20 {:.4} on {} calibration queries, target {}",
+                c.recall,
+                fit.len(),
+                a.target_recall
+            );
+            if !c.reached {
+                eprintln!(
+                    "IVF-PQ: warning: even every list ({}) gives recall@20 {:.3} < --target-recall {}: \
+                     the PQ codes or the int8 re-scoring cap it (try more --subspaces or a larger --rerank)",
+                    c.nprobe, c.recall, a.target_recall
+                );
+            }
+        }
         let r = ivfpq::recall_at(&cat, &ivf, &qs, 20);
         let ix = ivf.ivfpq().expect("ivfpq");
         eprintln!(
-            "IVF-PQ: {} lists, {} sub-spaces, nprobe {}, {}; recall@20 vs the exact f32 scan over {} queries: {:.3}",
+            "IVF-PQ: {} lists, {} sub-spaces, nprobe {} ({how}), {}; recall@20 vs the exact f32 scan over {} held-out queries: {:.4}",
             ix.nlist(),
             ix.subspaces,
             ix.nprobe,
@@ -153,6 +184,18 @@ pub fn run(a: CatalogArgs) -> Result<()> {
         );
         ivf
     } else if a.int8 {
+        let qs: Vec<Vec<f32>> = queries
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .take(200)
+            .cloned()
+            .collect();
+        eprintln!(
+            "int8: recall@20 vs the exact f32 scan over {} held-out queries: {:.4}",
+            qs.len(),
+            ivfpq::recall_at(&cat, &q8, &qs, 20)
+        );
         q8
     } else {
         cat
