@@ -116,6 +116,33 @@ test("defaults: a click on a suggestion is a hit, the cart after it a conversion
   await context.close();
 });
 
+test("a prediction in flight when forget() runs is dropped: nothing of the erased session is emitted or counted afterwards", async () => {
+  const { context, page, log } = await newShopper(env.browser);
+  await page.goto(`${env.server.base}/`);
+  await page.evaluate(() => window.nextclick("ready"));
+  await allow(page);
+  await openProductFrom(page, "running", 0);
+  await waitForStrip(page);
+  const shown = await settledStrip(page);
+  const after = await page.evaluate(async (id) => {
+    const emitted = [];
+    let forgotten = false;
+    window.nextclick("onPrediction", (d) => forgotten && emitted.push(d.items.map((p) => p.itemId)));
+    // the track's prediction is asked for at once; forget() is called before it is answered
+    await window.nextclick("track", "Product Clicked", { product_id: id });
+    const done = window.nextclick("forget");
+    forgotten = true;
+    await done;
+    await new Promise((r) => setTimeout(r, 400)); // the demo's own auto-captured view comes after 1 s
+    return { emitted, quality: (await window.nextclick("status")).quality };
+  }, shown[0]);
+  // forget's own emission is the empty list; the erased session's prediction never follows it
+  assert.ok(after.emitted.every((ids) => ids.length === 0), JSON.stringify(after.emitted));
+  assert.deepEqual([after.quality.impressions, after.quality.events, after.quality.hits], [0, 0, 0], JSON.stringify(after.quality));
+  assertClean(log);
+  await context.close();
+});
+
 test("holdout: 1 — the device is shown no predictions (predict resolves [], empty emissions), its would-be predictions are still measured", async () => {
   const { context, page, log } = await newShopper(env.browser);
   const rewritten = await withInit(context, "holdout: 1");

@@ -202,6 +202,10 @@ export function createRuntime() {
   // `heldBack`: the stored state could not be restored for a passing reason (a split catalog's chunks did
   // not arrive): this page view neither overwrites nor erases it
   let heldBack = false;
+  // `erasures`: how many erasures (forget, consent denied) began or completed. A prediction asked for
+  // before one and answered after it describes the erased session: it is dropped, never emitted nor
+  // counted into the fresh counters.
+  let erasures = 0;
   const persisting = () => consent === "granted" && store !== null && !disabled && !heldBack;
   const holdout = () => !!quality && quality.group === "holdout";
 
@@ -543,8 +547,9 @@ export function createRuntime() {
     queueMicrotask(async () => {
       refreshQueued = false;
       try {
+        const asked = erasures;
         const [items, intent] = await Promise.all([call("predict", cfg.k), call("intent")]);
-        if (disabled) return;
+        if (disabled || asked !== erasures) return;
         const ids = items.map((p) => p.itemId);
         quality.setPrediction(ids);
         const shown = holdout() ? [] : items;
@@ -774,7 +779,9 @@ export function createRuntime() {
 
   /** Consent denied: erases what was stored (every tab) and the in-memory state, counters included. */
   async function erase() {
+    erasures++;
     await call("forget");
+    erasures++; // what was asked before the engine forgot is answered by now
     await wipeAll(cfg.shop);
     if (channel) channel.postMessage({ type: "forget", tab });
     heldBack = false;
@@ -785,6 +792,7 @@ export function createRuntime() {
   }
 
   async function forget({ fromOtherTab = false } = {}) {
+    erasures++;
     clearTimeout(saveTimer);
     saveTimer = null;
     journal = null;
@@ -795,6 +803,7 @@ export function createRuntime() {
     if (store) await store.close();
     store = null;
     if (backend && info) await call("forget");
+    erasures++; // what was asked before the engine forgot is answered by now (calls run in order)
     if (!fromOtherTab) {
       await wipeAll(cfg ? cfg.shop : "default");
       if (channel) channel.postMessage({ type: "forget", tab });
