@@ -185,6 +185,10 @@ pub struct Predictor {
     scratch: crate::ivfpq::Scratch,
     /// Raw (source-model) session vector of the current session state, until the next accepted event.
     cached_session_vec: Option<Vec<f32>>,
+    /// The last [`Predictor::predict_indices`] answer and its `k`, until anything it depends on changes
+    /// (the session, the heads, the resident chunks of a split catalog): a split catalog's page asks
+    /// for the chunks of a prediction and then for the prediction, one search for both.
+    cached_top: Option<(usize, Vec<(usize, f32)>)>,
     /// The shop head `θ₀` new shoppers start from (`None`: the source model).
     shop_head: Option<Adapter>,
 }
@@ -270,6 +274,7 @@ impl Predictor {
             catalog,
             options,
             cached_session_vec: None,
+            cached_top: None,
             shop_head: None,
         })
     }
@@ -304,6 +309,7 @@ impl Predictor {
             };
         }
         self.cached_session_vec = None;
+        self.cached_top = None;
         Ok(head)
     }
 
@@ -315,6 +321,7 @@ impl Predictor {
     /// Takes the current shopper's state out, leaving a fresh one.
     pub fn take_state(&mut self) -> ShopperState {
         self.cached_session_vec = None;
+        self.cached_top = None;
         let fresh = self.new_state();
         std::mem::replace(&mut self.state, fresh)
     }
@@ -330,6 +337,7 @@ impl Predictor {
             .map_err(Error::State)?;
         state.sessions.set_config(self.state.sessions.config());
         self.cached_session_vec = None;
+        self.cached_top = None;
         self.state = state;
         Ok(())
     }
@@ -454,6 +462,7 @@ impl Predictor {
         if let Some(sp) = self.catalog.split_mut() {
             sp.set_limits(limits);
         }
+        self.cached_top = None; // lists may have been dropped
     }
 
     /// Split catalogs: adds a fetched body chunk (checked against the catalog's SHA-256 of it; refused
@@ -469,7 +478,13 @@ impl Predictor {
                 detail: "this catalog is not split (format version 3): it has no chunks to add"
                     .into(),
             })?;
-        sp.add(request, bytes, &rows)
+        sp.add(request, bytes, &rows)?;
+        // a list changes what a search scans (and may push another out); item blocks and directory
+        // buckets do not (a row whose block is missing is left out when the prediction is shown)
+        if request.kind == crate::split::ChunkKind::List {
+            self.cached_top = None;
+        }
+        Ok(())
     }
 
     /// Turns on-device learning on or off (off: nothing is learned; predictions still work).
@@ -562,6 +577,7 @@ impl Predictor {
         }
         let pushed = self.state.sessions.push(sev);
         self.cached_session_vec = None;
+        self.cached_top = None;
         if let Some(sp) = self.catalog.split_mut() {
             sp.pin_id(item, &ev.item_id);
         }
@@ -605,6 +621,7 @@ impl Predictor {
         self.finish_session_labels();
         self.state.sessions.close_current();
         self.cached_session_vec = None;
+        self.cached_top = None;
     }
 
     /// Fills the encoder input from the last `L` events of the current session (right-aligned).
@@ -716,11 +733,18 @@ impl Predictor {
         if k == 0 {
             return Ok(Vec::new());
         }
+        if let Some((kk, top)) = &self.cached_top {
+            if *kk == k {
+                return Ok(top.clone());
+            }
+        }
         let exclude = self.exclusions();
         let near = self.probe_rows();
-        Ok(self
+        let top = self
             .catalog
-            .search_near(&q, k, &exclude, &near, &mut self.scratch))
+            .search_near(&q, k, &exclude, &near, &mut self.scratch);
+        self.cached_top = Some((k, top.clone()));
+        Ok(top)
     }
 
     /// Rows the rules leave out of a prediction (purchased in this session, the current item), sorted.
@@ -800,6 +824,7 @@ impl Predictor {
     pub fn forget(&mut self) {
         self.state = self.new_state();
         self.cached_session_vec = None;
+        self.cached_top = None;
         // which chunks a split catalog holds says where the shopper browsed: dropped too
         if let Some(sp) = self.catalog.split_mut() {
             sp.clear();
