@@ -150,6 +150,19 @@ bench-catalog:
 	cargo build --release --workspace --examples
 	target/release/examples/bench_catalog $(BENCH_CATALOG_ARGS)
 
+## npm vector-search libraries on the same vectors (issue #20): hnswlib-wasm, voy-search and a plain-JS scan in
+## headless Chromium beside nextclick's rows of the last `make bench-catalog-web` (bench/vector-libs.mjs;
+## rewrites docs/bench.md's "npm vector-search libraries side by side"). BENCH_VL_BUDGET_S caps one build
+## (hnswlib's 1M build took 19 min on 2026-12-07).
+BENCH_VL_BUDGET_S ?= 2700
+.PHONY: bench-vector-libs
+bench-vector-libs:
+	@if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then cd bench && npm ci --no-audit --no-fund --loglevel=error; fi
+	@test -f bench/out/ivf.json || { echo "make bench-vector-libs: run make bench-catalog-web first (nextclick's rows)"; exit 1; }
+	cargo build --release -p nextclick-model --example bench_catalog
+	BENCH_CATALOG_WRITE=bench/out/data target/release/examples/bench_catalog --vectors-only $(BENCH_IVF_SIZES)
+	cd bench && BENCH_ONLY=vector-libs BENCH_VL_BUDGET_S=$(BENCH_VL_BUDGET_S) node run.mjs
+
 ## The compressed formats on the real catalogs (issue #20): REES46 and Scientific built f32 / int8 / IVF-PQ
 ## (nprobe calibrated) / PQ-only, recall@20 on held-out real sessions, and the REES46 replay on each
 ## (scripts/research/catalog-real.sh; rewrites docs/bench.md's "Big catalogs: the real REES46 and

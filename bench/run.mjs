@@ -30,11 +30,34 @@ const MEM_EVENTS = +(process.env.BENCH_MEMORY_EVENTS ?? 100000);
 const MEM_N = +(process.env.BENCH_MEMORY_N || SIZES[SIZES.length - 1]);
 const MEM_LEARN = (process.env.BENCH_MEMORY_LEARN ?? '1') !== '0';
 const ONLY = process.env.BENCH_ONLY || '';
-if (ONLY && ONLY !== 'memory' && ONLY !== 'ivf') throw new Error(`BENCH_ONLY=${ONLY}: only "memory" and "ivf" are supported`);
+if (ONLY && ONLY !== 'memory' && ONLY !== 'ivf' && ONLY !== 'vector-libs') throw new Error(`BENCH_ONLY=${ONLY}: only "memory", "ivf" and "vector-libs" are supported`);
 // BENCH_ONLY=ivf (`make bench-catalog-web`): big catalogs in the page — the f32 scan and the IVF-PQ catalogs
 // (format v2, with and without int8 re-scoring) that crates/model/examples/bench_catalog.rs wrote into
 // bench/out/data for BENCH_IVF_SIZES (default 100000,1000000); rewrites only that section of docs/bench.md.
 const IVF_SIZES = (process.env.BENCH_IVF_SIZES || '100000,1000000').split(/[ ,]+/).filter(Boolean).map(Number);
+// BENCH_ONLY=vector-libs (issue #20): npm vector-search libraries (hnswlib-wasm, voy-search, and a plain-JS
+// exact scan) build their index in the page (bench/vector-libs.mjs) from the vectors the big catalogs are
+// built from and answer the same recall queries (bench/out/data/{vectors,queries,exact}-N.*, written by
+// bench_catalog with BENCH_CATALOG_WRITE); beside nextclick's rows of bench/out/ivf.json (BENCH_ONLY=ivf) and
+// bench/out/data/bench-catalog-N.json (native recall and search time on the same queries). Rewrites only
+// its section of docs/bench.md. BENCH_VL_SIZES (default 100000,1000000), BENCH_VL_LIBS (default
+// hnswlib,voy,js-scan; a subset keeps the other rows of the previous bench/out/vector-libs.json, marked),
+// BENCH_VL_BUDGET_S (per build, default 600: a build still running then is stopped and reported as such),
+// BENCH_VL_EF (hnswlib efSearch values, default 20,40,80,160), BENCH_VL_HNSW_M (16), BENCH_VL_HNSW_EFC (200),
+// BENCH_VL_SERIALIZE_MAX (largest size whose index is also saved and loaded in the library's own format,
+// default 100000), BENCH_VL_WARMUP (untimed queries first, default 50). BENCH_VL_RENDER=1 measures nothing and
+// writes the section again from bench/out/vector-libs.json.
+const list = (v, d) => (v || d).split(/[ ,]+/).filter(Boolean);
+const VL = {
+  sizes: list(process.env.BENCH_VL_SIZES, '100000,1000000').map(Number),
+  libs: list(process.env.BENCH_VL_LIBS, 'hnswlib,voy,js-scan'),
+  budgetS: +(process.env.BENCH_VL_BUDGET_S || 600),
+  ef: list(process.env.BENCH_VL_EF, '20,40,80,160').join(','),
+  m: +(process.env.BENCH_VL_HNSW_M || 16),
+  efc: +(process.env.BENCH_VL_HNSW_EFC || 200),
+  serializeMax: +(process.env.BENCH_VL_SERIALIZE_MAX || 100000),
+  warmup: +(process.env.BENCH_VL_WARMUP || 50),
+};
 
 const sh = (c) => { try { return execSync(c, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return '?'; } };
 const say = (s) => console.log(`bench: ${s}`);
@@ -100,19 +123,22 @@ function writeCatalog(n, int8) {
   return Buffer.concat([body, crypto.createHash('sha256').update(body).digest()]);
 }
 fs.mkdirSync(path.join(OUT, 'data'), { recursive: true });
-for (const n of ONLY === 'ivf' ? [] : ONLY === 'memory' ? [MEM_N] : [...new Set([...SIZES, MEM_N])]) {
+for (const n of ONLY === 'ivf' || ONLY === 'vector-libs' ? [] : ONLY === 'memory' ? [MEM_N] : [...new Set([...SIZES, MEM_N])]) {
   for (const int8 of [false, true]) {
     const f = path.join(OUT, 'data', `catalog-${n}-${int8 ? 'int8' : 'f32'}.bin`);
     fs.writeFileSync(f, writeCatalog(n, int8));
   }
 }
-say(`catalogs: ${ONLY === 'memory' ? MEM_N : SIZES.join(', ')} items (f32 + int8)`);
+if (ONLY !== 'vector-libs') say(`catalogs: ${ONLY === 'memory' ? MEM_N : SIZES.join(', ')} items (f32 + int8)`);
 
 // ---- the nextclick package under test (copied so the server exposes nothing else) ----
-if (!fs.existsSync(path.join(PKG, 'nextclick_bg.wasm'))) throw new Error(`${PKG}/nextclick_bg.wasm missing: run make wasm-release`);
-fs.rmSync(path.join(OUT, 'pkg'), { recursive: true, force: true });
-fs.mkdirSync(path.join(OUT, 'pkg'));
-for (const f of ['nextclick.js', 'nextclick_bg.wasm']) fs.copyFileSync(path.join(PKG, f), path.join(OUT, 'pkg', f));
+// (BENCH_ONLY=vector-libs loads no nextclick: it reads the sizes of the copy the last BENCH_ONLY=ivf run served)
+if (ONLY !== 'vector-libs') {
+  if (!fs.existsSync(path.join(PKG, 'nextclick_bg.wasm'))) throw new Error(`${PKG}/nextclick_bg.wasm missing: run make wasm-release`);
+  fs.rmSync(path.join(OUT, 'pkg'), { recursive: true, force: true });
+  fs.mkdirSync(path.join(OUT, 'pkg'));
+  for (const f of ['nextclick.js', 'nextclick_bg.wasm']) fs.copyFileSync(path.join(PKG, f), path.join(OUT, 'pkg', f));
+} else if (!fs.existsSync(path.join(OUT, 'pkg/nextclick_bg.wasm'))) throw new Error('bench/out/pkg missing: run BENCH_ONLY=ivf (make bench-catalog-web) first');
 
 // ---- transfer sizes ----
 const ORT_DIST = path.join(HERE, 'node_modules/onnxruntime-web/dist');
@@ -172,7 +198,7 @@ async function runPage(params, timeout = 600_000, repeat = false) {
 // digest), to show the cut in the same run
 const results = { cold: { nextclick: [], ort: [], nextclickWasmDigest: [] }, latency: [], memory: null };
 const COLD_N = SIZES[SIZES.length - 1];
-if (MEM_EVENTS > 0 && ONLY !== 'ivf') {
+if (MEM_EVENTS > 0 && ONLY !== 'ivf' && ONLY !== 'vector-libs') {
   const t = Date.now();
   results.memory = await runPage({ mode: 'memory', lib: 'nextclick', n: String(MEM_N), dtype: 'f32', learn: MEM_LEARN ? '1' : '0', events: String(MEM_EVENTS) }, 3 * 3600_000);
   results.memory.wallSeconds = (Date.now() - t) / 1000;
@@ -222,6 +248,50 @@ if (ONLY === 'ivf') {
   fs.writeFileSync(MD, md);
   fs.writeFileSync(path.join(OUT, 'ivf.json'), JSON.stringify(rows, null, 1));
   say(`wrote the big-catalog section of ${path.relative(ROOT, MD)} (and bench/out/ivf.json)`);
+  process.exit(0);
+}
+if (ONLY === 'vector-libs') {
+  const pending = [];
+  for (const n of VL.sizes) {
+    for (const f of [`vectors-${n}.f32`, `queries-${n}.f32`, `exact-${n}.u32`]) {
+      if (!fs.existsSync(path.join(OUT, 'data', f))) throw new Error(`bench/out/data/${f} missing: cargo build --release -p nextclick-model --example bench_catalog && BENCH_CATALOG_WRITE=bench/out/data target/release/examples/bench_catalog --vectors-only ${VL.sizes.join(' ')}`);
+    }
+    for (const lib of VL.libs) pending.push({ lib, n });
+  }
+  const rows = [];
+  // BENCH_VL_RENDER=1: no measurement, the section is written again from bench/out/vector-libs.json
+  const render = process.env.BENCH_VL_RENDER === '1';
+  if (render) {
+    const prev = JSON.parse(fs.readFileSync(path.join(OUT, 'vector-libs.json'), 'utf8'));
+    Object.assign(VL, prev.params);
+    rows.push(...prev.rows);
+    pending.length = 0;
+  }
+  for (const { lib, n } of pending) {
+    const t = Date.now();
+    const load0 = os.loadavg();
+    const r = await runVectorLib({ lib, n: String(n), budget: String(VL.budgetS), ef: VL.ef, m: String(VL.m), efc: String(VL.efc), warmup: String(VL.warmup), serialize: n <= VL.serializeMax ? '1' : '0' },
+      (VL.budgetS + 3600) * 1000);
+    const best = r.sweep ? bestOfSweep(r.sweep) : null;
+    say(`vector-libs ${lib} n=${n}: ${r.error ? `ERROR ${r.error.split('\n')[0]} (${r.added ?? 0} items added)` : r.budgetExceeded ? `build stopped at the budget: ${r.added} items in ${(r.buildMs / 1000).toFixed(0)} s`
+      : `build ${(r.buildMs / 1000).toFixed(1)} s, p50 ${best.p50.toFixed(3)} ms, p99 ${best.p99.toFixed(3)} ms, recall ${best.recall.toFixed(3)}${best.ef ? ` (ef ${best.ef})` : ''}, wasm ${(r.wasmMemoryBytes / 1048576).toFixed(0)} MiB`} (${((Date.now() - t) / 1000).toFixed(0)} s wall)`);
+    rows.push({ lib, n, r, measuredAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), load: [load0, os.loadavg()], browserVersion, wallSeconds: (Date.now() - t) / 1000 });
+  }
+  await browser.close();
+  server.close();
+  const prevFile = path.join(OUT, 'vector-libs.json');
+  if (!render && (process.env.BENCH_VL_LIBS || process.env.BENCH_VL_SIZES) && fs.existsSync(prevFile)) {
+    for (const old of JSON.parse(fs.readFileSync(prevFile, 'utf8')).rows) {
+      if (!rows.some((x) => x.lib === old.lib && x.n === old.n)) rows.push({ ...old, earlier: true });
+    }
+  }
+  const order = ['hnswlib', 'voy', 'js-scan'];
+  rows.sort((a, b) => a.n - b.n || order.indexOf(a.lib) - order.indexOf(b.lib));
+  fs.writeFileSync(prevFile, JSON.stringify({ params: VL, rows }, null, 1));
+  let md = fs.existsSync(MD) ? fs.readFileSync(MD, 'utf8') : '';
+  md = placeVectorLibs(md, vectorLibsSection(rows, md));
+  fs.writeFileSync(MD, md);
+  say(`wrote the vector-libs section of ${path.relative(ROOT, MD)} (and bench/out/vector-libs.json)`);
   process.exit(0);
 }
 for (let i = 0; i < COLD_RUNS; i++) {
@@ -373,6 +443,34 @@ md += `\nReproduce: \`make bench\` (builds the release wasm, installs bench/ wit
   // a full run keeps the big-catalog section of the previous docs/bench.md (BENCH_ONLY=ivf measures it)
   const prev = fs.existsSync(MD) ? fs.readFileSync(MD, 'utf8').match(/<!-- ivf:begin -->[\s\S]*?<!-- ivf:end -->\n/) : null;
   if (prev) md = placeIvf(md, prev[0]);
+  // and the npm vector-search libraries' section after it (BENCH_ONLY=vector-libs measures it)
+  const prevVl = fs.existsSync(MD) ? fs.readFileSync(MD, 'utf8').match(/<!-- vector-libs:begin -->[\s\S]*?<!-- vector-libs:end -->\n/) : null;
+  if (prevVl) md = placeVectorLibs(md, prevVl[0]);
+  // and every kept section (`<!-- keep:NAME:begin -->` … `<!-- keep:NAME:end -->`: hand-written, or
+  // written by another command such as `make bench-catalog-real`), after the marker it followed
+  if (fs.existsSync(MD)) md = placeKept(md, fs.readFileSync(MD, 'utf8'));
+}
+
+/**
+ * `md` with the kept sections of `prev` put back: each after the last `<!-- …:end -->` marker before it in
+ * `prev` when `md` has that marker (after what is already there), else at the end.
+ */
+function placeKept(md, prev) {
+  const re = /<!-- keep:([\w-]+):begin -->[\s\S]*?<!-- keep:\1:end -->\n/g;
+  for (const m of prev.matchAll(re)) {
+    if (md.includes(`<!-- keep:${m[1]}:begin -->`)) continue;
+    const before = [...prev.slice(0, m.index).matchAll(/<!-- [\w:-]+:end -->\n/g)].pop();
+    let at = before ? md.indexOf(before[0]) : -1;
+    if (at < 0) {
+      md = md.replace(/\n*$/, '\n\n') + m[0];
+      continue;
+    }
+    at += before[0].length;
+    // after the kept sections already placed there
+    for (let k; (k = md.slice(at).match(/^\n*<!-- keep:([\w-]+):begin -->[\s\S]*?<!-- keep:\1:end -->\n/)); ) at += k[0].length;
+    md = md.slice(0, at) + '\n' + m[0] + md.slice(at);
+  }
+  return md;
 }
 
 /** The "Big catalogs in Chromium" section (between markers: BENCH_ONLY=ivf writes it, a full run keeps it). */
@@ -406,6 +504,153 @@ function placeIvf(md, section) {
   if (re.test(md)) return md.replace(re, section);
   const at = md.indexOf('## Big catalogs: IVF-PQ');
   return at >= 0 ? md.slice(0, at) + section + '\n' + md.slice(at) : md + `\n${section}`;
+}
+
+/** One page load of bench/vector-libs.html (a fresh context): its result, or what it reported before it died. */
+async function runVectorLib(params, timeout) {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const errors = [];
+  let last = null, crashed = false;
+  page.on('console', (m) => {
+    const t = m.text();
+    if (t.startsWith('__state ')) { try { last = JSON.parse(t.slice(8)); } catch { /* a truncated line */ } }
+  });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('crash', () => { crashed = true; });
+  try {
+    await page.goto(`${base}/bench/vector-libs.html?${new URLSearchParams(params)}`);
+    await page.waitForFunction(() => window.__result, null, { timeout, polling: 1000 });
+    const r = await page.evaluate(() => window.__result);
+    if (r.error && errors.length) r.error += ` ${errors.join(' ')}`;
+    return r;
+  } catch (e) {
+    return { ...(last || {}), wasmMemoryBytes: last?.wasmNow ?? null, error: `${crashed ? 'the page crashed' : 'the page did not finish'}: ${String(e).split('\n')[0]}` };
+  } finally {
+    await ctx.close().catch(() => {});
+  }
+}
+
+/** hnswlib's efSearch sweep → the smallest ef reaching recall@20 ≥ 0.95, else the best recall. */
+function bestOfSweep(sweep) {
+  return sweep.find((x) => x.recall >= 0.95) || [...sweep].sort((a, b) => b.recall - a.recall)[0];
+}
+
+/** Puts the vector-libs section into `md`: in place of an earlier one, else after "Big catalogs in Chromium"
+ * (before the native "Big catalogs: IVF-PQ" section that follows it), else after the ivf markers, else at the end. */
+function placeVectorLibs(md, section) {
+  const re = /<!-- vector-libs:begin -->[\s\S]*?<!-- vector-libs:end -->\n/;
+  if (re.test(md)) return md.replace(re, section);
+  const at = md.indexOf('## Big catalogs: IVF-PQ');
+  if (at >= 0) return md.slice(0, at) + section + '\n' + md.slice(at);
+  const end = md.indexOf('<!-- ivf:end -->\n');
+  if (end >= 0) { const e = end + '<!-- ivf:end -->\n'.length; return md.slice(0, e) + '\n' + section + md.slice(e); }
+  return md + `\n${section}`;
+}
+
+/** The "Big catalogs: npm vector-search libraries side by side" section (between markers). */
+function vectorLibsSection(rows, md) {
+  const MiB = (b) => (b === null || b === undefined ? '–' : `${(b / 1048576).toFixed(2)} MiB`);
+  const KiB = (b) => `${(b / 1024).toFixed(0)} KiB`;
+  const ms = (x, d = 3) => (x === null || x === undefined ? '–' : x.toFixed(d));
+  const loadStr = (l) => l.map((x) => x.toFixed(2)).join(' / ');
+  const ver = (p) => JSON.parse(fs.readFileSync(path.join(HERE, 'node_modules', p, 'package.json'), 'utf8')).version;
+  const nm = (p) => path.join(HERE, 'node_modules', p);
+  const code = {
+    hnswlib: sizes([nm('hnswlib-wasm/dist/hnswlib.js'), nm('hnswlib-wasm/dist/hnswlib-317962d7.js')]),
+    voy: sizes([nm('voy-search/voy_search_bg.js'), nm('voy-search/voy_search_bg.wasm')]),
+    nextclick: { gzip: size.nextclick.wasm.gzip + size.nextclick.js.gzip, raw: size.nextclick.wasm.raw + size.nextclick.js.raw },
+  };
+  const codeCell = (c) => `${KiB(c.gzip)} (${KiB(c.raw)} raw)`;
+  const ivfRows = fs.existsSync(path.join(OUT, 'ivf.json')) ? JSON.parse(fs.readFileSync(path.join(OUT, 'ivf.json'), 'utf8')) : [];
+  const ivfWhen = (md.match(/<!-- ivf:begin -->[\s\S]*?Measured on ([^,]+), load average ([\d.]+ \/ [\d.]+ \/ [\d.]+)/) || []).slice(1);
+  const native = (n) => { const f = path.join(OUT, 'data', `bench-catalog-${n}.json`); return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : null; };
+  const sizesShown = [...new Set(rows.map((x) => x.n))].sort((a, b) => a - b);
+  const natWhen = sizesShown.map((n) => path.join(OUT, 'data', `bench-catalog-${n}.json`)).filter((f) => fs.existsSync(f))
+    .map((f) => `${path.basename(f)} ${fs.statSync(f).mtime.toISOString().replace(/\.\d+Z$/, 'Z')}`).join(', ') || '–';
+  const first = rows.filter((x) => !x.earlier);
+  const loads = first.length ? [first[0].load[0], first[first.length - 1].load[1]] : [os.loadavg(), os.loadavg()];
+  const when = first.length ? `${first[0].measuredAt} – ${first[first.length - 1].measuredAt}` : '–';
+  const nq = rows.find((x) => x.r.sweep)?.r.sweep[0].queries ?? '?';
+
+  let s = `<!-- vector-libs:begin -->\n## Big catalogs: npm vector-search libraries side by side (issue #20)\n\n`;
+  s += `Measured on ${when} (UTC), load average ${loadStr(loads[0])} before and ${loadStr(loads[1])} after (1 / 5 / 15 min) on ${os.cpus().length} × ${os.cpus()[0]?.model || '?'}: **the machine is shared with other engineers' builds and tests**, so latencies (the p99s most) are inflated by load; bytes, memory and recall are not. `;
+  s += `Headless Chromium ${rows[0]?.browserVersion || browserVersion} (Debian's /usr/bin/chromium through playwright-core), page cross-origin isolated (µs timer), one fresh browser context per library and size. `;
+  s += `Libraries from npm: **hnswlib-wasm ${ver('hnswlib-wasm')}** (nmslib's hnswlib compiled by emscripten; one JS file with the wasm inlined as base64) and **voy-search ${ver('voy-search')}** (a Rust k-d tree, kiddo, through wasm-bindgen).\n\n`;
+  s += `Same data for everyone: the generated clustered vectors (D = 64, every item of norm 2) that nextclick's catalogs of "Big catalogs in Chromium" are built from, and the ${nq} recall queries of the native "Big catalogs" section, written by \`crates/model/examples/bench_catalog.rs\` with \`BENCH_CATALOG_WRITE\` (\`vectors-N.f32\`, \`queries-N.f32\`, and \`exact-N.u32\`, the exact f32 scan's top-20 rows). **recall@20** = share of those 20 rows in the library's top-20, mean over the queries. **top-20 p50 / p99**: one query vector → the library's top-20 result object, ${VL.warmup} untimed queries first, then each query once (bench/vector-libs.mjs).\n\n`;
+  s += `- **hnswlib-wasm**: \`new HierarchicalNSW('ip', 64, '')\`: inner product, distance 1 − q·x, i.e. nextclick's dot-product score (every item has norm 2 here, so \`cosine\` would rank the same); `;
+  s += `M = ${VL.m}, efConstruction = ${VL.efc} (the defaults of hnswlib and of the binding's \`initIndex\`; the package also exports \`defaultParams\` of 32 / 128), seed 100, \`''\` = no auto-save to IndexedDB. Built with \`addPoints\` in batches of 10,000: the binding walks every label after each call, so \`addPoint\` per item makes the build quadratic. `;
+  s += `efSearch swept over ${VL.ef} (below; it never goes under k = 20); the main table shows the smallest efSearch whose recall@20 reaches 0.95. Its heap is capped at 2 GiB (emscripten \`getHeapMax\`).\n`;
+  s += `- **voy-search**: its only index, a k-d tree searched exactly with squared Euclidean distance (the same ranking as the dot product here: equal norms). Items handed over as its \`Resource\` objects (\`id\` \`it-i\`, empty title and url) of 10,000 at a time (\`new Voy\`, then \`add\`, which inserts into the same tree): the binding passes each as one JSON string, and a million items do not fit one JS string. It pads every vector to 768 dimensions (\`KdTree<f32, u64, 768, 32, u16>\` in its source), which is where its memory goes; a wasm32 memory ends at 4 GiB.\n`;
+  s += `- **plain-JS exact scan**: no library: the dot product with every row of the Float32Array and a top-20 insertion (what the ORT-web side of the main benchmark does).\n`;
+  s += `- **nextclick**: its wasm API takes events, not a query vector, so there is no search-only figure in the page. Its Chromium columns are the track→top-20 of "Big catalogs in Chromium" above (${ivfWhen.length ? `measured ${ivfWhen[0]}, load average ${ivfWhen[1]}` : 'bench/out/ivf.json'}): they include the encoder pass (≈ 0.55 ms), session bookkeeping and the conversion of 20 results to JS; split catalogs also their chunk fetches. The search alone is given natively (\`bench_catalog\`, the same files and the same queries; release build, x86-64, not wasm; written ${natWhen} in bench/out/data, by a run whose load is not recorded), with its recall.\n\n`;
+  s += `Columns: *code*: the library's JS + wasm, gzip -9 (raw); *data to fetch*: what the page downloads besides code before it can answer: the vectors to build from (raw f32, N × 256 B) or the library's saved index (loaded instead of built); for nextclick, the catalog file (split: the head + the chunks of the first prediction), *all bytes* of "Big catalogs in Chromium" in brackets (with wasm, JS, model, HTML). *build*: in the page, from the Float32Array (hnswlib \`initIndex\` + \`addPoints\`; voy: its Resource objects, the JSON hand-over and the tree inserts); nextclick's catalogs are built offline (native build time). *load*: the library's own deserialisation of its saved index, without the download (hnswlib \`readIndex\` from its emscripten FS, voy \`Voy.deserialize\` of its JSON string); nextclick: \`Predictor.create\`. *wasm memory*: the library's WebAssembly.Memory after the build (it never shrinks) / at the end (after the save + load test, where run); nextclick: the page's at the end of its run. *JS heap*: \`performance.memory.usedJSHeapSize\` after \`gc()\` once the queries ran (the page has let go of its copy of the vectors, except the JS scan, whose index they are).`;
+  if (rows.some((x) => x.earlier)) s += ` Rows marked † are from an earlier run of the same command (date and load in bench/out/vector-libs.json).`;
+  s += `\n\n| items | search | parameters | code (gzip) | data to fetch | build (s) | load (ms) | top-20 p50 (ms) | p99 (ms) | search alone, native p50 / p99 (ms) | recall@20 | wasm memory (after build / end) | JS heap |\n|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`;
+  const ncName = { f32: 'exact f32 (v1)', int8: 'int8 (v1)', ivfpq: 'IVF-PQ (v2)', ivfpq8: 'IVF-PQ + int8 re-score (v2)', 'ivfpq-split': 'IVF-PQ, split (v3)', 'ivfpq8-split': 'IVF-PQ + int8 re-score, split (v3)' };
+  const nativeKey = { f32: 'exact f32 (v1)', int8: 'int8 (v1)', ivfpq: 'IVF-PQ (v2', ivfpq8: 'IVF-PQ + int8 re-score (v2', 'ivfpq-split': 'IVF-PQ (v2', 'ivfpq8-split': 'IVF-PQ + int8 re-score (v2' };
+  const limits = [];
+  for (const n of sizesShown) {
+    const nat = native(n);
+    const natRow = (dtype) => nat?.rows.find((x) => x.catalog.startsWith(nativeKey[dtype]));
+    for (const dtype of ['f32', 'int8', 'ivfpq', 'ivfpq8', 'ivfpq-split', 'ivfpq8-split']) {
+      const iv = ivfRows.find((x) => x.n === n && x.dtype === dtype), nr = natRow(dtype);
+      if (!iv && !nr) continue;
+      const params = nr ? (nr.catalog.match(/\((v\d: .*)\)$/)?.[1] ?? '–') : '–';
+      const firstBytes = iv ? (iv.r.firstCatalogBytes ?? iv.bytes) : nr?.file_bytes;
+      const data = iv || nr ? `${MiB(firstBytes)} catalog${iv?.r.firstTransferredBytes ? ` (${MiB(iv.r.firstTransferredBytes)})` : ''}` : '–';
+      const build = nr ? `offline: ${nr.build_s.toFixed(1)}` : '–';
+      s += `| ${n} | nextclick ${ncName[dtype]} | ${params} | ${codeCell(code.nextclick)} | ${data} | ${build} | ${iv ? iv.r.setup.create.toFixed(0) : '–'} | ${iv ? `${iv.r.total.p50.toFixed(3)} ‡` : 'not run'} | ${iv ? `${iv.r.total.p99.toFixed(3)} ‡` : '–'} | ${nr ? `${nr.p50_ms.toFixed(3)} / ${nr.p99_ms.toFixed(3)}` : '–'} | ${nr ? nr.recall20.toFixed(3) : '–'} | ${iv ? `– / ${MiB(iv.r.wasmMemoryBytes)}` : '–'} | – |\n`;
+    }
+    for (const x of rows.filter((y) => y.n === n)) {
+      const r = x.r;
+      const name = { hnswlib: 'hnswlib-wasm HNSW', voy: 'voy-search k-d tree', 'js-scan': 'plain-JS exact scan' }[x.lib] + (x.earlier ? ' †' : '');
+      const best = r.sweep ? bestOfSweep(r.sweep) : null;
+      const params = x.lib === 'hnswlib' ? `ip, M ${VL.m}, efC ${VL.efc}${best ? `, efSearch ${best.ef}` : ''}` : x.lib === 'voy' ? 'default (768-d padded, bucket 32)' : '–';
+      const codeC = code[x.lib] ? codeCell(code[x.lib]) : '0 (no library)';
+      const vec = `${MiB(n * 64 * 4)} vectors`;
+      const ser = r.serialized && !r.serialized.error ? ` or ${MiB(r.serialized.bytes)} saved index` : '';
+      let build = r.buildMs !== undefined ? (r.buildMs / 1000).toFixed(1) : '–';
+      if (r.budgetExceeded) build = `stopped at ${VL.budgetS} s budget: ${r.added.toLocaleString('en')} of ${n.toLocaleString('en')} items`;
+      else if (r.error) build = `failed after ${(r.added ?? 0).toLocaleString('en')} items${r.elapsedMs ? ` (${(r.elapsedMs / 1000).toFixed(1)} s)` : ''}`;
+      if (x.lib === 'js-scan') build = '–';
+      const load = r.serialized && !r.serialized.error ? r.serialized.loadMs.toFixed(0) : '–';
+      const wasm = x.lib === 'js-scan' ? '–' : `${MiB(r.wasmAfterBuild ?? r.wasmNow ?? r.wasmMemoryBytes)} / ${MiB(r.wasmMemoryBytes)}`;
+      s += `| ${n} | ${name} | ${params} | ${codeC} | ${vec}${ser} | ${build} | ${load} | ${best ? ms(best.p50) : '–'} | ${best ? ms(best.p99) : '–'} | – | ${best ? best.recall.toFixed(3) : '–'} | ${wasm} | ${MiB(r.heapAfterQueries ?? null)} |\n`;
+      if (r.error) {
+        const mem = r.wasmNow ?? r.wasmMemoryBytes;
+        const why = /unreachable/.test(r.error) && mem > 3.5 * 1024 ** 3 ? ' (a wasm32 memory cannot grow past 4 GiB: the allocation failed and the Rust code aborted)' : '';
+        limits.push(`**${name}, ${n.toLocaleString('en')} items: ${r.error.split('\n')[0].replace(/\|/g, '\\|')}**, after ${(r.added ?? 0).toLocaleString('en')} items were added${r.elapsedMs ? ` in ${(r.elapsedMs / 1000).toFixed(1)} s` : ''}, wasm memory then ${MiB(mem)}${why}.`);
+      }
+      if (!r.error && !r.budgetExceeded && r.buildMs > 600_000) limits.push(`**${name}, ${n.toLocaleString('en')} items: the build took ${(r.buildMs / 60000).toFixed(1)} min** in the page (one thread; the default \`BENCH_VL_BUDGET_S\` of 600 s would have stopped it).`);
+      if (r.budgetExceeded) limits.push(`**${name}, ${n.toLocaleString('en')} items: not built within the ${VL.budgetS} s budget** (\`BENCH_VL_BUDGET_S\`): ${r.added.toLocaleString('en')} items in ${(r.buildMs / 1000).toFixed(0)} s.`);
+      if (r.serialized?.error) limits.push(`${name}, ${n.toLocaleString('en')} items: saving / loading its index failed: ${r.serialized.error.split('\n')[0]}.`);
+      if (!r.error && !r.budgetExceeded && n > VL.serializeMax && x.lib !== 'js-scan') {
+        const small = rows.find((y) => y.lib === x.lib && y.n < n && y.r.serialized && !y.r.serialized.error);
+        const est = small ? `; at ${(small.r.serialized.bytes / small.n).toFixed(0)} B an item (${small.n.toLocaleString('en')} items) it would be ≈ ${MiB((small.r.serialized.bytes / small.n) * n)}` : '';
+        limits.push(`${name}, ${n.toLocaleString('en')} items: its saved index was not measured at this size (\`BENCH_VL_SERIALIZE_MAX\` = ${VL.serializeMax})${est}.`);
+      }
+    }
+  }
+  s += `\n‡ nextclick's Chromium figures are track→top-20 (the encoder pass included), not a search alone; the libraries' are the search alone.\n`;
+  const sweeps = rows.filter((x) => x.lib === 'hnswlib' && x.r.sweep);
+  if (sweeps.length) {
+    s += `\nhnswlib-wasm by efSearch (the same index per size; each row after its own ${VL.warmup} untimed queries):\n\n| items | efSearch | top-20 p50 (ms) | p99 (ms) | mean (ms) | recall@20 |\n|---:|---:|---:|---:|---:|---:|\n`;
+    for (const x of sweeps) for (const e of x.r.sweep) s += `| ${x.n} | ${e.ef} | ${ms(e.p50)} | ${ms(e.p99)} | ${ms(e.mean)} | ${e.recall.toFixed(3)} |\n`;
+  }
+  const saved = rows.filter((x) => x.r.serialized && !x.r.serialized.error);
+  if (saved.length) {
+    // voy's saved index is one JS string, and V8's strings end at 2^29 − 24 characters (64-bit)
+    const voyCap = (x) => (x.lib === 'voy' ? ` (one JS string; V8's strings end at 2^29 − 24 characters, i.e. ≈ ${Math.floor(((2 ** 29 - 24) * x.n) / x.r.serialized.bytes).toLocaleString('en')} items at this rate)` : '');
+    s += `\nSaved indexes (the library's own format): ${saved.map((x) => `${x.lib} ${x.n.toLocaleString('en')} items: ${MiB(x.r.serialized.bytes)} (${(x.r.serialized.bytes / x.n).toFixed(0)} B an item)${voyCap(x)}, saved in ${(x.r.serialized.saveMs / 1000).toFixed(1)} s, loaded in ${(x.r.serialized.loadMs / 1000).toFixed(1)} s`).join('; ')}.\n`;
+  }
+  if (limits.length) s += `\nLimits met in this run:\n\n${limits.map((l) => `- ${l}`).join('\n')}\n`;
+  s += `\nReproduce (from the repository root): \`make bench-catalog-web\` then \`make bench-vector-libs\` (it writes the libraries' inputs with \`bench_catalog --vectors-only\` and runs the line below). By hand: \`make bench-catalog-web\` (nextclick's rows; its bench_catalog run also writes the libraries' inputs and \`bench/out/data/bench-catalog-N.json\`), or for the inputs alone \`cargo build --release -p nextclick-model --example bench_catalog && BENCH_CATALOG_WRITE=bench/out/data target/release/examples/bench_catalog --vectors-only ${VL.sizes.join(' ')}\`; then \`cd bench && npm ci && BENCH_ONLY=vector-libs`;
+  const envs = [['BENCH_VL_SIZES', VL.sizes.join(','), '100000,1000000'], ['BENCH_VL_LIBS', VL.libs.join(','), 'hnswlib,voy,js-scan'], ['BENCH_VL_BUDGET_S', String(VL.budgetS), '600'], ['BENCH_VL_EF', VL.ef, '20,40,80,160'], ['BENCH_VL_HNSW_M', String(VL.m), '16'], ['BENCH_VL_HNSW_EFC', String(VL.efc), '200'], ['BENCH_VL_SERIALIZE_MAX', String(VL.serializeMax), '100000'], ['BENCH_VL_WARMUP', String(VL.warmup), '50']];
+  const merged = rows.some((x) => x.earlier); // a partial re-run: the command that measured every row is the full one
+  for (const [k, v, d] of envs) if (v !== d && !(merged && (k === 'BENCH_VL_SIZES' || k === 'BENCH_VL_LIBS'))) s += ` ${k}=${v}`;
+  s += ` node run.mjs\`. Raw results: bench/out/vector-libs.json.\n<!-- vector-libs:end -->\n`;
+  return s;
 }
 
 /** The "Memory after N events" section (between markers, so BENCH_ONLY=memory can replace it alone). */

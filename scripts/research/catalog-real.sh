@@ -39,5 +39,6 @@ for kind in f32 int8 ivfpq ivfpq-pq; do
   $NC eval --target "$REES" --model "$MODEL" --catalog $W/rees46-oct2019-$kind.catalog --rows zero-shot,device \
     --work $W/work --plots $W/replay-$kind > $W/replay-$kind.log 2>&1
 done
+{ date -u +%Y-%m-%dT%H:%M:%SZ; cut -d' ' -f1-3 /proc/loadavg; } > $W/when.txt # when measured, and the load
 python3 scripts/research/catalog-real-table.py $W "$MODEL" "$(git rev-parse --short HEAD)" "$((  $(date +%s) - t0 ))" docs/bench.md
 echo "make bench-catalog-real: done in $(( $(date +%s) - t0 )) s (docs/bench.md)"

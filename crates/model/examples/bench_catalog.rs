@@ -6,7 +6,12 @@
 //! `BENCH_CATALOG_WRITE=DIR` also writes each size's catalogs as `DIR/catalog-N-{f32,ivfpq,ivfpq8}.bin`
 //! (and the IVF-PQ ones split, format version 3: `catalog-N-KIND-split.bin` + `.body.bin`),
 //! bound to the model `BENCH_CATALOG_MODEL` (default models/default.onnx), for the same measurement in
-//! Chromium (`make bench-catalog-web`, bench/run.mjs `BENCH_ONLY=ivf`).
+//! Chromium (`make bench-catalog-web`, bench/run.mjs `BENCH_ONLY=ivf`). With `BENCH_CATALOG_WRITE` it also
+//! writes, for the npm vector-search libraries' side by side (bench/run.mjs `BENCH_ONLY=vector-libs`), the
+//! inputs as raw little-endian arrays: `vectors-N.f32` (N × 64, the vectors the catalogs are built from),
+//! `queries-N.f32` (the `BENCH_QUERIES` × 64 recall queries) and `exact-N.u32` (the exact f32 scan's top-20
+//! rows per query, best first), and `bench-catalog-N.json` (this table's rows for that size).
+//! `--vectors-only` (with `BENCH_CATALOG_WRITE`) writes just those three arrays: no catalogs, no table.
 
 use std::time::Instant;
 
@@ -36,6 +41,11 @@ fn latency(cat: &Catalog, qs: &[Vec<f32>]) -> (f64, f64) {
     (pct(&mut t, 0.5), pct(&mut t, 0.99))
 }
 
+/// Raw little-endian f32s (the browser's Float32Array on every platform it runs on).
+fn le_bytes(xs: impl Iterator<Item = f32>) -> Vec<u8> {
+    xs.flat_map(f32::to_le_bytes).collect()
+}
+
 fn mib(b: usize) -> String {
     format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
 }
@@ -43,6 +53,7 @@ fn mib(b: usize) -> String {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let grid = args.iter().any(|a| a == "--grid");
+    let vectors_only = args.iter().any(|a| a == "--vectors-only");
     let mut sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     if sizes.is_empty() {
         sizes = vec![20_000, 100_000, 1_000_000];
@@ -62,7 +73,15 @@ fn main() {
             });
             nextclick::catalog::sha256(&std::fs::read(&model).expect("BENCH_CATALOG_MODEL"))
         }
+        None if vectors_only => panic!("--vectors-only needs BENCH_CATALOG_WRITE=DIR"),
         None => [0u8; 32],
+    };
+    let write_raw = |name: String, bytes: Vec<u8>| {
+        if let Some(dir) = &write {
+            let f = dir.join(name);
+            std::fs::write(&f, bytes).expect("write raw array");
+            eprintln!("bench_catalog: wrote {}", f.display());
+        }
     };
     let save = |n: usize, kind: &str, c: &Catalog| {
         if let Some(dir) = &write {
@@ -80,15 +99,36 @@ fn main() {
             }
         }
     };
-    println!("| items | catalog | build (s) | file bytes | vectors/codes bytes | est. wasm heap | recall@20 | top-20 p50 (ms) | top-20 p99 (ms) |");
-    println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    if !vectors_only {
+        println!("| items | catalog | build (s) | file bytes | vectors/codes bytes | est. wasm heap | recall@20 | top-20 p50 (ms) | top-20 p99 (ms) |");
+        println!("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+    }
     for &n in &sizes {
         let clusters = (n / 100).max(10);
         let v = clustered_vectors(n, d, clusters, 0.6, n as u64);
         let qs = queries_near(&v, d, nq, 0.5, 7);
         let ids: Vec<String> = (0..n).map(|i| format!("it-{i}")).collect();
         let exact = Catalog::from_f32(ids.clone(), d, v.clone(), None, sha).expect("f32 catalog");
+        if write.is_some() {
+            // the libraries' inputs: the same vectors and queries, and the exact top-20 to score them by
+            write_raw(format!("vectors-{n}.f32"), le_bytes(v.iter().copied()));
+            write_raw(
+                format!("queries-{n}.f32"),
+                le_bytes(qs.iter().flatten().copied()),
+            );
+            let mut s = Scratch::default();
+            let top: Vec<u8> = qs
+                .iter()
+                .flat_map(|q| exact.search(q, 20, &[], &mut s))
+                .flat_map(|(i, _)| (i as u32).to_le_bytes())
+                .collect();
+            write_raw(format!("exact-{n}.u32"), top);
+            if vectors_only {
+                continue;
+            }
+        }
         let q8 = exact.quantize_int8();
+        let mut json: Vec<serde_json::Value> = Vec::new();
         let row = |name: &str, c: &Catalog, secs: f64, vec_bytes: usize| {
             let bytes = c.to_bytes().len();
             let r = recall_at(&exact, c, &qs, 20);
@@ -99,12 +139,16 @@ fn main() {
                 mib(vec_bytes),
                 mib(c.wasm32_heap_bytes()),
             );
+            serde_json::json!({
+                "catalog": name, "build_s": secs, "file_bytes": bytes, "vector_bytes": vec_bytes,
+                "wasm32_heap_bytes": c.wasm32_heap_bytes(), "recall20": r, "p50_ms": p50, "p99_ms": p99,
+            })
         };
-        row("exact f32 (v1)", &exact, 0.0, n * d * 4);
+        json.push(row("exact f32 (v1)", &exact, 0.0, n * d * 4));
         if n <= 100_000 {
             save(n, "f32", &exact); // 1M f32 rows are 254 MB: the page is not given that
         }
-        row("int8 (v1)", &q8, 0.0, n * d + n * 4);
+        json.push(row("int8 (v1)", &q8, 0.0, n * d + n * 4));
         for rescore in [false, true] {
             let cfg = IvfPqConfig {
                 rescore,
@@ -128,7 +172,7 @@ fn main() {
                     String::new()
                 }
             );
-            row(&name, &cat, secs, ix.encoded_len());
+            json.push(row(&name, &cat, secs, ix.encoded_len()));
             save(n, if rescore { "ivfpq8" } else { "ivfpq" }, &cat);
             if grid {
                 for np in [ix.nprobe / 2, ix.nprobe * 2, ix.nprobe * 4] {
@@ -142,7 +186,7 @@ fn main() {
                                 String::new()
                             }
                         );
-                        row(&label, &cat, secs, ix.encoded_len());
+                        json.push(row(&label, &cat, secs, ix.encoded_len()));
                         if !rescore {
                             break;
                         }
@@ -151,5 +195,10 @@ fn main() {
                 cat.set_search(ix.nprobe, ix.rerank);
             }
         }
+        let summary = serde_json::json!({ "items": n, "dim": d, "queries": nq, "rows": json });
+        write_raw(
+            format!("bench-catalog-{n}.json"),
+            serde_json::to_vec_pretty(&summary).expect("json"),
+        );
     }
 }
