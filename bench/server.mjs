@@ -10,7 +10,7 @@ const TYPES = {
   '.wasm': 'application/wasm', '.json': 'application/json', '.onnx': 'application/octet-stream',
   '.bin': 'application/octet-stream', '.catalog': 'application/octet-stream',
 };
-const ALLOWED = ['/bench/page.html', '/bench/page.mjs', '/bench/out/', '/bench/node_modules/onnxruntime-web/dist/', '/models/', '/packages/nextclick/sdk/engine.js',
+const ALLOWED = ['/bench/page.html', '/bench/page.mjs', '/bench/memories.js', '/bench/out/', '/bench/node_modules/onnxruntime-web/dist/', '/models/', '/packages/nextclick/sdk/engine.js',
   // the npm vector-search libraries' page (BENCH_ONLY=vector-libs)
   '/bench/vector-libs.html', '/bench/vector-libs.mjs', '/bench/node_modules/hnswlib-wasm/dist/', '/bench/node_modules/voy-search/'];
 

@@ -31,6 +31,17 @@ async function withInit(context, extra) {
   return () => assert.ok(rewritten, "the demo's init call was found and given the options");
 }
 
+/** A new shopper who granted consent and opened a product: the settled strip's ids in `shown`. */
+async function consentingShopperOnAProduct() {
+  const { context, page, log } = await newShopper(env.browser);
+  await page.goto(`${env.server.base}/`);
+  await page.evaluate(() => window.nextclick("ready"));
+  await allow(page);
+  await openProductFrom(page, "running", 0);
+  await waitForStrip(page);
+  return { context, page, log, shown: await settledStrip(page) };
+}
+
 /** No recorded request (URL, headers, body) carries any of the measurement. */
 function assertNothingMeasuredSent(log) {
   for (const r of log.requests) {
@@ -56,13 +67,7 @@ function nextQualityEvent(page, pred) {
 }
 
 test("defaults: a click on a suggestion is a hit, the cart after it a conversion; counters persist with consent, forget erases them; no request carries any of it", async () => {
-  const { context, page, log } = await newShopper(env.browser);
-  await page.goto(`${env.server.base}/`);
-  await page.evaluate(() => window.nextclick("ready"));
-  await allow(page);
-  await openProductFrom(page, "running", 0);
-  await waitForStrip(page);
-  const shown = await settledStrip(page);
+  const { context, page, log, shown } = await consentingShopperOnAProduct();
   const q0 = (await status(page)).quality;
   assert.equal(q0.group, "treatment");
   assert.equal(q0.holdout, 0);
@@ -117,13 +122,7 @@ test("defaults: a click on a suggestion is a hit, the cart after it a conversion
 });
 
 test("a prediction in flight when forget() runs is dropped: nothing of the erased session is emitted or counted afterwards", async () => {
-  const { context, page, log } = await newShopper(env.browser);
-  await page.goto(`${env.server.base}/`);
-  await page.evaluate(() => window.nextclick("ready"));
-  await allow(page);
-  await openProductFrom(page, "running", 0);
-  await waitForStrip(page);
-  const shown = await settledStrip(page);
+  const { context, page, log, shown } = await consentingShopperOnAProduct();
   const after = await page.evaluate(async (id) => {
     const emitted = [];
     let forgotten = false;
