@@ -61,6 +61,8 @@ const VL = {
 
 const sh = (c) => { try { return execSync(c, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return '?'; } };
 const say = (s) => console.log(`bench: ${s}`);
+/** Bytes as MiB for the sections' tables ('–' for a figure not measured). */
+const MiB = (b) => (b === null || b === undefined ? '–' : `${(b / 1048576).toFixed(2)} MiB`);
 
 // ---- the model ----
 let modelName = 'default';
@@ -476,7 +478,6 @@ function placeKept(md, prev) {
 /** The "Big catalogs in Chromium" section (between markers: BENCH_ONLY=ivf writes it, a full run keeps it). */
 function ivfSection(rows, load) {
   const name = { f32: 'exact f32 (v1)', ivfpq: 'IVF-PQ (v2)', ivfpq8: 'IVF-PQ + int8 re-score (v2)', 'ivfpq-split': 'IVF-PQ, split (v3)', 'ivfpq8-split': 'IVF-PQ + int8 re-score, split (v3)' };
-  const MiB = (b) => `${(b / 1048576).toFixed(2)} MiB`;
   let s = `<!-- ivf:begin -->\n## Big catalogs in Chromium (\`make bench-catalog-web\`, issue #20)\n\n`;
   s += `Measured on ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, load average ${load.map((x) => x.toFixed(2)).join(' / ')}, headless Chromium ${browserVersion}, `;
   s += `www/pkg at git ${sh('git rev-parse --short HEAD')}: the catalogs of "Big catalogs" below (generated clustered vectors, ids \`it-i\`, no metadata, the builder's defaults; `;
@@ -550,7 +551,6 @@ function placeVectorLibs(md, section) {
 
 /** The "Big catalogs: npm vector-search libraries side by side" section (between markers). */
 function vectorLibsSection(rows, md) {
-  const MiB = (b) => (b === null || b === undefined ? '–' : `${(b / 1048576).toFixed(2)} MiB`);
   const KiB = (b) => `${(b / 1024).toFixed(0)} KiB`;
   const ms = (x, d = 3) => (x === null || x === undefined ? '–' : x.toFixed(d));
   const loadStr = (l) => l.map((x) => x.toFixed(2)).join(' / ');
@@ -655,7 +655,6 @@ function vectorLibsSection(rows, md) {
 
 /** The "Memory after N events" section (between markers, so BENCH_ONLY=memory can replace it alone). */
 function memorySection(m, load) {
-  const MiB = (b) => (b === null || b === undefined ? '–' : `${(b / 1048576).toFixed(2)} MiB`);
   const first = m.points[0], last = m.points[m.points.length - 1];
   let s = `<!-- memory:begin -->\n## Memory after ${m.events.toLocaleString('en')} events\n\n`;
   s += `Measured by \`make bench\` (alone: \`BENCH_ONLY=memory make bench\`) on ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, load average ${load.map((x) => x.toFixed(2)).join(' / ')}: `;

@@ -1148,7 +1148,8 @@ pub fn write(
 }
 
 /// The order the lists are written in: a greedy chain from list 0, each step to the nearest centroid not
-/// yet taken (squared distance; ties to the lower list). Deterministic, `O(nlist² · d)`.
+/// yet taken (squared distance; ties to the lower list). Deterministic, `O(nlist² · d)`: one distance a
+/// candidate a step.
 pub fn list_chain(ix: &IvfPq) -> Vec<usize> {
     let (nl, d) = (ix.nlist(), ix.dim);
     let c = |l: usize| &ix.centroids[l * d..(l + 1) * d];
@@ -1159,13 +1160,14 @@ pub fn list_chain(ix: &IvfPq) -> Vec<usize> {
         taken[at] = true;
         order.push(at);
         let here = c(at);
-        let next = (0..nl).filter(|&l| !taken[l]).min_by(|&x, &y| {
-            let dist =
-                |l: usize| -> f32 { c(l).iter().zip(here).map(|(a, b)| (a - b) * (a - b)).sum() };
-            dist(x).total_cmp(&dist(y)).then(x.cmp(&y))
-        });
+        let dist =
+            |l: usize| -> f32 { c(l).iter().zip(here).map(|(a, b)| (a - b) * (a - b)).sum() };
+        let next = (0..nl)
+            .filter(|&l| !taken[l])
+            .map(|l| (dist(l), l))
+            .min_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
         match next {
-            Some(l) => at = l,
+            Some((_, l)) => at = l,
             None => break,
         }
     }

@@ -110,10 +110,6 @@ def main():
     text = BEGIN + "\n" + "\n".join(L) + "\n" + END + "\n"
     doc = open(out).read()
     start, end = doc.find(BEGIN), doc.find(END)
-    if start < 0 and doc.find(SECTION) >= 0:  # written before the markers
-        start = doc.find(SECTION)
-        nxt = doc.find("\n## ", start + len(SECTION))
-        end = nxt + 1 - len(END) - 1 if nxt >= 0 else len(doc) - len(END) - 1
     if start < 0:
         doc = doc.rstrip("\n") + "\n\n" + text
     else:

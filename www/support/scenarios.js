@@ -444,8 +444,8 @@ async function splitPersistence(browser = env.browser) {
   assert.ok(st.restoredEvents >= 2, `restored ${st.restoredEvents} events`);
   assert.equal(st.consent, "granted");
   await waitForStrip(page);
-  // (consent stays granted, so forget() opens the counters again at once: a prediction still in flight
-  // would be counted, and stored, as the first impression after it)
+  // (consent stays granted, so forget() starts storing again at once: an auto-captured view landing just
+  // after it would rightly be stored as the first event of a new session)
   await quiet(page);
   // forget: storage erased, no chunk left in memory
   await page.evaluate(() => window.nextclick("forget"));

@@ -366,16 +366,30 @@ pub fn queries_near(
 /// Mean recall@`k` of `cat`'s search against the exact top-`k` of `exact` (the same items, any order,
 /// matched by id), over `queries`.
 pub fn recall_at(exact: &Catalog, cat: &Catalog, queries: &[Vec<f32>], k: usize) -> f64 {
+    recall_against(&exact_top(exact, queries, k), cat, queries, k)
+}
+
+/// The ids of `exact`'s top-`k` for each query (what [`recall_against`] compares with).
+fn exact_top<'a>(exact: &'a Catalog, queries: &[Vec<f32>], k: usize) -> Vec<Vec<&'a str>> {
     let mut scratch = Default::default();
-    let mut scratch2 = Default::default();
+    queries
+        .iter()
+        .map(|q| {
+            exact
+                .search(q, k, &[], &mut scratch)
+                .into_iter()
+                .map(|(i, _)| exact.id(i))
+                .collect()
+        })
+        .collect()
+}
+
+/// Mean recall@`k` of `cat`'s search over `queries` against `want` (per query, the exact top-`k` ids).
+fn recall_against(want: &[Vec<&str>], cat: &Catalog, queries: &[Vec<f32>], k: usize) -> f64 {
+    let mut scratch = Default::default();
     let mut sum = 0.0;
-    for q in queries {
-        let want: Vec<&str> = exact
-            .search(q, k, &[], &mut scratch)
-            .into_iter()
-            .map(|(i, _)| exact.id(i))
-            .collect();
-        let got = cat.search(q, k, &[], &mut scratch2);
+    for (q, want) in queries.iter().zip(want) {
+        let got = cat.search(q, k, &[], &mut scratch);
         let hit = got
             .iter()
             .filter(|(i, _)| want.contains(&cat.id(*i)))
@@ -414,9 +428,10 @@ pub fn calibrate_nprobe(
     };
     let (nlist, rerank) = (ix.nlist(), ix.rerank);
     let mut nprobe = ix.nprobe;
+    let want = exact_top(exact, queries, k); // once: the exact scan does not change with nprobe
     loop {
         ivf.set_search(nprobe, rerank);
-        let recall = recall_at(exact, ivf, queries, k);
+        let recall = recall_against(&want, ivf, queries, k);
         if recall >= target || nprobe >= nlist {
             return Ok(Calibration {
                 nprobe,

@@ -131,6 +131,17 @@ pub fn run(a: CatalogArgs) -> Result<()> {
     } else {
         "f32"
     };
+    // recall queries of the compressed formats: IVF-PQ's nprobe calibrated on the even ones of the first
+    // 400, every figure reported on the odd ones (held out)
+    let (fit, qs): (Vec<Vec<f32>>, Vec<Vec<f32>>) = {
+        let (even, odd): (Vec<_>, Vec<_>) = queries
+            .iter()
+            .take(400)
+            .enumerate()
+            .partition(|(i, _)| i % 2 == 0);
+        let strip = |v: Vec<(usize, &Vec<f32>)>| v.into_iter().map(|(_, q)| q.clone()).collect();
+        (strip(even), strip(odd))
+    };
     let out = if a.ivfpq {
         let cfg = IvfPqConfig {
             lists: a.lists,
@@ -141,15 +152,6 @@ pub fn run(a: CatalogArgs) -> Result<()> {
             ..Default::default()
         };
         let mut ivf = super::split_catalog::build_with_progress(&cat, &vecs, &cfg)?;
-        // calibration on the even queries, the figure reported on the odd ones (held out)
-        let (fit, qs): (Vec<_>, Vec<_>) = queries
-            .iter()
-            .take(400)
-            .cloned()
-            .enumerate()
-            .partition(|(i, _)| i % 2 == 0);
-        let fit: Vec<Vec<f32>> = fit.into_iter().map(|(_, q)| q).collect();
-        let qs: Vec<Vec<f32>> = qs.into_iter().map(|(_, q)| q).collect();
         let mut how = "given".to_string();
         if a.nprobe.is_none() {
             let c = ivfpq::calibrate_nprobe(&cat, &mut ivf, &fit, 20, a.target_recall)?;
@@ -184,13 +186,6 @@ pub fn run(a: CatalogArgs) -> Result<()> {
         );
         ivf
     } else if a.int8 {
-        let qs: Vec<Vec<f32>> = queries
-            .iter()
-            .skip(1)
-            .step_by(2)
-            .take(200)
-            .cloned()
-            .collect();
         eprintln!(
             "int8: recall@20 vs the exact f32 scan over {} held-out queries: {:.4}",
             qs.len(),
