@@ -133,6 +133,15 @@ bench: wasm-release
 	@if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then cd bench && npm ci --no-audit --no-fund --loglevel=error; fi
 	cd bench && node run.mjs
 
+## Incremental encoding (issue #23, contract v2): the default model's weights written as a step graph
+## (crates/model/examples/step_graph.rs) beside the window graph, nextclick and onnxruntime-web on both in one
+## headless Chromium run: cold start, track→top-20 at BENCH_SIZES, the two runtimes' agreement on the step
+## graph (rewrites docs/bench.md's "Incremental encoding" section; a full `make bench` keeps it).
+.PHONY: bench-incremental
+bench-incremental: wasm-release tools-release
+	@if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then cd bench && npm ci --no-audit --no-fund --loglevel=error; fi
+	cd bench && BENCH_ONLY=incremental node run.mjs
+
 ## What a shop ships: nextclick's packed SDK against Segment, Algolia insights, Recombee JS and PostHog, each
 ## bundled with esbuild from npm (bench/sdk-size; writes docs/sdk-size.md).
 bench-sdk-size: package

@@ -23,6 +23,8 @@ const EVENTS = +(q.get('events') || 2000);
 const WARMUP = +(q.get('warmup') || 200);
 const MODEL = q.get('model');
 const PKG = q.get('pkg');
+/** Catalog file prefix: `catalog-N-…` for the model, `catalog-v2-N-…` for the step graph's copy (bound to it). */
+const CAT = q.get('cat') ? `catalog-${q.get('cat')}` : 'catalog';
 const K = 20;
 const L_TIMEOUT_MS = 30 * 60_000;
 const KINDS = ['view', 'click', 'cart', 'remove_from_cart', 'purchase'];
@@ -150,7 +152,7 @@ async function setupNextclick(modelBytesP, catalogBytesP) {
   if (SPLIT) {
     // the SDK's fetcher (engine.js): Range requests on the body, each chunk checked in wasm
     const { chunkFetcher } = await import('/packages/nextclick/sdk/engine.js');
-    const body = chunkFetcher(`/bench/out/data/catalog-${N}-${DTYPE}.body.bin`);
+    const body = chunkFetcher(`/bench/out/data/${CAT}-${N}-${DTYPE}.body.bin`);
     const add = (r, b) => { chunkBytes.total += b.byteLength; chunkBytes.requests++; p.addChunk(r, b); };
     return {
       timings: { lib: tLib - t0, dataWait: tFetch - tLib, create: tReady - tFetch },
@@ -187,6 +189,7 @@ async function setupOrt(modelBytesP, catalogBytesP) {
   const cat = parseCatalog(catBytes);
   const tReady = now();
   const D = cat.d;
+  if (session.inputNames.includes('past_keys')) return ortIncremental(ort, session, cat, { lib: tLib - t0, dataWait: tFetch - tLib, create: tReady - tFetch });
   const L = session.inputMetadata ? (session.inputMetadata.find?.((m) => m.name === 'items')?.shape?.[1] ?? 50) : 50;
   const items = new Float32Array(L * D), types = new BigInt64Array(L), gaps = new BigInt64Array(L), mask = new Float32Array(L);
   const tItems = new ort.Tensor('float32', items, [1, L, D]);
@@ -232,26 +235,99 @@ async function setupOrt(modelBytesP, catalogBytesP) {
     async predict() {
       if (events.length === 0) return [];
       const raw = cached ?? await this.encode();
-      const s = LEARN ? adapter.apply(raw) : raw;
-      const V = cat.vectors, n = cat.n;
-      for (let i = 0; i < n; i++) { let acc = 0; const o = i * D; for (let j = 0; j < D; j++) acc += V[o + j] * s[j]; scores[i] = acc; }
-      for (const e of events) if (e.kind === 5) scores[e.item] = -Infinity;
-      scores[events[events.length - 1].item] = -Infinity;
-      topS.fill(-Infinity); topI.fill(-1);
-      for (let i = 0; i < n; i++) {
-        const v = scores[i];
-        if (v > topS[K - 1]) {
-          let j = K - 1;
-          while (j > 0 && topS[j - 1] < v) { topS[j] = topS[j - 1]; topI[j] = topI[j - 1]; j--; }
-          topS[j] = v; topI[j] = i;
+      return jsTopK(cat, LEARN ? adapter.apply(raw) : raw, events, scores, topI, topS);
+    },
+  };
+}
+
+/** The top-K of session vector `s` over the catalog in JS (ORT side), excluding purchased items and the
+ *  current one, with the metadata lookup nextclick does. */
+function jsTopK(cat, s, events, scores, topI, topS) {
+  const V = cat.vectors, n = cat.n, D = cat.d;
+  for (let i = 0; i < n; i++) { let acc = 0; const o = i * D; for (let j = 0; j < D; j++) acc += V[o + j] * s[j]; scores[i] = acc; }
+  for (const e of events) if (e.kind === 5) scores[e.item] = -Infinity;
+  scores[events[events.length - 1].item] = -Infinity;
+  topS.fill(-Infinity); topI.fill(-1);
+  for (let i = 0; i < n; i++) {
+    const v = scores[i];
+    if (v > topS[K - 1]) {
+      let j = K - 1;
+      while (j > 0 && topS[j - 1] < v) { topS[j] = topS[j - 1]; topI[j] = topI[j - 1]; j--; }
+      topS[j] = v; topI[j] = i;
+    }
+  }
+  const res = [];
+  for (let j = 0; j < K && topI[j] >= 0; j++) {
+    const i = topI[j], m = cat.meta[i];
+    res.push({ itemId: cat.ids[i], score: topS[j], title: m?.title, url: m?.url, price: m?.price });
+  }
+  return res;
+}
+
+/** ORT-web on a contract-v2 (incremental) model: the same session bookkeeping, and one `session.run` per new
+ *  event with the key/value ring of the session's earlier events kept in JS (as src/model.rs keeps it). */
+function ortIncremental(ort, session, cat, timings) {
+  const D = cat.d;
+  const probe = session.inputMetadata?.find?.((m) => m.name === 'past_keys')?.shape;
+  if (!probe || probe.length !== 5) throw new Error('v2 model: past_keys shape unknown');
+  const [, layers, heads, slots, dh] = probe;
+  const L = slots + 1;
+  const kv = [1, layers, heads, slots, dh];
+  const keys = new Float32Array(layers * heads * slots * dh), values = new Float32Array(keys.length), pmask = new Float32Array(slots);
+  const item = new Float32Array(D), ty = new BigInt64Array(1), gap = new BigInt64Array(1), pos = new BigInt64Array(1);
+  const feeds = {
+    item: new ort.Tensor('float32', item, [1, D]), event_type: new ort.Tensor('int64', ty, [1]),
+    time_gap: new ort.Tensor('int64', gap, [1]), position: new ort.Tensor('int64', pos, [1]),
+    past_keys: new ort.Tensor('float32', keys, kv), past_values: new ort.Tensor('float32', values, kv),
+    past_mask: new ort.Tensor('float32', pmask, [1, slots]),
+  };
+  const scores = new Float32Array(cat.n);
+  const adapter = new JsAdapter(D);
+  let events = [];
+  let count = 0; // events of the current session
+  let stepped = 0; // of those, in the ring
+  let cached = null;
+  const topI = new Int32Array(K), topS = new Float32Array(K);
+  return {
+    timings, L,
+    async track(ev) {
+      const it = cat.index.get(ev.itemId);
+      if (it === undefined) return 'unknown_item';
+      const last = events[events.length - 1];
+      const newSession = !last || ev.timestamp - last.ts > L_TIMEOUT_MS;
+      if (newSession) { events = []; count = 0; stepped = 0; keys.fill(0); values.fill(0); pmask.fill(0); cached = null; }
+      else if (LEARN) { const s = cached ?? await this.encode(); adapter.learn(s, it, cat); }
+      events.push({ item: it, kind: ev._kind, ts: ev.timestamp });
+      count++;
+      if (events.length > 200) events.shift();
+      cached = null;
+      return newSession ? 'new_session' : 'accepted';
+    },
+    async encode() {
+      let out = null;
+      while (stepped < count) {
+        const k = events.length - (count - stepped), e = events[k];
+        item.set(cat.vectors.subarray(e.item * D, (e.item + 1) * D));
+        ty[0] = BigInt(e.kind);
+        gap[0] = BigInt(gapBucket(k > 0 ? (e.ts - events[k - 1].ts) / 1000 : null));
+        pos[0] = BigInt(Math.min(stepped, L - 1));
+        const r = await session.run(feeds);
+        const slot = stepped % slots, kd = r.keys.data, vd = r.values.data;
+        for (let lh = 0; lh < layers * heads; lh++) {
+          keys.set(kd.subarray(lh * dh, (lh + 1) * dh), (lh * slots + slot) * dh);
+          values.set(vd.subarray(lh * dh, (lh + 1) * dh), (lh * slots + slot) * dh);
         }
+        pmask[slot] = 1;
+        stepped++;
+        out = r.session.data;
       }
-      const res = [];
-      for (let j = 0; j < K && topI[j] >= 0; j++) {
-        const i = topI[j], m = cat.meta[i];
-        res.push({ itemId: cat.ids[i], score: topS[j], title: m?.title, url: m?.url, price: m?.price });
-      }
-      return res;
+      cached = out ?? cached;
+      return cached;
+    },
+    async predict() {
+      if (events.length === 0) return [];
+      const raw = cached ?? await this.encode();
+      return jsTopK(cat, LEARN ? adapter.apply(raw) : raw, events, scores, topI, topS);
     },
   };
 }
@@ -301,7 +377,7 @@ async function main() {
   const t0 = now();
   const suffix = ['int8', 'ivfpq', 'ivfpq8', 'ivfpq-split', 'ivfpq8-split'].includes(DTYPE) ? DTYPE : 'f32';
   const modelP = fetchBytes(MODEL);
-  const catP = fetchBytes(`/bench/out/data/catalog-${N}-${suffix}.bin`);
+  const catP = fetchBytes(`/bench/out/data/${CAT}-${N}-${suffix}.bin`);
   const lib = LIB === 'nextclick' ? await setupNextclick(modelP, catP) : await setupOrt(modelP, catP);
   const ready = now();
   const stream = eventStream(WARMUP + EVENTS + 1, N);
@@ -314,7 +390,7 @@ async function main() {
   // the body's ranges), as the browser counts them (transferSize: headers + encoded body)
   const transferred = performance.getEntriesByType('resource').reduce((a, e) => a + (e.transferSize || 0), 0);
   const firstCatalogBytes = SPLIT ? lib.headBytes + chunkBytes.total : null;
-  const total = [], trackT = [], learnT = [], top1 = [];
+  const total = [], trackT = [], learnT = [], top1 = [], top1Score = [];
   const resident = []; // split catalogs: the events that fetched nothing
   let fetched = 0;
   for (let i = 1; i < stream.length; i++) {
@@ -334,6 +410,7 @@ async function main() {
       trackT.push(b - a);
       if (LEARN && st === 'accepted') learnT.push(b - a);
       top1.push(top.length ? top[0].itemId : '');
+      top1Score.push(top.length ? top[0].score : null);
     }
   }
   const summary = (xs) => xs.length ? { p50: pct(xs, 0.5), p99: pct(xs, 0.99), mean: xs.reduce((x, y) => x + y, 0) / xs.length, n: xs.length } : null;
@@ -350,10 +427,10 @@ async function main() {
     residentChunks: SPLIT ? lib.resident() : null,
     jsHeapBytes: performance.memory ? performance.memory.usedJSHeapSize : null,
     crossOriginIsolated: self.crossOriginIsolated,
-    top1,
+    top1, top1Score,
     userAgent: navigator.userAgent,
   };
-  log(JSON.stringify({ ...window.__result, top1: undefined }, null, 1));
+  log(JSON.stringify({ ...window.__result, top1: undefined, top1Score: undefined }, null, 1));
 }
 
 main().catch((e) => { window.__result = { error: String(e && e.stack || e) }; log('ERROR ' + e); });

@@ -30,7 +30,13 @@ const MEM_EVENTS = +(process.env.BENCH_MEMORY_EVENTS ?? 100000);
 const MEM_N = +(process.env.BENCH_MEMORY_N || SIZES[SIZES.length - 1]);
 const MEM_LEARN = (process.env.BENCH_MEMORY_LEARN ?? '1') !== '0';
 const ONLY = process.env.BENCH_ONLY || '';
-if (ONLY && ONLY !== 'memory' && ONLY !== 'ivf' && ONLY !== 'vector-libs') throw new Error(`BENCH_ONLY=${ONLY}: only "memory", "ivf" and "vector-libs" are supported`);
+if (ONLY && !['memory', 'ivf', 'vector-libs', 'incremental'].includes(ONLY)) throw new Error(`BENCH_ONLY=${ONLY}: only "memory", "ivf", "vector-libs" and "incremental" are supported`);
+// BENCH_ONLY=incremental (`make bench-incremental`, issue #23): the model's weights written as a contract-v2
+// step graph (crates/model/examples/step_graph.rs: bench/out/data/model-v2.onnx; positions count from the
+// session start there, so it is another model with the same arithmetic per event, not one to ship), catalogs
+// bound to it (catalog-v2-N-*), and nextclick and onnxruntime-web on both graphs in the same run: cold start
+// (BENCH_COLD_RUNS) and track→top-20 at BENCH_SIZES, plus the two runtimes' agreement on the step graph.
+// Rewrites only its section of docs/bench.md (between keep:incremental markers; a full run keeps it).
 // BENCH_ONLY=ivf (`make bench-catalog-web`): big catalogs in the page — the f32 scan and the IVF-PQ catalogs
 // (format v2, with and without int8 re-scoring) that crates/model/examples/bench_catalog.rs wrote into
 // bench/out/data for BENCH_IVF_SIZES (default 100000,1000000); rewrites only that section of docs/bench.md.
@@ -89,7 +95,7 @@ function splitmix(seed) {
     return Number((z ^ (z >> 31n)) >> 11n) / 2 ** 53;
   };
 }
-function writeCatalog(n, int8) {
+function writeCatalog(n, int8, sha = modelSha) {
   const r = splitmix(7 + n);
   const normal = () => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
   const vecs = new Float32Array(n * D);
@@ -103,7 +109,7 @@ function writeCatalog(n, int8) {
   const head = Buffer.alloc(52);
   Buffer.from('NXCLCAT\0', 'binary').copy(head, 0);
   head.writeUInt16LE(1, 8); head[10] = int8 ? 1 : 0; head[11] = 1;
-  head.writeUInt32LE(n, 12); head.writeUInt32LE(D, 16); modelSha.copy(head, 20);
+  head.writeUInt32LE(n, 12); head.writeUInt32LE(D, 16); sha.copy(head, 20);
   parts.push(head);
   const str = (s) => { const b = Buffer.from(s, 'utf8'); const l = Buffer.alloc(2); l.writeUInt16LE(b.length); parts.push(l, b); };
   for (let i = 0; i < n; i++) str(`it-${i}`);
@@ -125,6 +131,15 @@ function writeCatalog(n, int8) {
   return Buffer.concat([body, crypto.createHash('sha256').update(body).digest()]);
 }
 fs.mkdirSync(path.join(OUT, 'data'), { recursive: true });
+// the step graph of the same weights, and its catalogs (BENCH_ONLY=incremental)
+let modelV2Sha = null;
+if (ONLY === 'incremental') {
+  const tool = path.join(ROOT, 'target/release/examples/step_graph');
+  if (!fs.existsSync(tool)) throw new Error(`${tool} missing: make tools-release`);
+  execSync(`${tool} ${modelPath} ${path.join(OUT, 'data', 'model-v2.onnx')}`, { cwd: ROOT, stdio: 'inherit' });
+  modelV2Sha = crypto.createHash('sha256').update(fs.readFileSync(path.join(OUT, 'data', 'model-v2.onnx'))).digest();
+  for (const n of SIZES) for (const int8 of [false, true]) fs.writeFileSync(path.join(OUT, 'data', `catalog-v2-${n}-${int8 ? 'int8' : 'f32'}.bin`), writeCatalog(n, int8, modelV2Sha));
+}
 for (const n of ONLY === 'ivf' || ONLY === 'vector-libs' ? [] : ONLY === 'memory' ? [MEM_N] : [...new Set([...SIZES, MEM_N])]) {
   for (const int8 of [false, true]) {
     const f = path.join(OUT, 'data', `catalog-${n}-${int8 ? 'int8' : 'f32'}.bin`);
@@ -200,7 +215,7 @@ async function runPage(params, timeout = 600_000, repeat = false) {
 // digest), to show the cut in the same run
 const results = { cold: { nextclick: [], ort: [], nextclickWasmDigest: [] }, latency: [], memory: null };
 const COLD_N = SIZES[SIZES.length - 1];
-if (MEM_EVENTS > 0 && ONLY !== 'ivf' && ONLY !== 'vector-libs') {
+if (MEM_EVENTS > 0 && !['ivf', 'vector-libs', 'incremental'].includes(ONLY)) {
   const t = Date.now();
   results.memory = await runPage({ mode: 'memory', lib: 'nextclick', n: String(MEM_N), dtype: 'f32', learn: MEM_LEARN ? '1' : '0', events: String(MEM_EVENTS) }, 3 * 3600_000);
   results.memory.wallSeconds = (Date.now() - t) / 1000;
@@ -250,6 +265,42 @@ if (ONLY === 'ivf') {
   fs.writeFileSync(MD, md);
   fs.writeFileSync(path.join(OUT, 'ivf.json'), JSON.stringify(rows, null, 1));
   say(`wrote the big-catalog section of ${path.relative(ROOT, MD)} (and bench/out/ivf.json)`);
+  process.exit(0);
+}
+if (ONLY === 'incremental') {
+  const v2 = { model: '/bench/out/data/model-v2.onnx', cat: 'v2' };
+  const graphs = [['v1', {}], ['v2', v2]];
+  const cold = {};
+  for (const [g, extra] of graphs) for (const lib of ['nextclick', 'ort']) cold[`${lib}-${g}`] = [];
+  for (let i = 0; i < COLD_RUNS; i++) {
+    for (const [g, extra] of graphs) {
+      for (const lib of ['nextclick', 'ort']) {
+        cold[`${lib}-${g}`].push(await runPage({ lib, n: String(COLD_N), events: '0', warmup: '0', learn: '0', ...extra }, 600_000, true));
+      }
+    }
+  }
+  say(`incremental: cold start done (${COLD_RUNS} runs each)`);
+  const rows = [];
+  for (const n of SIZES) {
+    for (const [g, extra] of graphs) {
+      for (const [lib, dtype, learn] of [['nextclick', 'f32', 0], ['nextclick', 'int8', 0], ['ort', 'f32', 0], ['nextclick', 'f32', 1], ['ort', 'f32', 1]]) {
+        const r = await runPage({ lib, n: String(n), dtype, learn: String(learn), ...extra });
+        say(`incremental ${g} ${lib} n=${n} ${dtype} learn=${learn}: p50 ${r.total.p50.toFixed(3)} ms, p99 ${r.total.p99.toFixed(3)} ms`);
+        rows.push({ graph: g, lib, n, dtype, learn, r });
+      }
+    }
+  }
+  await browser.close();
+  server.close();
+  const section = incrementalSection(rows, cold, os.loadavg());
+  let md = fs.existsSync(MD) ? fs.readFileSync(MD, 'utf8') : '';
+  const re = /<!-- keep:incremental:begin -->[\s\S]*?<!-- keep:incremental:end -->\n/;
+  if (re.test(md)) md = md.replace(re, section);
+  else if (md.includes('<!-- ivf:begin -->')) md = md.replace('<!-- ivf:begin -->', `${section}\n<!-- ivf:begin -->`);
+  else md = md.replace(/\n*$/, '\n\n') + section;
+  fs.writeFileSync(MD, md);
+  fs.writeFileSync(path.join(OUT, 'incremental.json'), JSON.stringify({ rows: rows.map((x) => ({ ...x, r: { ...x.r, top1: undefined, top1Score: undefined } })), cold }, null, 1));
+  say(`wrote the incremental section of ${path.relative(ROOT, MD)} (and bench/out/incremental.json)`);
   process.exit(0);
 }
 if (ONLY === 'vector-libs') {
@@ -473,6 +524,53 @@ function placeKept(md, prev) {
     md = md.slice(0, at) + '\n' + m[0] + md.slice(at);
   }
   return md;
+}
+
+/** The "Incremental encoding" section (BENCH_ONLY=incremental writes it, a full run keeps it). */
+function incrementalSection(rows, cold, load) {
+  const med = (xs) => { const s2 = [...xs].sort((a, b) => a - b); return s2[Math.floor(s2.length / 2)]; };
+  const fx = (x, d = 3) => (x === null || x === undefined ? '–' : x.toFixed(d));
+  const get = (graph, lib, n, dtype, learn) => rows.find((x) => x.graph === graph && x.lib === lib && x.n === n && x.dtype === dtype && x.learn === learn)?.r;
+  const v2Bytes = fs.statSync(path.join(OUT, 'data', 'model-v2.onnx')).size;
+  let s = '<!-- keep:incremental:begin -->\n## Incremental encoding: contract v2 (`make bench-incremental`, issue #23)\n\n';
+  s += `Measured on ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, load average ${load.map((x) => x.toFixed(2)).join(' / ')}, headless Chromium ${browserVersion}, `;
+  s += `onnxruntime-web ${JSON.parse(fs.readFileSync(path.join(HERE, 'node_modules/onnxruntime-web/package.json'), 'utf8')).version}, www/pkg at git ${sh('git rev-parse --short HEAD')}. `;
+  s += `**v1** = \`models/${modelName}.onnx\` (${modelBytes.length} bytes; the window graph, every event re-encodes the last L = ${L} events). `;
+  s += `**v2** = the same weights written as the contract-v2 step graph (\`crates/model/examples/step_graph.rs\`, ${v2Bytes} bytes): one event per run, from the keys and values of the session's earlier events, `;
+  s += 'which nextclick keeps in wasm (`model::KvCache`) and the ORT side in JS, the same ring. Positions count from the session start in v2, so with these weights it is another model with the same arithmetic per event: ';
+  s += 'the figures below are its cost, not its quality. Same event stream and catalogs as "What is timed" (catalogs bound to each graph), one fresh context per row, ';
+  s += `${EVENTS} timed events after 200 warm-up; cold start as in the main table (${COLD_N} items, median of ${COLD_RUNS}).\n\n`;
+  s += '| | v1 nextclick | v2 nextclick | v1 ORT-web | v2 ORT-web | v2 nextclick ÷ v2 ORT-web |\n|---|---:|---:|---:|---:|---:|\n';
+  const row = (label, a, b, c, d2, dd = 3) => { s += `| ${label} | ${fx(a, dd)} | ${fx(b, dd)} | ${fx(c, dd)} | ${fx(d2, dd)} | ${b && d2 ? `${(b / d2).toFixed(2)}×` : '–'} |\n`; };
+  const cm = (k, rep) => med(cold[k].map((r) => (rep ? r.repeat.coldReadyMs : r.coldReadyMs)));
+  row('cold start to model ready, first visit (ms, median)', cm('nextclick-v1'), cm('nextclick-v2'), cm('ort-v1'), cm('ort-v2'), 1);
+  row('repeat view: model ready (ms, median)', cm('nextclick-v1', true), cm('nextclick-v2', true), cm('ort-v1', true), cm('ort-v2', true), 1);
+  row('`Predictor.create` / `InferenceSession.create` + catalog parse, first visit (ms, median)', med(cold['nextclick-v1'].map((r) => r.setup.create)), med(cold['nextclick-v2'].map((r) => r.setup.create)),
+    med(cold['ort-v1'].map((r) => r.setup.create)), med(cold['ort-v2'].map((r) => r.setup.create)), 1);
+  for (const n of SIZES) {
+    for (const [what, pick] of [['p50', (r) => r?.total.p50], ['p99', (r) => r?.total.p99]]) {
+      row(`track→top-20 ${what}, ${n} items, f32 catalog (ms)`, pick(get('v1', 'nextclick', n, 'f32', 0)), pick(get('v2', 'nextclick', n, 'f32', 0)), pick(get('v1', 'ort', n, 'f32', 0)), pick(get('v2', 'ort', n, 'f32', 0)));
+    }
+    s += `| track→top-20 p50 / p99, ${n} items, nextclick int8 catalog (ms) | ${fx(get('v1', 'nextclick', n, 'int8', 0)?.total.p50)} / ${fx(get('v1', 'nextclick', n, 'int8', 0)?.total.p99)} | ${fx(get('v2', 'nextclick', n, 'int8', 0)?.total.p50)} / ${fx(get('v2', 'nextclick', n, 'int8', 0)?.total.p99)} | | | |\n`;
+    row(`track→top-20 p50, ${n} items, on-device learning on (ms)`, get('v1', 'nextclick', n, 'f32', 1)?.total.p50, get('v2', 'nextclick', n, 'f32', 1)?.total.p50, get('v1', 'ort', n, 'f32', 1)?.total.p50, get('v2', 'ort', n, 'f32', 1)?.total.p50);
+  }
+  s += '\n**The two runtimes on the step graph** (f32 catalogs, learning off; the same events): ';
+  s += SIZES.map((n) => {
+    const a = get('v2', 'nextclick', n, 'f32', 0), b = get('v2', 'ort', n, 'f32', 0);
+    let same = 0, worst = 0;
+    for (let i = 0; i < a.top1.length; i++) {
+      if (a.top1[i] === b.top1[i]) same++;
+      if (a.top1Score[i] !== null && b.top1Score[i] !== null) worst = Math.max(worst, Math.abs(a.top1Score[i] - b.top1Score[i]));
+    }
+    return `${n} items: the same top-1 item after ${same} of ${a.top1.length} events, largest top-1 score difference ${worst.toExponential(1)}`;
+  }).join('; ') + '.\n\n';
+  s += 'Goals of issue #23 with v2 (headless Chromium, this run): p50 ≤ 0.3 ms at 2k items and ≤ 0.6 ms at 20k, p99 ≤ 3 × p50, ≤ 0.5 × ORT-web: ';
+  s += SIZES.map((n) => {
+    const a = get('v2', 'nextclick', n, 'f32', 0).total, b = get('v2', 'ort', n, 'f32', 0).total, i8 = get('v2', 'nextclick', n, 'int8', 0).total;
+    return `${n} items p50 ${fx(a.p50)} ms (int8 ${fx(i8.p50)}), p99 / p50 ${(a.p99 / a.p50).toFixed(1)}, ${(a.p50 / b.p50).toFixed(2)} × ORT-web`;
+  }).join('; ') + '.\n';
+  s += '<!-- keep:incremental:end -->\n';
+  return s;
 }
 
 /** The "Big catalogs in Chromium" section (between markers: BENCH_ONLY=ivf writes it, a full run keeps it). */

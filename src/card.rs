@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{hex, sha256};
-use crate::contract::{EventKind, CONTRACT_VERSION, NUM_GAP_BUCKETS};
+use crate::contract::{EventKind, NUM_GAP_BUCKETS, SUPPORTED_CONTRACTS};
 use crate::error::{Error, Result};
 use crate::model::EncoderShape;
 
@@ -48,9 +48,16 @@ impl ModelCard {
 
     /// Checks the card against the ONNX bytes and the shape the model declares.
     pub fn verify(&self, onnx: &[u8], shape: EncoderShape) -> Result<()> {
-        if self.contract != CONTRACT_VERSION {
+        if !SUPPORTED_CONTRACTS.contains(&self.contract) {
             return Err(Error::ModelCard(format!(
-                "contract {} (this build implements {CONTRACT_VERSION})",
+                "contract {} (this build implements {SUPPORTED_CONTRACTS:?})",
+                self.contract
+            )));
+        }
+        let declared = crate::model::contract_version(onnx)?;
+        if self.contract != declared {
+            return Err(Error::ModelCard(format!(
+                "card says contract {}, the model follows contract {declared}",
                 self.contract
             )));
         }

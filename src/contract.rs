@@ -2,8 +2,16 @@
 //! like and how its inputs are encoded. `docs/model-contract.md` is the prose version of this module; the
 //! loader in [`crate::model`] enforces it, and the trainer/exporter in `crates/` writes models that satisfy it.
 
-/// Version of the model contract implemented by this crate.
+/// Version of the model contract the window encoder (the four inputs below) follows.
 pub const CONTRACT_VERSION: u32 = 1;
+
+/// Version of the incremental encoder's contract: one event per call, with the keys and values of the
+/// session's earlier events passed in and the new event's returned ([`STEP_INPUT_NAMES`]). A build that
+/// implements it still loads version-1 models.
+pub const CONTRACT_VERSION_INCREMENTAL: u32 = 2;
+
+/// The contract versions this build loads.
+pub const SUPPORTED_CONTRACTS: [u32; 2] = [CONTRACT_VERSION, CONTRACT_VERSION_INCREMENTAL];
 
 /// Name of the input holding the item vectors of the session, `f32 [N, L, D]`.
 pub const INPUT_ITEMS: &str = "items";
@@ -18,6 +26,46 @@ pub const OUTPUT_SESSION: &str = "session";
 
 /// All inputs in the order the encoder expects them.
 pub const INPUT_NAMES: [&str; 4] = [INPUT_ITEMS, INPUT_EVENT_TYPES, INPUT_TIME_GAPS, INPUT_MASK];
+
+/// Contract v2: the new event's item vector, `f32 [N, D]`.
+pub const STEP_INPUT_ITEM: &str = "item";
+/// Contract v2: the new event's event-type id, `i64 [N]`.
+pub const STEP_INPUT_EVENT_TYPE: &str = "event_type";
+/// Contract v2: the new event's time-gap bucket id, `i64 [N]`.
+pub const STEP_INPUT_TIME_GAP: &str = "time_gap";
+/// Contract v2: the new event's position, counted from the session start and capped
+/// (`min(index, L − 1)`, [`step_position`]), `i64 [N]`.
+pub const STEP_INPUT_POSITION: &str = "position";
+/// Contract v2: the cached keys of the session's earlier events, `f32 [N, layers, heads, L − 1, head_dim]`.
+pub const STEP_INPUT_PAST_KEYS: &str = "past_keys";
+/// Contract v2: the cached values, shaped like [`STEP_INPUT_PAST_KEYS`].
+pub const STEP_INPUT_PAST_VALUES: &str = "past_values";
+/// Contract v2: which cache slots hold an event, `f32 [N, L − 1]` (1.0 filled, 0.0 empty).
+pub const STEP_INPUT_PAST_MASK: &str = "past_mask";
+/// Contract v2: the new event's keys for every layer and head, `f32 [N, layers, heads, head_dim]`.
+pub const STEP_OUTPUT_KEYS: &str = "keys";
+/// Contract v2: the new event's values, shaped like [`STEP_OUTPUT_KEYS`].
+pub const STEP_OUTPUT_VALUES: &str = "values";
+
+/// Contract v2's inputs, in order.
+pub const STEP_INPUT_NAMES: [&str; 7] = [
+    STEP_INPUT_ITEM,
+    STEP_INPUT_EVENT_TYPE,
+    STEP_INPUT_TIME_GAP,
+    STEP_INPUT_POSITION,
+    STEP_INPUT_PAST_KEYS,
+    STEP_INPUT_PAST_VALUES,
+    STEP_INPUT_PAST_MASK,
+];
+/// Contract v2's outputs, in order.
+pub const STEP_OUTPUT_NAMES: [&str; 3] = [OUTPUT_SESSION, STEP_OUTPUT_KEYS, STEP_OUTPUT_VALUES];
+
+/// Contract v2's position id of the event at `index` (0 = the first event of the session) for a model
+/// of `max_len` positions: positions count from the session start, so an event keeps its position (and
+/// its cached keys and values stay valid) as the session grows; from `L − 1` on they stay at `L − 1`.
+pub fn step_position(index: u64, max_len: usize) -> i64 {
+    index.min(max_len.saturating_sub(1) as u64) as i64
+}
 
 /// Padding id, for both the event-type and the time-gap inputs.
 pub const PAD_ID: i64 = 0;

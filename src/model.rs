@@ -1,4 +1,6 @@
-//! The session encoder: an ONNX file that follows model contract v1 ([`crate::contract`]), run with tract.
+//! The session encoder: an ONNX file that follows model contract v1 (the window encoder: the last `L`
+//! events in, the session vector out) or v2 (the incremental encoder: one event in, with the keys and
+//! values of the earlier events kept in a [`KvCache`]) of [`crate::contract`], run with tract.
 //!
 //! Loading validates the graph's interface against the contract *before* tract sees it (names, dtypes,
 //! ranks, static dimensions), then optimises the model once for batch size 1 and keeps the runnable plan.
@@ -51,6 +53,113 @@ impl EncoderInput {
     }
 }
 
+/// The key/value cache layout of a contract-v2 (incremental) encoder: `slots = L − 1` earlier events, each
+/// with `layers × heads` key and value vectors of `head_dim` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheShape {
+    /// Transformer blocks.
+    pub layers: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// Earlier events kept (`L − 1`).
+    pub slots: usize,
+    /// Values per key or value vector.
+    pub head_dim: usize,
+}
+
+impl CacheShape {
+    /// Values of one event's keys (or values): `layers × heads × head_dim`.
+    pub fn per_event(&self) -> usize {
+        self.layers * self.heads * self.head_dim
+    }
+    /// Values of the whole key (or value) cache.
+    pub fn len(&self) -> usize {
+        self.per_event() * self.slots
+    }
+    /// Is the cache empty by construction (no slots)? Never for a loaded model (`L ≥ 2`).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// How far back (in events) the session vector of an event reaches through the cache: each block
+    /// attends to the `slots` events before, so `layers × slots`. Replaying the last `reach() + 1` events
+    /// into an empty cache gives exactly the cache (and vector) of the whole session.
+    pub fn reach(&self) -> usize {
+        self.layers * self.slots
+    }
+}
+
+/// The keys and values of the last `L − 1` events of one session, for a contract-v2 encoder. Slots are a
+/// ring: attention does not depend on the order of its keys, so an event's slot never moves. Plain data
+/// (no tract types): the predictor owns one per shopper, [`Encoder::step`] reads and extends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KvCache {
+    shape: CacheShape,
+    keys: Vec<f32>,
+    values: Vec<f32>,
+    mask: Vec<f32>,
+    stepped: u64,
+}
+
+impl KvCache {
+    /// An empty cache of `shape`.
+    pub fn new(shape: CacheShape) -> KvCache {
+        KvCache {
+            shape,
+            keys: vec![0.0; shape.len()],
+            values: vec![0.0; shape.len()],
+            mask: vec![0.0; shape.slots],
+            stepped: 0,
+        }
+    }
+
+    /// Empties the cache (a new session).
+    pub fn clear(&mut self) {
+        self.keys.iter_mut().for_each(|x| *x = 0.0);
+        self.values.iter_mut().for_each(|x| *x = 0.0);
+        self.mask.iter_mut().for_each(|x| *x = 0.0);
+        self.stepped = 0;
+    }
+
+    /// Events stepped into the cache since it was created or cleared.
+    pub fn stepped(&self) -> u64 {
+        self.stepped
+    }
+
+    /// Its layout.
+    pub fn shape(&self) -> CacheShape {
+        self.shape
+    }
+
+    /// Writes one event's keys and values (`[layers, heads, head_dim]` each) into the next slot, dropping
+    /// the oldest event once all slots are full.
+    fn push(&mut self, keys: &[f32], values: &[f32]) {
+        let c = self.shape;
+        let slot = (self.stepped % c.slots as u64) as usize;
+        for lh in 0..c.layers * c.heads {
+            let src = lh * c.head_dim..(lh + 1) * c.head_dim;
+            let dst = (lh * c.slots + slot) * c.head_dim;
+            self.keys[dst..dst + c.head_dim].copy_from_slice(&keys[src.clone()]);
+            self.values[dst..dst + c.head_dim].copy_from_slice(&values[src]);
+        }
+        self.mask[slot] = 1.0;
+        self.stepped += 1;
+    }
+}
+
+/// One event as a contract-v2 encoder takes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepInput<'a> {
+    /// The item's vector (`D` values, the catalog row).
+    pub item: &'a [f32],
+    /// Event-type id ([`crate::contract::EventKind::id`]).
+    pub event_type: i64,
+    /// Time-gap bucket ([`crate::contract::gap_bucket`]).
+    pub time_gap: i64,
+    /// Index of the event from the session start (0 = first); the model sees
+    /// [`crate::contract::step_position`] of it.
+    pub index: u64,
+}
+
 type Plan = Arc<TypedSimplePlan>;
 
 /// A loaded, optimised, contract-checked session encoder.
@@ -60,6 +169,8 @@ pub struct Encoder {
     /// (`plan.run` spawns a fresh one each time). A concurrent caller that finds it taken spawns its own.
     state: std::sync::Mutex<Option<TypedSimpleState>>,
     shape: EncoderShape,
+    /// `Some` for a contract-v2 (incremental) model.
+    cache: Option<CacheShape>,
     sha256: [u8; 32],
     temperature: f32,
 }
@@ -68,6 +179,7 @@ impl std::fmt::Debug for Encoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Encoder")
             .field("shape", &self.shape)
+            .field("cache", &self.cache)
             .field("sha256", &hex(&self.sha256))
             .finish()
     }
@@ -99,18 +211,61 @@ fn tensor_sig(vi: &pb::ValueInfoProto) -> Result<(i32, Vec<Option<i64>>)> {
 const ONNX_FLOAT: i32 = 1;
 const ONNX_INT64: i32 = 7;
 
-/// Checks the graph interface of ONNX bytes against contract v1 and returns the declared shape.
+/// Checks the graph interface of ONNX bytes against the contract (v1 or v2) and returns the declared
+/// shape.
 pub fn check_contract(bytes: &[u8]) -> Result<EncoderShape> {
     check_contract_meta(bytes).map(|(shape, _)| shape)
 }
 
 /// [`check_contract`], plus the score temperature from the ONNX metadata ([`META_TEMPERATURE`], default 1).
 pub fn check_contract_meta(bytes: &[u8]) -> Result<(EncoderShape, f32)> {
-    decode_checked(bytes).map(|(_, shape, t)| (shape, t))
+    decode_checked(bytes).map(|c| (c.shape, c.temperature))
+}
+
+/// The contract version ONNX bytes follow (1: window encoder, 2: incremental), after checking them.
+pub fn contract_version(bytes: &[u8]) -> Result<u32> {
+    decode_checked(bytes).map(|c| c.version())
+}
+
+/// What [`decode_checked`] found.
+struct Checked {
+    proto: pb::ModelProto,
+    shape: EncoderShape,
+    cache: Option<CacheShape>,
+    temperature: f32,
+}
+
+impl Checked {
+    fn version(&self) -> u32 {
+        if self.cache.is_some() {
+            contract::CONTRACT_VERSION_INCREMENTAL
+        } else {
+            contract::CONTRACT_VERSION
+        }
+    }
+}
+
+/// A declared static dimension, or the contract error `what`.
+fn static_dim(d: Option<i64>, what: &str) -> Result<usize> {
+    match d {
+        Some(v) if v >= 1 => Ok(v as usize),
+        _ => Err(Error::ModelContract(format!(
+            "{what} must be a static dimension of at least 1"
+        ))),
+    }
+}
+
+fn check_range(l: usize, d: usize) -> Result<()> {
+    if !(1..=MAX_SUPPORTED_LEN).contains(&l) || !(1..=MAX_SUPPORTED_DIM).contains(&d) {
+        return Err(Error::ModelContract(format!(
+            "L = {l} or D = {d} out of the supported range"
+        )));
+    }
+    Ok(())
 }
 
 /// Decodes the ONNX protobuf once and checks it against the contract.
-fn decode_checked(bytes: &[u8]) -> Result<(pb::ModelProto, EncoderShape, f32)> {
+fn decode_checked(bytes: &[u8]) -> Result<Checked> {
     if bytes.len() > MAX_MODEL_BYTES {
         return Err(Error::ModelLoad(format!(
             "{} bytes is larger than the {} byte limit",
@@ -132,12 +287,55 @@ fn decode_checked(bytes: &[u8]) -> Result<(pb::ModelProto, EncoderShape, f32)> {
         .filter(|i| !initializers.contains(i.name.as_str()))
         .collect();
     let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
-    if names != contract::INPUT_NAMES {
+    let (shape, cache) = if names == contract::INPUT_NAMES {
+        (check_window(graph, &inputs)?, None)
+    } else if names == contract::STEP_INPUT_NAMES {
+        let (shape, cache) = check_step(graph, &inputs)?;
+        (shape, Some(cache))
+    } else {
         return Err(Error::ModelContract(format!(
-            "inputs are {names:?}, expected {:?} in that order",
-            contract::INPUT_NAMES
+            "inputs are {names:?}, expected {:?} (v1) or {:?} (v2) in that order",
+            contract::INPUT_NAMES,
+            contract::STEP_INPUT_NAMES
         )));
+    };
+    let mut temperature = 1.0f32;
+    if let Some(m) = proto
+        .metadata_props
+        .iter()
+        .find(|m| m.key == META_TEMPERATURE)
+    {
+        temperature = m
+            .value
+            .trim()
+            .parse::<f32>()
+            .ok()
+            .filter(|t| t.is_finite() && *t > 0.0)
+            .ok_or_else(|| {
+                Error::ModelContract(format!(
+                    "{META_TEMPERATURE} = {:?} is not a positive number",
+                    m.value
+                ))
+            })?;
     }
+    check_ops(graph)?;
+    let opset = proto
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map(|o| o.version)
+        .unwrap_or(1);
+    check_ranks(graph, opset)?;
+    Ok(Checked {
+        proto,
+        shape,
+        cache,
+        temperature,
+    })
+}
+
+/// Contract v1: `items [N, L, D]`, `event_types` / `time_gaps [N, L]` int64, `mask [N, L]` → `session [N, D]`.
+fn check_window(graph: &pb::GraphProto, inputs: &[&pb::ValueInfoProto]) -> Result<EncoderShape> {
     let (items_ty, items_dims) = tensor_sig(inputs[0])?;
     if items_ty != ONNX_FLOAT || items_dims.len() != 3 {
         return Err(Error::ModelContract(
@@ -149,13 +347,13 @@ fn decode_checked(bytes: &[u8]) -> Result<(pb::ModelProto, EncoderShape, f32)> {
             "input `items` must have static L and D".into(),
         ));
     };
-    let (max_len, dim) = (l as usize, d as usize);
     if !(1..=MAX_SUPPORTED_LEN as i64).contains(&l) || !(1..=MAX_SUPPORTED_DIM as i64).contains(&d)
     {
         return Err(Error::ModelContract(format!(
             "L = {l} or D = {d} out of the supported range"
         )));
     }
+    let (max_len, dim) = (l as usize, d as usize);
     for (vi, ty, what) in [
         (inputs[1], ONNX_INT64, "int64 [N, L]"),
         (inputs[2], ONNX_INT64, "int64 [N, L]"),
@@ -181,27 +379,89 @@ fn decode_checked(bytes: &[u8]) -> Result<(pb::ModelProto, EncoderShape, f32)> {
             "output `session` must be float32 [N, {d}]"
         )));
     }
-    let mut temperature = 1.0f32;
-    if let Some(m) = proto
-        .metadata_props
-        .iter()
-        .find(|m| m.key == META_TEMPERATURE)
-    {
-        temperature = m
-            .value
-            .trim()
-            .parse::<f32>()
-            .ok()
-            .filter(|t| t.is_finite() && *t > 0.0)
-            .ok_or_else(|| {
-                Error::ModelContract(format!(
-                    "{META_TEMPERATURE} = {:?} is not a positive number",
-                    m.value
-                ))
-            })?;
+    Ok(EncoderShape { max_len, dim })
+}
+
+/// Contract v2: `item [N, D]`, `event_type` / `time_gap` / `position [N]` int64, `past_keys` /
+/// `past_values [N, layers, heads, L − 1, head_dim]`, `past_mask [N, L − 1]` → `session [N, D]`, `keys` /
+/// `values [N, layers, heads, head_dim]`.
+fn check_step(
+    graph: &pb::GraphProto,
+    inputs: &[&pb::ValueInfoProto],
+) -> Result<(EncoderShape, CacheShape)> {
+    let (t, dims) = tensor_sig(inputs[0])?;
+    if t != ONNX_FLOAT || dims.len() != 2 {
+        return Err(Error::ModelContract(
+            "input `item` must be float32 [N, D]".into(),
+        ));
     }
-    check_ops(graph)?;
-    Ok((proto, EncoderShape { max_len, dim }, temperature))
+    let dim = static_dim(dims[1], "D of input `item`")?;
+    for vi in &inputs[1..4] {
+        let (t, dims) = tensor_sig(vi)?;
+        if t != ONNX_INT64 || dims.len() != 1 {
+            return Err(Error::ModelContract(format!(
+                "input `{}` must be int64 [N]",
+                vi.name
+            )));
+        }
+    }
+    let (t, kd) = tensor_sig(inputs[4])?;
+    if t != ONNX_FLOAT || kd.len() != 5 {
+        return Err(Error::ModelContract(
+            "input `past_keys` must be float32 [N, layers, heads, L − 1, head_dim]".into(),
+        ));
+    }
+    let cache = CacheShape {
+        layers: static_dim(kd[1], "layers of `past_keys`")?,
+        heads: static_dim(kd[2], "heads of `past_keys`")?,
+        slots: static_dim(kd[3], "L − 1 of `past_keys`")?,
+        head_dim: static_dim(kd[4], "head_dim of `past_keys`")?,
+    };
+    let max_len = cache.slots + 1;
+    check_range(max_len, dim)?;
+    if cache.len() > 64 << 20 {
+        return Err(Error::ModelContract(format!(
+            "a key cache of {} values is larger than supported",
+            cache.len()
+        )));
+    }
+    let (t, vd) = tensor_sig(inputs[5])?;
+    if t != ONNX_FLOAT || vd.len() != 5 || vd[1..] != kd[1..] {
+        return Err(Error::ModelContract(
+            "input `past_values` must be shaped like `past_keys`".into(),
+        ));
+    }
+    let (t, md) = tensor_sig(inputs[6])?;
+    if t != ONNX_FLOAT || md.len() != 2 || md[1] != kd[3] {
+        return Err(Error::ModelContract(format!(
+            "input `past_mask` must be float32 [N, {}]",
+            cache.slots
+        )));
+    }
+    let outs: Vec<&str> = graph.output.iter().map(|o| o.name.as_str()).collect();
+    if outs != contract::STEP_OUTPUT_NAMES {
+        return Err(Error::ModelContract(format!(
+            "outputs are {outs:?}, expected {:?}",
+            contract::STEP_OUTPUT_NAMES
+        )));
+    }
+    let (t, dims) = tensor_sig(&graph.output[0])?;
+    if t != ONNX_FLOAT || dims.len() != 2 || dims[1] != Some(dim as i64) {
+        return Err(Error::ModelContract(format!(
+            "output `session` must be float32 [N, {dim}]"
+        )));
+    }
+    let want = [kd[1], kd[2], kd[4]];
+    for o in &graph.output[1..] {
+        let (t, dims) = tensor_sig(o)?;
+        if t != ONNX_FLOAT || dims.len() != 4 || dims[1..] != want {
+            return Err(Error::ModelContract(format!(
+                "output `{}` must be float32 [N, {}, {}, {}]",
+                o.name, cache.layers, cache.heads, cache.head_dim
+            )));
+        }
+    }
+    Ok((EncoderShape { max_len, dim }, cache))
 }
 
 fn load_err(e: impl std::fmt::Display) -> Error {
@@ -231,22 +491,57 @@ fn run_static_constructors_once() {
     }
 }
 
+/// The `f32` values of an output, which must number `n`.
+fn out_slice(v: &TValue, n: usize) -> Result<Vec<f32>> {
+    let run_err = |e: TractError| Error::ModelRun(format!("{e:#}"));
+    let view = v.try_as_plain_ram().map_err(run_err)?;
+    let s = view.as_slice::<f32>().map_err(run_err)?;
+    if s.len() != n {
+        return Err(Error::ModelRun(format!(
+            "output has {} values, expected {n}",
+            s.len()
+        )));
+    }
+    Ok(s.to_vec())
+}
+
 impl Encoder {
     /// Loads ONNX bytes: contract check, then tract parse, typing for batch 1, optimisation, planning.
     pub fn from_bytes(bytes: &[u8]) -> Result<Encoder> {
         #[cfg(target_family = "wasm")]
         run_static_constructors_once();
-        let (proto, shape, temperature) = decode_checked(bytes)?;
+        let checked = decode_checked(bytes)?;
+        let (shape, cache, temperature) = (checked.shape, checked.cache, checked.temperature);
         let (l, d) = (shape.max_len, shape.dim);
-        let model = onnx()
-            .model_for_proto_model(&proto)
-            .map_err(load_err)?
-            .with_input_fact(0, f32::fact([1, l, d]).into())
-            .and_then(|m| m.with_input_fact(1, i64::fact([1, l]).into()))
-            .and_then(|m| m.with_input_fact(2, i64::fact([1, l]).into()))
-            .and_then(|m| m.with_input_fact(3, f32::fact([1, l]).into()))
+        let facts: Vec<InferenceFact> = match cache {
+            None => vec![
+                f32::fact([1, l, d]).into(),
+                i64::fact([1, l]).into(),
+                i64::fact([1, l]).into(),
+                f32::fact([1, l]).into(),
+            ],
+            Some(c) => {
+                let kv = [1, c.layers, c.heads, c.slots, c.head_dim];
+                vec![
+                    f32::fact([1, d]).into(),
+                    i64::fact([1]).into(),
+                    i64::fact([1]).into(),
+                    i64::fact([1]).into(),
+                    f32::fact(kv).into(),
+                    f32::fact(kv).into(),
+                    f32::fact([1, c.slots]).into(),
+                ]
+            }
+        };
+        let mut model = onnx()
+            .model_for_proto_model(&checked.proto)
             .map_err(load_err)?;
-        let plan = model
+        for (i, fact) in facts.into_iter().enumerate() {
+            model = model.with_input_fact(i, fact).map_err(load_err)?;
+        }
+        let typed = model.into_typed().map_err(load_err)?;
+        check_gathers(&typed, shape.max_len)?;
+        let plan = typed
             .into_optimized()
             .map_err(load_err)?
             .into_runnable()
@@ -256,16 +551,32 @@ impl Encoder {
             plan,
             state,
             shape,
+            cache,
             sha256: sha256(bytes),
             temperature,
         };
-        // A model that loads but cannot run on an all-padding-but-one input is refused now, not on the
-        // shopper's first click.
-        let mut probe = EncoderInput::empty(shape);
-        probe.mask[l - 1] = 1.0;
-        probe.event_types[l - 1] = 1;
-        probe.time_gaps[l - 1] = contract::GAP_FIRST_OR_UNKNOWN;
-        let out = enc.run(&probe)?;
+        // A model that loads but cannot run on a one-event session is refused now, not on the shopper's
+        // first click.
+        let out = match cache {
+            None => {
+                let mut probe = EncoderInput::empty(shape);
+                probe.mask[l - 1] = 1.0;
+                probe.event_types[l - 1] = 1;
+                probe.time_gaps[l - 1] = contract::GAP_FIRST_OR_UNKNOWN;
+                enc.run(&probe)?
+            }
+            Some(c) => {
+                let mut kv = KvCache::new(c);
+                let item = vec![0.0; d];
+                let first = StepInput {
+                    item: &item,
+                    event_type: 1,
+                    time_gap: contract::GAP_FIRST_OR_UNKNOWN,
+                    index: 0,
+                };
+                enc.step(&mut kv, &first)?
+            }
+        };
         if out.iter().any(|x| !x.is_finite()) {
             return Err(Error::ModelContract(
                 "the model outputs non-finite values on a one-event session".into(),
@@ -274,8 +585,34 @@ impl Encoder {
         Ok(enc)
     }
 
-    /// Runs the encoder on one session and returns the `D`-dim session vector.
+    /// Runs the plan on `inputs`, reusing the kept run state when it is free.
+    fn run_plan(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>> {
+        let run_err = |e: TractError| Error::ModelRun(format!("{e:#}"));
+        let kept = self.state.try_lock().ok().and_then(|mut s| s.take());
+        match kept {
+            Some(mut state) => {
+                let out = state.run(inputs);
+                // A failed run may leave values behind; keep only a state whose turn completed.
+                if out.is_ok() {
+                    if let Ok(mut slot) = self.state.try_lock() {
+                        *slot = Some(state);
+                    }
+                }
+                out
+            }
+            None => self.plan.run(inputs),
+        }
+        .map_err(run_err)
+    }
+
+    /// Runs a contract-v1 encoder on one session and returns the `D`-dim session vector.
     pub fn run(&self, input: &EncoderInput) -> Result<Vec<f32>> {
+        if self.cache.is_some() {
+            return Err(Error::ModelRun(
+                "an incremental (contract v2) encoder takes one event at a time: Encoder::step"
+                    .into(),
+            ));
+        }
         let (l, d) = (self.shape.max_len, self.shape.dim);
         if input.items.len() != l * d
             || input.event_types.len() != l
@@ -289,31 +626,65 @@ impl Encoder {
         let types = Tensor::from_shape(&[1, l], &input.event_types).map_err(run_err)?;
         let gaps = Tensor::from_shape(&[1, l], &input.time_gaps).map_err(run_err)?;
         let mask = Tensor::from_shape(&[1, l], &input.mask).map_err(run_err)?;
-        let inputs = tvec![items.into(), types.into(), gaps.into(), mask.into()];
-        let kept = self.state.try_lock().ok().and_then(|mut s| s.take());
-        let out = match kept {
-            Some(mut state) => {
-                let out = state.run(inputs);
-                // A failed run may leave values behind; keep only a state whose turn completed.
-                if out.is_ok() {
-                    if let Ok(mut slot) = self.state.try_lock() {
-                        *slot = Some(state);
-                    }
-                }
-                out
-            }
-            None => self.plan.run(inputs),
+        let out = self.run_plan(tvec![items.into(), types.into(), gaps.into(), mask.into()])?;
+        out_slice(&out[0], d)
+    }
+
+    /// Runs a contract-v2 encoder on the session's next event: its session vector, computed from the
+    /// keys and values `cache` holds for the events before it. The event's own keys and values are then
+    /// added to `cache`. `cache` is left as it was when the call fails.
+    pub fn step(&self, cache: &mut KvCache, ev: &StepInput<'_>) -> Result<Vec<f32>> {
+        let Some(c) = self.cache else {
+            return Err(Error::ModelRun(
+                "a window (contract v1) encoder takes the whole session: Encoder::run".into(),
+            ));
+        };
+        let d = self.shape.dim;
+        if cache.shape != c || ev.item.len() != d {
+            return Err(Error::ModelRun(
+                "step input or key/value cache has the wrong shape".into(),
+            ));
         }
-        .map_err(run_err)?;
-        let view = out[0].try_as_plain_ram().map_err(run_err)?;
-        let v = view.as_slice::<f32>().map_err(run_err)?;
-        if v.len() != d {
-            return Err(Error::ModelRun(format!(
-                "output has {} values, expected {d}",
-                v.len()
-            )));
+        let run_err = |e: TractError| Error::ModelRun(format!("{e:#}"));
+        let kv = [1, c.layers, c.heads, c.slots, c.head_dim];
+        let position = contract::step_position(ev.index, self.shape.max_len);
+        let inputs = tvec![
+            Tensor::from_shape(&[1, d], ev.item)
+                .map_err(run_err)?
+                .into(),
+            tensor1(&[ev.event_type]).into(),
+            tensor1(&[ev.time_gap]).into(),
+            tensor1(&[position]).into(),
+            Tensor::from_shape(&kv, &cache.keys)
+                .map_err(run_err)?
+                .into(),
+            Tensor::from_shape(&kv, &cache.values)
+                .map_err(run_err)?
+                .into(),
+            Tensor::from_shape(&[1, c.slots], &cache.mask)
+                .map_err(run_err)?
+                .into(),
+        ];
+        let out = self.run_plan(inputs)?;
+        let session = out_slice(&out[0], d)?;
+        let keys = out_slice(&out[1], c.per_event())?;
+        let values = out_slice(&out[2], c.per_event())?;
+        cache.push(&keys, &values);
+        Ok(session)
+    }
+
+    /// The key/value cache layout of a contract-v2 model; `None` for a contract-v1 (window) model.
+    pub fn cache_shape(&self) -> Option<CacheShape> {
+        self.cache
+    }
+
+    /// The contract version the model follows (1: window, 2: incremental).
+    pub fn contract_version(&self) -> u32 {
+        if self.cache.is_some() {
+            contract::CONTRACT_VERSION_INCREMENTAL
+        } else {
+            contract::CONTRACT_VERSION
         }
-        Ok(v.to_vec())
     }
 
     /// Shape facts of the model.
@@ -358,9 +729,290 @@ pub const SUPPORTED_OPS: &[&str] = &[
     "Reshape",
     "Transpose",
     "Unsqueeze",
+    "Concat",
     "Constant",
     "Identity",
 ];
+
+/// Checks every Gather of the typed model (shapes known) before tract folds or runs it: tract's Gather
+/// does not bound its indices, so a corrupted model (a constant index past its axis, or an embedding table
+/// with fewer rows than the contract's ids) would read out of bounds (a panic, a crashed page in wasm).
+/// A constant index must be inside its axis; an index that is a model input must have a table of at least
+/// the contract's vocabulary on that axis (event types, gap buckets, positions); any other index is refused.
+fn check_gathers(model: &TypedModel, max_len: usize) -> Result<()> {
+    use tract_onnx::tract_core::ops::array::Gather;
+    use tract_onnx::tract_hir::internal::DimLike;
+    let inputs = model.input_outlets().map_err(load_err)?;
+    for node in model.nodes() {
+        let Some(g) = node.op_as::<Gather>() else {
+            continue;
+        };
+        let bad =
+            |why: String| Error::ModelContract(format!("node {:?} (Gather): {why}", node.name));
+        let data = model.outlet_fact(node.inputs[0]).map_err(load_err)?;
+        let dim = data
+            .shape
+            .get(g.axis)
+            .and_then(|d| d.to_usize().ok())
+            .ok_or_else(|| bad("its data has no static axis to gather from".into()))?
+            as i64;
+        // tract casts the indices to i64: look through the cast(s) to what they come from
+        let mut idx_outlet = node.inputs[1];
+        while let Some(prev) = model
+            .node(idx_outlet.node)
+            .op_as::<tract_onnx::tract_core::ops::cast::Cast>()
+            .and(model.node(idx_outlet.node).inputs.first())
+        {
+            idx_outlet = *prev;
+        }
+        let idx = model.outlet_fact(idx_outlet).map_err(load_err)?;
+        if let Some(k) = &idx.konst {
+            let k = k.cast_to::<i64>().map_err(load_err)?;
+            let view = k.try_as_plain_ram().map_err(load_err)?;
+            let vals = view.as_slice::<i64>().map_err(load_err)?;
+            if let Some(v) = vals.iter().find(|v| **v < -dim || **v >= dim) {
+                return Err(bad(format!(
+                    "index {v} is out of range for an axis of {dim}"
+                )));
+            }
+        } else if inputs.contains(&idx_outlet) {
+            let name = model.node(idx_outlet.node).name.as_str();
+            let need = match name {
+                contract::INPUT_EVENT_TYPES | contract::STEP_INPUT_EVENT_TYPE => {
+                    contract::NUM_EVENT_TYPES
+                }
+                contract::INPUT_TIME_GAPS | contract::STEP_INPUT_TIME_GAP => {
+                    contract::NUM_GAP_BUCKETS
+                }
+                contract::STEP_INPUT_POSITION => max_len,
+                _ => return Err(bad(format!("gathers by input {name:?}"))),
+            } as i64;
+            if dim < need {
+                return Err(bad(format!(
+                    "a table of {dim} rows for input {name:?}, whose ids go up to {}",
+                    need - 1
+                )));
+            }
+        } else {
+            return Err(bad(format!(
+                "gathers by a computed index ({})",
+                model.node(idx_outlet.node).op.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The int64 values of a constant tensor (raw little-endian bytes or `int64_data`).
+fn int64_values(t: &pb::TensorProto) -> Option<Vec<i64>> {
+    if t.data_type != ONNX_INT64 {
+        return None;
+    }
+    if !t.raw_data.is_empty() {
+        if !t.raw_data.len().is_multiple_of(8) {
+            return None;
+        }
+        return Some(
+            t.raw_data
+                .chunks_exact(8)
+                .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+                .collect(),
+        );
+    }
+    Some(t.int64_data.clone())
+}
+
+/// Checks every node's axes and permutations against the ranks of its inputs, before tract sees the graph:
+/// tract's shape rules index by them and would panic on a corrupted model (a crashed page in wasm, where
+/// panics abort). Ranks are propagated from the declared inputs, the initializers and `Constant` nodes
+/// through the contract's operators in graph order.
+fn check_ranks(graph: &pb::GraphProto, opset: i64) -> Result<()> {
+    use std::collections::HashMap;
+    let mut rank: HashMap<&str, usize> = HashMap::new();
+    let mut konst: HashMap<&str, &pb::TensorProto> = HashMap::new();
+    for t in &graph.initializer {
+        rank.insert(t.name.as_str(), t.dims.len());
+        konst.insert(t.name.as_str(), t);
+    }
+    for i in &graph.input {
+        if !rank.contains_key(i.name.as_str()) {
+            let (_, dims) = tensor_sig(i)?;
+            rank.insert(i.name.as_str(), dims.len());
+        }
+    }
+    let bad = |node: &pb::NodeProto, why: String| {
+        Error::ModelContract(format!("node {:?} ({}): {why}", node.name, node.op_type))
+    };
+    let axis_in = |node: &pb::NodeProto, a: i64, r: usize| -> Result<()> {
+        let r = r as i64;
+        if a < -r || a >= r {
+            return Err(bad(node, format!("axis {a} is out of range for rank {r}")));
+        }
+        Ok(())
+    };
+    let attr_i = |node: &pb::NodeProto, name: &str| {
+        node.attribute.iter().find(|a| a.name == name).map(|a| a.i)
+    };
+    for node in &graph.node {
+        let mut r_in = Vec::with_capacity(node.input.len());
+        for name in &node.input {
+            if name.is_empty() {
+                continue;
+            }
+            match rank.get(name.as_str()) {
+                Some(r) => r_in.push(*r),
+                None => {
+                    return Err(bad(
+                        node,
+                        format!("input {name:?} is not defined before it is used"),
+                    ))
+                }
+            }
+        }
+        let two = |r_in: &[usize]| match r_in {
+            [a, b, ..] => Ok((*a, *b)),
+            _ => Err(bad(node, "expects two inputs".into())),
+        };
+        let first = |r_in: &[usize]| {
+            r_in.first()
+                .copied()
+                .ok_or_else(|| bad(node, "no input".into()))
+        };
+        let out = match node.op_type.as_str() {
+            "Add" | "Sub" | "Mul" | "Div" | "Max" | "Min" => r_in
+                .iter()
+                .copied()
+                .max()
+                .ok_or_else(|| bad(node, "no input".into()))?,
+            "Erf" | "Exp" | "Sqrt" | "Tanh" | "Sigmoid" | "Neg" | "Reciprocal" | "Identity" => {
+                first(&r_in)?
+            }
+            "MatMul" => {
+                let (a, b) = two(&r_in)?;
+                if a == 0 || b == 0 {
+                    return Err(bad(node, "MatMul of a scalar".into()));
+                }
+                match (a, b) {
+                    (1, 1) => 0,
+                    (1, b) => b - 1,
+                    (a, 1) => a - 1,
+                    (a, b) => a.max(b),
+                }
+            }
+            "LayerNormalization" | "Softmax" => {
+                let r = first(&r_in)?;
+                let default = if node.op_type == "Softmax" && opset < 13 {
+                    1
+                } else {
+                    -1
+                };
+                axis_in(node, attr_i(node, "axis").unwrap_or(default), r)?;
+                r
+            }
+            "Gather" => {
+                let (r, q) = two(&r_in)?;
+                axis_in(node, attr_i(node, "axis").unwrap_or(0), r)?;
+                r + q - 1
+            }
+            "Concat" => {
+                let r = first(&r_in)?;
+                if r_in.iter().any(|x| *x != r) {
+                    return Err(bad(node, format!("inputs of ranks {r_in:?}")));
+                }
+                axis_in(
+                    node,
+                    attr_i(node, "axis").ok_or_else(|| bad(node, "no axis".into()))?,
+                    r,
+                )?;
+                r
+            }
+            "Reshape" => {
+                let shape = node
+                    .input
+                    .get(1)
+                    .and_then(|n| konst.get(n.as_str()))
+                    .ok_or_else(|| bad(node, "the shape must be a constant".into()))?;
+                if shape.dims.len() != 1 {
+                    return Err(bad(node, "the shape must be a vector".into()));
+                }
+                shape.dims[0].max(0) as usize
+            }
+            "Transpose" => {
+                let r = first(&r_in)?;
+                if let Some(a) = node.attribute.iter().find(|a| a.name == "perm") {
+                    let mut seen = vec![false; r];
+                    let ok = a.ints.len() == r
+                        && a.ints.iter().all(|&p| {
+                            (0..r as i64).contains(&p)
+                                && !std::mem::replace(&mut seen[p as usize], true)
+                        });
+                    if !ok {
+                        return Err(bad(
+                            node,
+                            format!("perm {:?} is not a permutation of rank {r}", a.ints),
+                        ));
+                    }
+                }
+                r
+            }
+            "Unsqueeze" => {
+                let r = first(&r_in)?;
+                let axes = if opset < 13 {
+                    node.attribute
+                        .iter()
+                        .find(|a| a.name == "axes")
+                        .map(|a| a.ints.clone())
+                } else {
+                    node.input
+                        .get(1)
+                        .and_then(|n| konst.get(n.as_str()))
+                        .and_then(|t| int64_values(t))
+                }
+                .ok_or_else(|| bad(node, "the axes must be constant".into()))?;
+                let out = r + axes.len();
+                let mut seen = vec![false; out];
+                for &a in &axes {
+                    axis_in(node, a, out)?;
+                    let n = if a < 0 { a + out as i64 } else { a } as usize;
+                    if std::mem::replace(&mut seen[n], true) {
+                        return Err(bad(node, format!("axes {axes:?} repeat an axis")));
+                    }
+                }
+                out
+            }
+            "Constant" => {
+                let t = node
+                    .attribute
+                    .iter()
+                    .find(|a| a.name == "value")
+                    .and_then(|a| a.t.as_ref());
+                match t {
+                    Some(t) => t.dims.len(),
+                    None if node.attribute.iter().any(|a| a.name.ends_with('s')) => 1,
+                    None => 0,
+                }
+            }
+            _ => first(&r_in)?,
+        };
+        if out > 8 {
+            return Err(bad(node, format!("an output of rank {out}")));
+        }
+        for o in &node.output {
+            rank.insert(o.as_str(), out);
+            if node.op_type == "Constant" {
+                if let Some(t) = node
+                    .attribute
+                    .iter()
+                    .find(|a| a.name == "value")
+                    .and_then(|a| a.t.as_ref())
+                {
+                    konst.insert(o.as_str(), t);
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Refuses a graph that uses an operator outside [`SUPPORTED_OPS`] (or a custom domain), with its name.
 fn check_ops(graph: &pb::GraphProto) -> Result<()> {
@@ -448,6 +1100,10 @@ mod ops {
             ))
         });
         reg.insert("Unsqueeze", unsqueeze);
+        reg.insert("Concat", |_, node| {
+            let axis = node.get_attr("axis")?;
+            Ok((expand(ops::array::Concat::new(axis)), vec![]))
+        });
         reg.insert("Constant", constant);
         reg.insert("Identity", |_, _| {
             Ok((Box::<ops::identity::Identity>::default(), vec![]))
@@ -493,7 +1149,7 @@ mod ops {
                 .into_iter()
                 .map(|x| x as isize)
                 .collect();
-            Ok((expand(ops::array::AddDims::new(axes)), vec![]))
+            Ok((expand(UnsqueezeAttr(axes)), vec![]))
         } else {
             Ok((expand(Unsqueeze13), vec![]))
         }
@@ -506,6 +1162,65 @@ mod ops {
             .iter()
             .map(|i| *i as isize)
             .collect())
+    }
+
+    /// Unsqueeze axes for an input of `rank`: each in `-(rank + k)..rank + k` (`k` axes) and no two the
+    /// same once normalised, as ONNX requires; tract's `AddDims` indexes out of bounds otherwise (a
+    /// corrupted model must be an error, not a panic).
+    fn checked_axes(t: &Tensor, rank: usize) -> TractResult<Vec<isize>> {
+        let axes = const_axes(t)?;
+        let out = (rank + axes.len()) as isize;
+        let mut seen = Vec::with_capacity(axes.len());
+        for &a in &axes {
+            let n = if a < 0 { a + out } else { a };
+            if !(0..out).contains(&n) || seen.contains(&n) {
+                bail!("Unsqueeze axes {axes:?} are invalid for a rank-{rank} input");
+            }
+            seen.push(n);
+        }
+        Ok(axes)
+    }
+
+    /// Unsqueeze before opset 13: the axes are an attribute (checked like [`Unsqueeze13`]'s).
+    #[derive(Debug, Clone, Hash, PartialEq, Eq)]
+    struct UnsqueezeAttr(Vec<isize>);
+
+    impl UnsqueezeAttr {
+        fn checked(&self, rank: usize) -> TractResult<ops::array::AddDims> {
+            let t = tensor1(&self.0.iter().map(|a| *a as i64).collect::<Vec<_>>());
+            Ok(ops::array::AddDims::new(checked_axes(&t, rank)?))
+        }
+    }
+
+    impl Expansion for UnsqueezeAttr {
+        fn name(&self) -> StaticName {
+            "UnsqueezeAttr".into()
+        }
+
+        fn rules<'r, 'p: 'r, 's: 'r>(
+            &'s self,
+            s: &mut Solver<'r>,
+            inputs: &'p [TensorProxy],
+            outputs: &'p [TensorProxy],
+        ) -> InferenceResult {
+            check_input_arity(inputs, 1)?;
+            check_output_arity(outputs, 1)?;
+            s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
+            s.given(&inputs[0].shape, move |s, shape| {
+                let op = self.checked(shape.len())?;
+                s.equals(&outputs[0].shape, op.output_shape(&shape))
+            })
+        }
+
+        fn wire(
+            &self,
+            prefix: &str,
+            model: &mut TypedModel,
+            inputs: &[OutletId],
+        ) -> TractResult<TVec<OutletId>> {
+            let rank = model.outlet_fact(inputs[0])?.rank();
+            self.checked(rank)?.wire(prefix, model, inputs)
+        }
     }
 
     /// Unsqueeze from opset 13 on: the axes are a second (constant) input.
@@ -527,7 +1242,7 @@ mod ops {
             check_output_arity(outputs, 1)?;
             s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
             s.given_2(&inputs[0].shape, &inputs[1].value, move |s, shape, axes| {
-                let op = ops::array::AddDims::new(const_axes(&axes)?);
+                let op = ops::array::AddDims::new(checked_axes(&axes, shape.len())?);
                 s.equals(&outputs[0].shape, op.output_shape(&shape))
             })
         }
@@ -541,7 +1256,8 @@ mod ops {
             let Some(axes) = model.outlet_fact(inputs[1])?.konst.clone() else {
                 bail!("Unsqueeze needs constant axes")
             };
-            ops::array::AddDims::new(const_axes(&axes)?).wire(prefix, model, &inputs[0..1])
+            let rank = model.outlet_fact(inputs[0])?.rank();
+            ops::array::AddDims::new(checked_axes(&axes, rank)?).wire(prefix, model, &inputs[0..1])
         }
     }
 
@@ -732,6 +1448,45 @@ mod ops {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_smaller_than_the_vocabulary_and_a_bad_constant_index_are_refused() {
+        let bytes = include_bytes!("../models/reference.onnx");
+        let proto = pb::ModelProto::decode(&bytes[..]).unwrap();
+        // an event-type table of 3 rows: a purchase (id 5) would read past it
+        let mut p = proto.clone();
+        let t = p
+            .graph
+            .as_mut()
+            .unwrap()
+            .initializer
+            .iter_mut()
+            .find(|t| t.name == "type_emb")
+            .unwrap();
+        t.dims[0] = 3;
+        t.raw_data.truncate(3 * t.dims[1] as usize * 4);
+        let err = Encoder::from_bytes(&p.encode_to_vec()).unwrap_err();
+        assert!(
+            matches!(&err, Error::ModelContract(m) if m.contains("3 rows") && m.contains("event_types")),
+            "{err}"
+        );
+        // the last-position index past the window
+        let mut p = proto;
+        let t = p
+            .graph
+            .as_mut()
+            .unwrap()
+            .initializer
+            .iter_mut()
+            .find(|t| t.name == "last_index_keep")
+            .unwrap();
+        t.raw_data = 50i64.to_le_bytes().to_vec();
+        let err = Encoder::from_bytes(&p.encode_to_vec()).unwrap_err();
+        assert!(
+            matches!(&err, Error::ModelContract(m) if m.contains("index 50")),
+            "{err}"
+        );
+    }
 
     #[test]
     fn an_operator_outside_the_supported_set_is_refused_by_name() {

@@ -11,7 +11,7 @@ use crate::event::{Event, RawEvent};
 use crate::features::{SessionFeatures, NUM_FEATURES};
 use crate::head::Adapter;
 use crate::head::HeadOptions;
-use crate::model::{Encoder, EncoderInput};
+use crate::model::{Encoder, EncoderInput, KvCache, StepInput};
 use crate::session::{Pushed, SessionConfig, SessionEvent, Sessions};
 use crate::shop_head::ShopHead;
 use crate::split::{ChunkRequest, Lookup};
@@ -191,6 +191,21 @@ pub struct Predictor {
     cached_top: Option<(usize, Vec<(usize, f32)>)>,
     /// The shop head `θ₀` new shoppers start from (`None`: the source model).
     shop_head: Option<Adapter>,
+    /// A contract-v2 encoder's keys and values of the current session (`None` for a v1 encoder).
+    kv: Option<KvState>,
+}
+
+/// The key/value cache of the current session for an incremental (contract v2) encoder, and which of the
+/// session's events it holds: the session that started at `start_ms`, its events up to the `count`-th.
+/// Checked against the session before every use, so a session that changed in any other way than by new
+/// events (a new session, a restored or replaced state) is replayed into an empty cache instead.
+#[derive(Debug)]
+struct KvState {
+    cache: KvCache,
+    start_ms: f64,
+    count: u64,
+    /// The session vector after the `count`-th event.
+    last: Option<Vec<f32>>,
 }
 
 fn check_pin(what: &'static str, bytes: &[u8], pin: &Option<String>) -> Result<()> {
@@ -264,7 +279,14 @@ impl Predictor {
             });
         }
         let temperature = options.head.temperature.unwrap_or(encoder.temperature());
+        let kv = encoder.cache_shape().map(|c| KvState {
+            cache: KvCache::new(c),
+            start_ms: f64::NAN,
+            count: 0,
+            last: None,
+        });
         Ok(Predictor {
+            kv,
             input: EncoderInput::empty(shape),
             scratch: Default::default(),
             state: ShopperState::new(sc, shape.dim),
@@ -320,6 +342,7 @@ impl Predictor {
     /// Takes the current shopper's state out, leaving a fresh one.
     pub fn take_state(&mut self) -> ShopperState {
         self.invalidate();
+        self.reset_kv();
         let fresh = self.new_state();
         std::mem::replace(&mut self.state, fresh)
     }
@@ -335,6 +358,7 @@ impl Predictor {
             .map_err(Error::State)?;
         state.sessions.set_config(self.state.sessions.config());
         self.invalidate();
+        self.reset_kv();
         self.state = state;
         Ok(())
     }
@@ -378,6 +402,60 @@ impl Predictor {
     fn invalidate(&mut self) {
         self.cached_session_vec = None;
         self.cached_top = None;
+    }
+
+    /// Empties the incremental encoder's cache: the next session vector replays the session into it.
+    fn reset_kv(&mut self) {
+        if let Some(kv) = &mut self.kv {
+            kv.cache.clear();
+            kv.start_ms = f64::NAN;
+            kv.count = 0;
+            kv.last = None;
+        }
+    }
+
+    /// The incremental (contract v2) encoder's session vector of the current, non-empty session: steps
+    /// the events the cache does not hold yet. When the cache holds another session (or a part of this
+    /// one that is gone), it is emptied and the session's last `reach + 1` kept events are replayed,
+    /// which gives the same cache as stepping the whole session ([`crate::model::CacheShape::reach`]).
+    fn step_session(&mut self) -> Result<Vec<f32>> {
+        let kv = self.kv.as_mut().expect("a v2 encoder has a cache");
+        let sessions = &self.state.sessions;
+        let events = sessions.current();
+        let n = events.len();
+        let count = u64::from(sessions.current_count()).max(n as u64);
+        let start = sessions.current_start_ms();
+        let holds = kv.start_ms == start && kv.count <= count && count - kv.count <= n as u64;
+        if !holds || (kv.count == count && kv.last.is_none()) {
+            let replay = n.min(kv.cache.shape().reach() + 1);
+            kv.cache.clear();
+            kv.start_ms = start;
+            kv.count = count - replay as u64;
+            kv.last = None;
+        }
+        let d = self.encoder.shape().dim;
+        let mut row = vec![0f32; d];
+        let first = n - (count - kv.count) as usize;
+        for i in first..n {
+            let e = &events[i];
+            let index = count - (n - i) as u64;
+            let gap = if i > 0 {
+                contract::gap_bucket(Some((e.ts_ms - events[i - 1].ts_ms) / 1000.0))
+            } else {
+                contract::GAP_FIRST_OR_UNKNOWN
+            };
+            self.catalog.copy_row(e.item as usize, &mut row);
+            let input = StepInput {
+                item: &row,
+                event_type: e.kind.id(),
+                time_gap: gap,
+                index,
+            };
+            let out = self.encoder.step(&mut kv.cache, &input)?;
+            kv.count += 1;
+            kv.last = Some(out);
+        }
+        Ok(kv.last.clone().expect("a non-empty session was stepped"))
     }
 
     /// The distinct rows of the current session's last [`PROBE_SESSION_EVENTS`] events, most recent
@@ -581,6 +659,9 @@ impl Predictor {
         }
         let pushed = self.state.sessions.push(sev);
         self.invalidate();
+        if pushed == Pushed::NewSession {
+            self.reset_kv();
+        }
         if let Some(sp) = self.catalog.split_mut() {
             sp.pin_id(item, &ev.item_id);
         }
@@ -624,6 +705,7 @@ impl Predictor {
         self.finish_session_labels();
         self.state.sessions.close_current();
         self.invalidate();
+        self.reset_kv();
     }
 
     /// Fills the encoder input from the last `L` events of the current session (right-aligned).
@@ -663,8 +745,12 @@ impl Predictor {
             return Ok(None);
         }
         if self.cached_session_vec.is_none() {
-            self.fill_input();
-            let s = self.encoder.run(&self.input)?;
+            let s = if self.kv.is_some() {
+                self.step_session()?
+            } else {
+                self.fill_input();
+                self.encoder.run(&self.input)?
+            };
             let x = self.intent_input(&s);
             self.state.pending_exit = Some(x.clone());
             if self.state.pending_purchase.len() == crate::state::MAX_PENDING {
@@ -827,6 +913,7 @@ impl Predictor {
     pub fn forget(&mut self) {
         self.state = self.new_state();
         self.invalidate();
+        self.reset_kv();
         // which chunks a split catalog holds says where the shopper browsed: dropped too
         if let Some(sp) = self.catalog.split_mut() {
             sp.clear();

@@ -15,6 +15,7 @@ use nextclick::Error;
 use proptest::prelude::*;
 
 const MODEL: &[u8] = include_bytes!("../models/reference.onnx");
+const MODEL_V2: &[u8] = include_bytes!("../models/reference-v2.onnx");
 const CATALOG: &[u8] = include_bytes!("../models/reference.catalog");
 
 /// The exported state of a fresh predictor, and its model hash (built once: loading tract is slow in
@@ -263,6 +264,17 @@ proptest! {
     }
 
     #[test]
+    fn incremental_model_loader_never_panics_on_mutated_onnx(muts in proptest::collection::vec(mutation(), 1..3)) {
+        let b = apply(MODEL_V2, &muts);
+        let _ = check_contract(&b);
+        let r = std::panic::catch_unwind(|| Encoder::from_bytes(&b).map(|_| ()));
+        prop_assert!(r.is_ok(), "the model loader panicked on a mutated v2 model");
+        if let Ok(Err(e)) = r {
+            prop_assert!(matches!(e, Error::ModelLoad(_) | Error::ModelContract(_) | Error::ModelRun(_)), "{e}");
+        }
+    }
+
+    #[test]
     fn model_loader_never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
         let r = std::panic::catch_unwind(|| Encoder::from_bytes(&bytes).map(|_| ()));
         prop_assert!(r.is_ok());
@@ -287,4 +299,19 @@ fn oversized_inputs_are_refused_before_allocation() {
         predictor().import_state(&big),
         Err(Error::State(_))
     ));
+}
+
+/// A regression the model proptest found (2026-12-07): one flipped byte of the reference model gives an
+/// Unsqueeze axis out of range, on which tract's `AddDims` indexed out of bounds (a panic, i.e. a crashed
+/// page in wasm). The loader's Unsqueeze builders now check the axes: it is a load error.
+#[test]
+fn an_unsqueeze_axis_out_of_range_is_a_load_error() {
+    let b = apply(MODEL, &[Mutation::Flip(5_001_605_074_271_126_734, 4)]);
+    let r = std::panic::catch_unwind(|| Encoder::from_bytes(&b).map(|_| ()));
+    let e = r.expect("no panic").expect_err("a corrupted model");
+    assert!(
+        matches!(e, Error::ModelContract(_) | Error::ModelLoad(_)),
+        "{e}"
+    );
+    assert!(e.to_string().contains("Unsqueeze"), "{e}");
 }

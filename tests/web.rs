@@ -60,6 +60,33 @@ fn browser_matches_native_top_k_and_scores() {
     }
 }
 
+/// Contract v2 in the browser: the incremental reference model, stepped event by event from its key/value
+/// cache (past `L`, so the ring wraps), gives the native run's top-K and scores.
+#[wasm_bindgen_test]
+fn incremental_model_matches_native_top_k_and_scores() {
+    const V2_MODEL: &[u8] = include_bytes!("../models/reference-v2.onnx");
+    const V2_CATALOG: &[u8] = include_bytes!("../models/reference-v2.catalog");
+    const V2_EXPECTED: &str = include_str!("fixtures/reference_v2_expected.json");
+    let steps: Vec<Step> = serde_json::from_str(V2_EXPECTED).unwrap();
+    assert!(steps.len() > 60);
+    let mut p = JsPredictor::create(V2_MODEL, V2_CATALOG, JsValue::UNDEFINED, None)
+        .map_err(JsValue::from)
+        .unwrap();
+    let mut worst = 0f32;
+    for (i, s) in steps.iter().enumerate() {
+        let status = p.track(js(&s.event)).map_err(JsValue::from).unwrap();
+        assert_eq!(status.as_string().unwrap(), s.status, "step {i}");
+        let top: Vec<Top> =
+            serde_wasm_bindgen::from_value(p.predict(10).map_err(JsValue::from).unwrap()).unwrap();
+        assert_eq!(top.len(), s.top.len(), "step {i}");
+        for (a, b) in top.iter().zip(&s.top) {
+            assert_eq!(a.item_id, b.item_id, "step {i}");
+            worst = worst.max((a.score - b.score).abs());
+        }
+    }
+    assert!(worst < 1e-5, "max |browser − native| score = {worst}");
+}
+
 #[wasm_bindgen_test]
 fn bad_model_and_catalog_bytes_throw_readable_errors() {
     let e = JsPredictor::create(b"nope", CATALOG, JsValue::UNDEFINED, None)

@@ -14,6 +14,9 @@
 # another run of the same rows (its folders are <row><tag>: `SOURCES_ROWS=5 SOURCES_MINUTES=30
 # SOURCES_TAG=b` is row 5b); SOURCES_SELECT=mean chooses each epoch on the mean over the sources.
 # Every stage starts the ID table fresh (`train --keep-id-table` is off).
+# SOURCES_FLAGS: more `train` flags for both stages (e.g. `--positions-from-start`: a contract-v2 model,
+# issue #23); SOURCES_EPOCHS="E1 E2" fixes each stage's epochs (default "30 12", stopped by the caps and
+# patience; "4 4" with a large SOURCES_MINUTES is `make model`'s recipe, the run behind 0.5.0).
 # Figures: target/sources/<row>/{valid,eval}.md and target/sources/summary.md; run from the repository
 # root by `make sources` (release CLI needed).
 set -euo pipefail
@@ -26,6 +29,8 @@ ALPHA=${SOURCES_ALPHA:-0.5}
 SELECT=${SOURCES_SELECT:-first} # train --select: the epoch chosen on amazon-games' validation, or on the mean
 ALL=(yoochoose-rsc15-sample otto-sample diginetica-sample retailrocket-cgenet tmall-gcegnn)
 ROWS=${SOURCES_ROWS:-0 1 2 3 4 5}
+read -r -a FLAGS <<< "${SOURCES_FLAGS:-}"
+read -r EPOCHS1 EPOCHS2 <<< "${SOURCES_EPOCHS:-30 12}"
 TAG=${SOURCES_TAG:-} # appended to each row's folder: another run of the same rows (e.g. a larger SOURCES_MINUTES)
 REES="$NEXTCLICK_DATA/rees46-oct2019"
 for d in amazon-games rees46-oct2019 "${ALL[@]}"; do
@@ -63,12 +68,12 @@ for row in $ROWS; do
   src=()
   for d in "${ALL[@]:0:$row}"; do src+=(--id-source "$NEXTCLICK_DATA/$d"); done
   $NC train --data "$NEXTCLICK_DATA/amazon-games" ${src[@]+"${src[@]}"} --source-alpha "$ALPHA" --select "$SELECT" --preset student \
-    --negatives 1024 --batch-tokens 1024 --lr 2e-3 --epochs 30 --max-minutes "$MIN" --patience 3 \
-    --valid-cases 2000 --seed 1 --out "$out/stage1.safetensors" 2> "$out/stage1.log"
-  echo "stage 1 and 2: --max-minutes $MIN, --source-alpha $ALPHA, --select $SELECT" > "$out/command.txt"
+    --negatives 1024 --batch-tokens 1024 --lr 2e-3 --epochs "$EPOCHS1" --max-minutes "$MIN" --patience 3 \
+    --valid-cases 2000 --seed 1 ${FLAGS[@]+"${FLAGS[@]}"} --out "$out/stage1.safetensors" 2> "$out/stage1.log"
+  echo "stage 1 and 2: --max-minutes $MIN, --source-alpha $ALPHA, --select $SELECT, epochs $EPOCHS1 / $EPOCHS2, flags: ${SOURCES_FLAGS:-none}" > "$out/command.txt"
   $NC train --data "$NEXTCLICK_DATA/amazon-games" ${src[@]+"${src[@]}"} --source-alpha "$ALPHA" --select "$SELECT" --preset student \
-    --init "$out/stage1.safetensors" --negatives 1024 --batch-tokens 1024 --lr 1e-3 --epochs 12 \
-    --max-minutes "$MIN" --patience 4 --valid-cases 2000 --seed 2 --out "$out/student.safetensors" 2> "$out/stage2.log"
+    --init "$out/stage1.safetensors" --negatives 1024 --batch-tokens 1024 --lr 1e-3 --epochs "$EPOCHS2" \
+    --max-minutes "$MIN" --patience 4 --valid-cases 2000 --seed 2 ${FLAGS[@]+"${FLAGS[@]}"} --out "$out/student.safetensors" 2> "$out/stage2.log"
   $NC export --checkpoint "$out/student.safetensors" --out "$out/model.onnx" --name "nextclick-sources-$row"
   replay "$out" "$out/model.onnx" "sources row $row: amazon-games + ${ALL[*]:0:$row}"
   echo "make sources: row $row (amazon-games + ${ALL[*]:0:$row}) in $(( $(date +%s) - t1 )) s: $out/eval.md"

@@ -10,6 +10,9 @@ pub struct Example {
     pub inputs: Vec<Event>,
     /// Next item after each input.
     pub targets: Vec<u32>,
+    /// Index in its session of the first input event (0 unless a long session was cut into windows):
+    /// where a model whose positions count from the session start places it.
+    pub offset: u64,
 }
 
 /// Leave-one-out split of one user sequence: training example (all but the last two events), validation
@@ -34,6 +37,7 @@ pub fn loo_split(seqs: &[Vec<Event>]) -> LooSplit {
             s.train.push(Example {
                 inputs: seq[..train_end - 1].to_vec(),
                 targets: seq[1..train_end].iter().map(|e| e.item).collect(),
+                offset: 0,
             });
         }
         if n >= 3 {

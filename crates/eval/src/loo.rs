@@ -4,7 +4,6 @@
 use anyhow::Result;
 use nextclick::model::Encoder;
 use nextclick_data::Event;
-use nextclick_model::catalog::encoder_input;
 use nextclick_model::rank::{rank_of, Metrics};
 
 /// Leave-one-out metrics of an ONNX model with item vectors `vecs` `[V, D]`, scored through tract.
@@ -21,7 +20,7 @@ pub fn eval_loo(enc: &Encoder, vecs: &[f32], cases: &[(Vec<Event>, u32)]) -> Res
     );
     let mut scores = vec![0f32; n_items];
     for (hist, target) in cases {
-        let s = enc.run(&encoder_input(hist, vecs, shape.max_len, shape.dim))?;
+        let s = nextclick_model::catalog::session_vector(enc, hist, vecs)?;
         for (i, sc) in scores.iter_mut().enumerate() {
             *sc = nextclick::catalog::dot(&s, &vecs[i * shape.dim..(i + 1) * shape.dim]);
         }

@@ -74,7 +74,39 @@ pub fn int8_agreement(f32cat: &Catalog, int8cat: &Catalog, queries: &[Vec<f32>])
     (overlap / n, same as f64 / n)
 }
 
-/// A contract input for the last `L` events of `events`, item vectors from `vecs` `[V, D]`.
+/// The session vector of `events` (a session from its first event), item vectors from `vecs` `[V, D]`,
+/// under either contract: a v1 model encodes the last `L` events at once; a v2 model steps them into an
+/// empty key/value cache (the last `reach + 1`, which gives the whole session's vector).
+pub fn session_vector(
+    enc: &nextclick::model::Encoder,
+    events: &[Event],
+    vecs: &[f32],
+) -> nextclick::Result<Vec<f32>> {
+    use nextclick::model::{KvCache, StepInput};
+    let shape = enc.shape();
+    let Some(cache) = enc.cache_shape() else {
+        return enc.run(&encoder_input(events, vecs, shape.max_len, shape.dim));
+    };
+    let d = shape.dim;
+    let mut kv = KvCache::new(cache);
+    let first = events.len().saturating_sub(cache.reach() + 1);
+    let mut out = vec![0f32; d];
+    for (k, e) in events.iter().enumerate().skip(first) {
+        let i = e.item as usize;
+        out = enc.step(
+            &mut kv,
+            &StepInput {
+                item: &vecs[i * d..(i + 1) * d],
+                event_type: e.kind,
+                time_gap: e.gap,
+                index: k as u64,
+            },
+        )?;
+    }
+    Ok(out)
+}
+
+/// A contract-v1 input for the last `L` events of `events`, item vectors from `vecs` `[V, D]`.
 pub fn encoder_input(events: &[Event], vecs: &[f32], max_len: usize, dim: usize) -> EncoderInput {
     let mut inp = EncoderInput::empty(EncoderShape { max_len, dim });
     let n = events.len().min(max_len);

@@ -1,5 +1,6 @@
-//! Contract-v1 session encoder: its weights, a plain-Rust forward pass (the reference every other
-//! implementation is checked against) and the ONNX writer.
+//! The session encoder: its weights, plain-Rust forward passes (the references every other implementation
+//! is checked against) and the ONNX writers of contract v1 (the window encoder) and v2 (the incremental
+//! encoder, one event per call with a key/value cache).
 //!
 //! Architecture (SASRec-style, pre-LayerNorm causal transformer; `docs/model-contract.md`):
 //!
@@ -89,6 +90,11 @@ pub struct EncoderWeights {
     /// Score temperature, written to the ONNX metadata (`nextclick.temperature`) when it is not 1.
     #[serde(default = "one")]
     pub temperature: f32,
+    /// Positions count from the session start (`pos_emb[min(index, L − 1)]`), as contract v2 needs,
+    /// instead of from the most recent event (v1's right-aligned `pos_emb[L − 1]` = the last event).
+    /// [`EncoderWeights::to_onnx`] writes such weights as a contract-v2 model.
+    #[serde(default)]
+    pub positions_from_start: bool,
 }
 
 fn one() -> f32 {
@@ -188,6 +194,7 @@ impl EncoderWeights {
             input_scale: 1.0,
             normalize_output: false,
             temperature: 1.0,
+            positions_from_start: false,
         }
     }
 
@@ -317,9 +324,206 @@ impl EncoderWeights {
         out
     }
 
-    /// Serialises the encoder as a contract-v1 ONNX model (opset 17), batch dimension symbolic (`N`).
+    /// Reads the weights back from an ONNX file this module wrote (v1 or v2; by initializer name), e.g. to
+    /// write a v1 model's weights as a v2 step graph for a benchmark
+    /// ([`EncoderWeights::to_onnx_incremental`]). Another producer's graph is refused.
+    pub fn from_onnx(bytes: &[u8]) -> anyhow::Result<EncoderWeights> {
+        use anyhow::Context;
+        let proto = pb::ModelProto::decode(bytes).context("not an ONNX protobuf")?;
+        let graph = proto.graph.context("no graph")?;
+        let inits: std::collections::HashMap<&str, &pb::TensorProto> = graph
+            .initializer
+            .iter()
+            .map(|t| (t.name.as_str(), t))
+            .collect();
+        let get = |name: &str| -> anyhow::Result<(Vec<i64>, Vec<f32>)> {
+            let t = inits
+                .get(name)
+                .with_context(|| format!("no initializer {name:?}: not a nextclick encoder"))?;
+            anyhow::ensure!(t.data_type == F32, "{name}: not float32");
+            let v = t
+                .raw_data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            Ok((t.dims.clone(), v))
+        };
+        let ints = |name: &str| -> anyhow::Result<Vec<i64>> {
+            let t = inits.get(name).with_context(|| format!("no {name:?}"))?;
+            Ok(t.raw_data
+                .chunks_exact(8)
+                .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+                .collect())
+        };
+        let (td, type_emb) = get("type_emb")?;
+        let (pd, pos_emb) = get("pos_emb")?;
+        let (_, gap_emb) = get("gap_emb")?;
+        let (dim, max_len) = (td[1] as usize, pd[0] as usize);
+        let layers_n = (0..)
+            .take_while(|i| inits.contains_key(format!("l{i}_wq").as_str()))
+            .count();
+        let heads = ints("split_heads_shape")?
+            .get(2)
+            .copied()
+            .context("split_heads_shape")? as usize;
+        let ffn = get("l0_w1").map(|(d, _)| d[1] as usize).unwrap_or(0);
+        let ln_eps = graph
+            .node
+            .iter()
+            .find(|n| n.op_type == "LayerNormalization")
+            .and_then(|n| n.attribute.iter().find(|a| a.name == "epsilon"))
+            .map(|a| a.f)
+            .unwrap_or(1e-5);
+        let mut layers = Vec::with_capacity(layers_n);
+        for i in 0..layers_n {
+            let w = |n: &str| get(&format!("l{i}_{n}")).map(|(_, v)| v);
+            layers.push(LayerWeights {
+                ln1_g: w("ln1_g")?,
+                ln1_b: w("ln1_b")?,
+                wq: w("wq")?,
+                bq: w("bq")?,
+                wk: w("wk")?,
+                bk: w("bk")?,
+                wv: w("wv")?,
+                bv: w("bv")?,
+                wo: w("wo")?,
+                bo: w("bo")?,
+                ln2_g: w("ln2_g")?,
+                ln2_b: w("ln2_b")?,
+                w1: w("w1")?,
+                b1: w("b1")?,
+                w2: w("w2")?,
+                b2: w("b2")?,
+            });
+        }
+        let temperature = proto
+            .metadata_props
+            .iter()
+            .find(|m| m.key == nextclick::model::META_TEMPERATURE)
+            .and_then(|m| m.value.trim().parse().ok())
+            .unwrap_or(1.0);
+        let w = EncoderWeights {
+            config: EncoderConfig {
+                max_len,
+                dim,
+                heads,
+                layers: layers_n,
+                ffn,
+                ln_eps,
+            },
+            type_emb,
+            gap_emb,
+            pos_emb,
+            layers,
+            lnf_g: get("lnf_g")?.1,
+            lnf_b: get("lnf_b")?.1,
+            input_scale: get("input_scale").map(|(_, v)| v[0]).unwrap_or(1.0),
+            normalize_output: inits.contains_key("ones_column"),
+            temperature,
+            positions_from_start: graph
+                .input
+                .iter()
+                .any(|i| i.name == contract::STEP_INPUT_POSITION),
+        };
+        w.validate()?;
+        Ok(w)
+    }
+
+    /// Plain-Rust forward pass of the incremental (contract v2) encoder over a whole session, without a
+    /// cache: the session vector after each event. Event `i` is at position
+    /// `min(first_index + i, L − 1)` and each block's attention covers it and the `L − 1` events before
+    /// it (a causal band of `L`), so for a session of at most `L` events this is the causal window
+    /// encoder with positions counted from the session start. `items` holds `n × D` values.
+    pub fn forward_from_start(
+        &self,
+        items: &[f32],
+        event_types: &[i64],
+        time_gaps: &[i64],
+        first_index: u64,
+    ) -> Vec<Vec<f32>> {
+        let c = self.config;
+        let (l, d, h) = (c.max_len, c.dim, c.heads);
+        let n = event_types.len();
+        assert!(items.len() == n * d && time_gaps.len() == n);
+        let dh = d / h;
+        let mut x = vec![0f32; n * d];
+        for p in 0..n {
+            let t = event_types[p] as usize;
+            let g = time_gaps[p] as usize;
+            let pos = contract::step_position(first_index + p as u64, l) as usize;
+            for j in 0..d {
+                x[p * d + j] = items[p * d + j] * self.input_scale
+                    + self.type_emb[t * d + j]
+                    + self.gap_emb[g * d + j]
+                    + self.pos_emb[pos * d + j];
+            }
+        }
+        let scale = 1.0 / (dh as f32).sqrt();
+        for w in &self.layers {
+            let hn = layer_norm(&x, d, &w.ln1_g, &w.ln1_b, c.ln_eps);
+            let q = linear(&hn, d, &w.wq, &w.bq, d);
+            let k = linear(&hn, d, &w.wk, &w.bk, d);
+            let v = linear(&hn, d, &w.wv, &w.bv, d);
+            let mut att = vec![0f32; n * d];
+            for head in 0..h {
+                let o = head * dh;
+                for i in 0..n {
+                    let from = (i + 1).saturating_sub(l);
+                    let scores: Vec<f32> = (from..=i)
+                        .map(|j| {
+                            (0..dh)
+                                .map(|e| q[i * d + o + e] * k[j * d + o + e])
+                                .sum::<f32>()
+                                * scale
+                        })
+                        .collect();
+                    let m = scores.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                    let ex: Vec<f32> = scores.iter().map(|s| (s - m).exp()).collect();
+                    let z: f32 = ex.iter().sum();
+                    for e in 0..dh {
+                        att[i * d + o + e] = ex
+                            .iter()
+                            .zip(from..=i)
+                            .map(|(p, j)| p / z * v[j * d + o + e])
+                            .sum();
+                    }
+                }
+            }
+            let proj = linear(&att, d, &w.wo, &w.bo, d);
+            x.iter_mut().zip(&proj).for_each(|(a, b)| *a += b);
+            let hn = layer_norm(&x, d, &w.ln2_g, &w.ln2_b, c.ln_eps);
+            let mut f1 = linear(&hn, d, &w.w1, &w.b1, c.ffn);
+            f1.iter_mut().for_each(|u| *u = gelu(*u));
+            let f2 = linear(&f1, c.ffn, &w.w2, &w.b2, d);
+            x.iter_mut().zip(&f2).for_each(|(a, b)| *a += b);
+        }
+        x.chunks_exact(d)
+            .map(|row| {
+                let mut out = layer_norm(row, d, &self.lnf_g, &self.lnf_b, c.ln_eps);
+                if self.normalize_output {
+                    l2_normalize(&mut out);
+                }
+                out
+            })
+            .collect()
+    }
+
+    /// Serialises the encoder as an ONNX model (opset 17), batch dimension symbolic (`N`): contract v2
+    /// (incremental) when its positions count from the session start, else contract v1.
     pub fn to_onnx(&self, producer: &str) -> Vec<u8> {
-        OnnxBuilder::new(self).build(producer).encode_to_vec()
+        if self.positions_from_start {
+            self.to_onnx_incremental(producer)
+        } else {
+            OnnxBuilder::new(self).build(producer).encode_to_vec()
+        }
+    }
+
+    /// Serialises the encoder as a contract-v2 (incremental) ONNX model, whatever its position scheme:
+    /// the step graph reads `pos_emb[min(index, L − 1)]`. Weights trained with right-aligned positions
+    /// give another model that way (their `pos_emb[L − 1]` means "the most recent event"), but the same
+    /// arithmetic per event, which is what a latency benchmark or a parity test needs.
+    pub fn to_onnx_incremental(&self, producer: &str) -> Vec<u8> {
+        OnnxBuilder::new(self).build_step(producer).encode_to_vec()
     }
 }
 
@@ -385,6 +589,26 @@ struct OnnxBuilder<'a> {
     nodes: Vec<pb::NodeProto>,
     inits: Vec<pb::TensorProto>,
     counter: usize,
+}
+
+/// Initializer names of one block's weights.
+struct LayerNames {
+    g1: String,
+    b1n: String,
+    wq: String,
+    bq: String,
+    wk: String,
+    bk: String,
+    wv: String,
+    bv: String,
+    wo: String,
+    bo: String,
+    g2: String,
+    b2n: String,
+    w1: String,
+    b1: String,
+    w2: String,
+    b2: String,
 }
 
 const F32: i32 = pb::tensor_proto::DataType::Float as i32;
@@ -509,6 +733,232 @@ impl<'a> OnnxBuilder<'a> {
         self.node("Add", &[&m, b], vec![])
     }
 
+    /// The layer weights of block `i` as initializers.
+    fn layer_inits(&mut self, i: usize) -> LayerNames {
+        let w = self.w;
+        let c = w.config;
+        let (d, f) = (c.dim as i64, c.ffn as i64);
+        let lw = &w.layers[i];
+        let p = |n: &str| format!("l{i}_{n}");
+        LayerNames {
+            g1: self.f32_init(&p("ln1_g"), &[d], &lw.ln1_g),
+            b1n: self.f32_init(&p("ln1_b"), &[d], &lw.ln1_b),
+            wq: self.f32_init(&p("wq"), &[d, d], &lw.wq),
+            bq: self.f32_init(&p("bq"), &[d], &lw.bq),
+            wk: self.f32_init(&p("wk"), &[d, d], &lw.wk),
+            bk: self.f32_init(&p("bk"), &[d], &lw.bk),
+            wv: self.f32_init(&p("wv"), &[d, d], &lw.wv),
+            bv: self.f32_init(&p("bv"), &[d], &lw.bv),
+            wo: self.f32_init(&p("wo"), &[d, d], &lw.wo),
+            bo: self.f32_init(&p("bo"), &[d], &lw.bo),
+            g2: self.f32_init(&p("ln2_g"), &[d], &lw.ln2_g),
+            b2n: self.f32_init(&p("ln2_b"), &[d], &lw.ln2_b),
+            w1: self.f32_init(&p("w1"), &[d, f], &lw.w1),
+            b1: self.f32_init(&p("b1"), &[f], &lw.b1),
+            w2: self.f32_init(&p("w2"), &[f, d], &lw.w2),
+            b2: self.f32_init(&p("b2"), &[d], &lw.b2),
+        }
+    }
+
+    /// `x + W₂·GELU(W₁·LN(x))` (the feed-forward half of a block).
+    fn ffn(&mut self, x: &str, n: &LayerNames, one: &str, half: &str, inv_sqrt2: &str) -> String {
+        let hn = self.layer_norm(x, &n.g2, &n.b2n);
+        let f = self.linear(&hn, &n.w1, &n.b1);
+        let fs = self.node("Mul", &[&f, inv_sqrt2], vec![]);
+        let fe = self.node("Erf", &[&fs], vec![]);
+        let fe1 = self.node("Add", &[&fe, one], vec![]);
+        let fh = self.node("Mul", &[&f, half], vec![]);
+        let fg = self.node("Mul", &[&fh, &fe1], vec![]);
+        let f2 = self.linear(&fg, &n.w2, &n.b2);
+        self.node("Add", &[x, &f2], vec![])
+    }
+
+    /// The session vector `LN_f(x)` (L2-normalised for cosine models) as the output `session`.
+    fn session_output(&mut self, x: &str) {
+        let w = self.w;
+        let d = w.config.dim as i64;
+        let lg = self.f32_init("lnf_g", &[d], &w.lnf_g);
+        let lb = self.f32_init("lnf_b", &[d], &w.lnf_b);
+        if w.normalize_output {
+            // session = y / √(Σy² + ε) over the last axis; the sum is a MatMul with a ones column, which
+            // keeps the graph inside the contract's operator set (no ReduceSum)
+            let y = self.layer_norm(x, &lg, &lb);
+            let ones = self.f32_init("ones_column", &[d, 1], &vec![1.0; d as usize]);
+            let l2_eps = self.f32_init("l2_eps", &[], &[L2_EPS]);
+            let sq = self.node("Mul", &[&y, &y], vec![]);
+            let ss = self.node("MatMul", &[&sq, &ones], vec![]);
+            let sse = self.node("Add", &[&ss, &l2_eps], vec![]);
+            let norm = self.node("Sqrt", &[&sse], vec![]);
+            self.node_named("Div", &[&y, &norm], vec![], contract::OUTPUT_SESSION);
+        } else {
+            let eps = w.config.ln_eps;
+            self.node_named(
+                "LayerNormalization",
+                &[x, &lg, &lb],
+                vec![attr_int("axis", -1), attr_float("epsilon", eps)],
+                contract::OUTPUT_SESSION,
+            );
+        }
+    }
+
+    /// The contract-v2 step graph: one event in, its session vector and its keys and values out, the
+    /// earlier events' keys and values read from `past_keys` / `past_values` (slots flagged by
+    /// `past_mask`). Per block: `h = LN(x)`; the scores of `q = h·Wq` against the cached keys (masked
+    /// slots get −10⁴) and against the event's own key are one softmax; the context is that softmax over
+    /// the cached values and its own value; then the output projection and the FFN as in v1.
+    fn build_step(mut self, producer: &str) -> pb::ModelProto {
+        let w = self.w;
+        let c = w.config;
+        assert!(
+            c.layers >= 1 && c.max_len >= 2,
+            "an incremental encoder needs a block and L ≥ 2"
+        );
+        let (l, d, h) = (c.max_len as i64, c.dim as i64, c.heads as i64);
+        let (dh, slots, nl) = (d / h, l - 1, c.layers as i64);
+        let type_emb = self.f32_init("type_emb", &[NUM_EVENT_TYPES as i64, d], &w.type_emb);
+        let gap_emb = self.f32_init("gap_emb", &[NUM_GAP_BUCKETS as i64, d], &w.gap_emb);
+        let pos_emb = self.f32_init("pos_emb", &[l, d], &w.pos_emb);
+        let ax1 = self.i64_init("axes_1", &[1], &[1]);
+        let ax12 = self.i64_init("axes_1_2", &[2], &[1, 2]);
+        let one = self.f32_init("one", &[], &[1.0]);
+        let big = self.f32_init("mask_scale", &[], &[-MASK_BIAS]);
+        let split_shape = self.i64_init("split_heads_shape", &[4], &[-1, 1, h, dh]);
+        let merge_shape = self.i64_init("merge_heads_shape", &[3], &[-1, 1, d]);
+        let out_shape = self.i64_init("session_shape", &[2], &[-1, d]);
+        let att_scale = self.f32_init("att_scale", &[], &[1.0 / (dh as f32).sqrt()]);
+        let half = self.f32_init("half", &[], &[0.5]);
+        let inv_sqrt2 = self.f32_init("inv_sqrt2", &[], &[std::f32::consts::FRAC_1_SQRT_2]);
+
+        let g = |op: &str| attr_int("axis", if op == "emb" { 0 } else { 1 });
+        let te = self.node(
+            "Gather",
+            &[&type_emb, contract::STEP_INPUT_EVENT_TYPE],
+            vec![g("emb")],
+        );
+        let ge = self.node(
+            "Gather",
+            &[&gap_emb, contract::STEP_INPUT_TIME_GAP],
+            vec![g("emb")],
+        );
+        let pe = self.node(
+            "Gather",
+            &[&pos_emb, contract::STEP_INPUT_POSITION],
+            vec![g("emb")],
+        );
+        let item_in = if w.input_scale == 1.0 {
+            contract::STEP_INPUT_ITEM.to_string()
+        } else {
+            let sc = self.f32_init("input_scale", &[], &[w.input_scale]);
+            self.node("Mul", &[contract::STEP_INPUT_ITEM, &sc], vec![])
+        };
+        let s1 = self.node("Add", &[&item_in, &te], vec![]);
+        let s2 = self.node("Add", &[&s1, &ge], vec![]);
+        let s3 = self.node("Add", &[&s2, &pe], vec![]);
+        // (N, D) → (N, 1, D): one position, so the block below is v1's with L = 1 plus the cache
+        let mut x = self.node("Unsqueeze", &[&s3, &ax1], vec![]);
+        // cache-slot bias (N, 1, 1, L − 1) = (past_mask − 1) · 1e4
+        let mk = self.node(
+            "Unsqueeze",
+            &[contract::STEP_INPUT_PAST_MASK, &ax12],
+            vec![],
+        );
+        let mk1 = self.node("Sub", &[&mk, &one], vec![]);
+        let past_bias = self.node("Mul", &[&mk1, &big], vec![]);
+
+        let mut new_keys = Vec::new();
+        let mut new_values = Vec::new();
+        for i in 0..c.layers {
+            let n = self.layer_inits(i);
+            let li = self.i64_init(&format!("layer_{i}"), &[], &[i as i64]);
+            let hn = self.layer_norm(&x, &n.g1, &n.b1n);
+            let q = self.linear(&hn, &n.wq, &n.bq);
+            let k = self.linear(&hn, &n.wk, &n.bk);
+            let v = self.linear(&hn, &n.wv, &n.bv);
+            let q4 = self.node("Reshape", &[&q, &split_shape], vec![]); // (N, 1, H, dh)
+            let k4 = self.node("Reshape", &[&k, &split_shape], vec![]);
+            let v4 = self.node("Reshape", &[&v, &split_shape], vec![]);
+            new_keys.push(k4.clone());
+            new_values.push(v4.clone());
+            let perm = |p: &[i64]| vec![attr_ints("perm", p)];
+            let qt = self.node("Transpose", &[&q4], perm(&[0, 2, 1, 3])); // (N, H, 1, dh)
+            let kt = self.node("Transpose", &[&k4], perm(&[0, 2, 3, 1])); // (N, H, dh, 1)
+            let vt = self.node("Transpose", &[&v4], perm(&[0, 2, 1, 3])); // (N, H, 1, dh)
+            let pk = self.node(
+                "Gather",
+                &[contract::STEP_INPUT_PAST_KEYS, &li],
+                vec![g("layer")],
+            ); // (N, H, L − 1, dh)
+            let pv = self.node(
+                "Gather",
+                &[contract::STEP_INPUT_PAST_VALUES, &li],
+                vec![g("layer")],
+            );
+            let pkt = self.node("Transpose", &[&pk], perm(&[0, 1, 3, 2])); // (N, H, dh, L − 1)
+            let sp = self.node("MatMul", &[&qt, &pkt], vec![]); // (N, H, 1, L − 1)
+            let sp = self.node("Mul", &[&sp, &att_scale], vec![]);
+            let sp = self.node("Add", &[&sp, &past_bias], vec![]);
+            let ss = self.node("MatMul", &[&qt, &kt], vec![]); // (N, H, 1, 1)
+            let ss = self.node("Mul", &[&ss, &att_scale], vec![]);
+            let sc = self.node("Concat", &[&sp, &ss], vec![attr_int("axis", 3)]);
+            let pr = self.node("Softmax", &[&sc], vec![attr_int("axis", -1)]);
+            let vall = self.node("Concat", &[&pv, &vt], vec![attr_int("axis", 2)]); // (N, H, L, dh)
+            let ctx = self.node("MatMul", &[&pr, &vall], vec![]); // (N, H, 1, dh)
+            let ctx = self.node("Transpose", &[&ctx], perm(&[0, 2, 1, 3]));
+            let ctx = self.node("Reshape", &[&ctx, &merge_shape], vec![]);
+            let o = self.linear(&ctx, &n.wo, &n.bo);
+            x = self.node("Add", &[&x, &o], vec![]);
+            x = self.ffn(&x, &n, &one, &half, &inv_sqrt2);
+        }
+        let x2 = self.node("Reshape", &[&x, &out_shape], vec![]);
+        self.session_output(&x2);
+        // (N, 1, H, dh) per block → (N, layers, H, dh)
+        let keys: Vec<&str> = new_keys.iter().map(String::as_str).collect();
+        let values: Vec<&str> = new_values.iter().map(String::as_str).collect();
+        self.node_named(
+            "Concat",
+            &keys,
+            vec![attr_int("axis", 1)],
+            contract::STEP_OUTPUT_KEYS,
+        );
+        self.node_named(
+            "Concat",
+            &values,
+            vec![attr_int("axis", 1)],
+            contract::STEP_OUTPUT_VALUES,
+        );
+
+        let kv = [None, Some(nl), Some(h), Some(slots), Some(dh)];
+        let graph = pb::GraphProto {
+            name: "nextclick_session_encoder_step".into(),
+            node: self.nodes,
+            initializer: self.inits,
+            input: vec![
+                value_info(contract::STEP_INPUT_ITEM, F32, &[None, Some(d)]),
+                value_info(contract::STEP_INPUT_EVENT_TYPE, I64, &[None]),
+                value_info(contract::STEP_INPUT_TIME_GAP, I64, &[None]),
+                value_info(contract::STEP_INPUT_POSITION, I64, &[None]),
+                value_info(contract::STEP_INPUT_PAST_KEYS, F32, &kv),
+                value_info(contract::STEP_INPUT_PAST_VALUES, F32, &kv),
+                value_info(contract::STEP_INPUT_PAST_MASK, F32, &[None, Some(slots)]),
+            ],
+            output: vec![
+                value_info(contract::OUTPUT_SESSION, F32, &[None, Some(d)]),
+                value_info(
+                    contract::STEP_OUTPUT_KEYS,
+                    F32,
+                    &[None, Some(nl), Some(h), Some(dh)],
+                ),
+                value_info(
+                    contract::STEP_OUTPUT_VALUES,
+                    F32,
+                    &[None, Some(nl), Some(h), Some(dh)],
+                ),
+            ],
+            ..Default::default()
+        };
+        model_proto(w, producer, graph)
+    }
+
     fn build(mut self, producer: &str) -> pb::ModelProto {
         let w = self.w;
         let c = w.config;
@@ -561,24 +1011,8 @@ impl<'a> OnnxBuilder<'a> {
         let pad_bias = self.node("Mul", &[&mk1, &big], vec![]);
         let bias = self.node("Add", &[&pad_bias, &causal], vec![]);
 
-        for (i, lw) in w.layers.iter().enumerate() {
-            let p = |n: &str| format!("l{i}_{n}");
-            let g1 = self.f32_init(&p("ln1_g"), &[d], &lw.ln1_g);
-            let b1n = self.f32_init(&p("ln1_b"), &[d], &lw.ln1_b);
-            let wq = self.f32_init(&p("wq"), &[d, d], &lw.wq);
-            let bq = self.f32_init(&p("bq"), &[d], &lw.bq);
-            let wk = self.f32_init(&p("wk"), &[d, d], &lw.wk);
-            let bk = self.f32_init(&p("bk"), &[d], &lw.bk);
-            let wv = self.f32_init(&p("wv"), &[d, d], &lw.wv);
-            let bv = self.f32_init(&p("bv"), &[d], &lw.bv);
-            let wo = self.f32_init(&p("wo"), &[d, d], &lw.wo);
-            let bo = self.f32_init(&p("bo"), &[d], &lw.bo);
-            let g2 = self.f32_init(&p("ln2_g"), &[d], &lw.ln2_g);
-            let b2n = self.f32_init(&p("ln2_b"), &[d], &lw.ln2_b);
-            let w1 = self.f32_init(&p("w1"), &[d, c.ffn as i64], &lw.w1);
-            let b1 = self.f32_init(&p("b1"), &[c.ffn as i64], &lw.b1);
-            let w2 = self.f32_init(&p("w2"), &[c.ffn as i64, d], &lw.w2);
-            let b2 = self.f32_init(&p("b2"), &[d], &lw.b2);
+        for i in 0..w.layers.len() {
+            let n = self.layer_inits(i);
 
             // The final layer only needs its output at the last position (the session vector): its keys
             // and values still cover the whole window, but the query, the attention row, the output
@@ -586,9 +1020,9 @@ impl<'a> OnnxBuilder<'a> {
             // L = 50, D = 64). The causal row of the last position is all zeros, so only the padding bias
             // applies there.
             let last_layer = i + 1 == w.layers.len();
-            let hn = self.layer_norm(&x, &g1, &b1n);
-            let k = self.linear(&hn, &wk, &bk);
-            let v = self.linear(&hn, &wv, &bv);
+            let hn = self.layer_norm(&x, &n.g1, &n.b1n);
+            let k = self.linear(&hn, &n.wk, &n.bk);
+            let v = self.linear(&hn, &n.wv, &n.bv);
             let (q_in, q_shape, ctx_shape, att_bias) = if last_layer {
                 x = self.node("Gather", &[&x, &last_keep], vec![attr_int("axis", 1)]);
                 let hl = self.node("Gather", &[&hn, &last_keep], vec![attr_int("axis", 1)]);
@@ -601,7 +1035,7 @@ impl<'a> OnnxBuilder<'a> {
                     bias.clone(),
                 )
             };
-            let q = self.linear(&q_in, &wq, &bq);
+            let q = self.linear(&q_in, &n.wq, &n.bq);
             let q4 = self.node("Reshape", &[&q, &q_shape], vec![]);
             let k4 = self.node("Reshape", &[&k, &split_shape], vec![]);
             let v4 = self.node("Reshape", &[&v, &split_shape], vec![]);
@@ -615,18 +1049,10 @@ impl<'a> OnnxBuilder<'a> {
             let ctx = self.node("MatMul", &[&pr, &vt], vec![]);
             let ctx = self.node("Transpose", &[&ctx], vec![attr_ints("perm", &[0, 2, 1, 3])]);
             let ctx = self.node("Reshape", &[&ctx, &ctx_shape], vec![]);
-            let o = self.linear(&ctx, &wo, &bo);
+            let o = self.linear(&ctx, &n.wo, &n.bo);
             x = self.node("Add", &[&x, &o], vec![]);
 
-            let hn = self.layer_norm(&x, &g2, &b2n);
-            let f = self.linear(&hn, &w1, &b1);
-            let fs = self.node("Mul", &[&f, &inv_sqrt2], vec![]);
-            let fe = self.node("Erf", &[&fs], vec![]);
-            let fe1 = self.node("Add", &[&fe, &one], vec![]);
-            let fh = self.node("Mul", &[&f, &half], vec![]);
-            let fg = self.node("Mul", &[&fh, &fe1], vec![]);
-            let f2 = self.linear(&fg, &w2, &b2);
-            x = self.node("Add", &[&x, &f2], vec![]);
+            x = self.ffn(&x, &n, &one, &half, &inv_sqrt2);
         }
         let lg = self.f32_init("lnf_g", &[d], &w.lnf_g);
         let lb = self.f32_init("lnf_b", &[d], &w.lnf_b);
@@ -671,24 +1097,29 @@ impl<'a> OnnxBuilder<'a> {
             output: vec![value_info(contract::OUTPUT_SESSION, F32, &[None, Some(d)])],
             ..Default::default()
         };
-        pb::ModelProto {
-            ir_version: 8,
-            opset_import: vec![pb::OperatorSetIdProto {
-                domain: String::new(),
-                version: 17,
-            }],
-            producer_name: producer.into(),
-            producer_version: env!("CARGO_PKG_VERSION").into(),
-            graph: Some(graph),
-            metadata_props: if w.temperature == 1.0 {
-                vec![]
-            } else {
-                vec![pb::StringStringEntryProto {
-                    key: nextclick::model::META_TEMPERATURE.into(),
-                    value: format!("{}", w.temperature),
-                }]
-            },
-            ..Default::default()
-        }
+        model_proto(w, producer, graph)
+    }
+}
+
+/// The model around `graph`: opset 17, the producer, the temperature metadata.
+fn model_proto(w: &EncoderWeights, producer: &str, graph: pb::GraphProto) -> pb::ModelProto {
+    pb::ModelProto {
+        ir_version: 8,
+        opset_import: vec![pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: 17,
+        }],
+        producer_name: producer.into(),
+        producer_version: env!("CARGO_PKG_VERSION").into(),
+        graph: Some(graph),
+        metadata_props: if w.temperature == 1.0 {
+            vec![]
+        } else {
+            vec![pb::StringStringEntryProto {
+                key: nextclick::model::META_TEMPERATURE.into(),
+                value: format!("{}", w.temperature),
+            }]
+        },
+        ..Default::default()
     }
 }

@@ -39,11 +39,37 @@ pub fn scenario_events() -> Vec<RawEvent> {
     ]
 }
 
+/// The scenario, then a second session that runs past `L` = 50 events (so an incremental model's
+/// key/value ring wraps): the events the contract-v2 reference is replayed on.
+pub fn long_scenario_events() -> Vec<RawEvent> {
+    let mut events = scenario_events();
+    let last = events.last().and_then(|e| e.timestamp).unwrap_or(0.0);
+    let kinds = ["view", "view", "click", "view", "cart"];
+    for i in 0..60u32 {
+        events.push(RawEvent {
+            kind: kinds[i as usize % kinds.len()].into(),
+            item_id: format!("ref-{:04}", (i * 37 + 5) % 300),
+            timestamp: Some(last + f64::from(i + 1) * (7_000.0 + f64::from(i % 9) * 4_000.0)),
+            price: None,
+        });
+    }
+    events
+}
+
 /// Replays the scenario through a fresh predictor.
 pub fn run(model: &[u8], catalog: &[u8]) -> anyhow::Result<Vec<Step>> {
+    run_events(model, catalog, scenario_events())
+}
+
+/// Replays `events` through a fresh predictor: the status and the top-10 after each.
+pub fn run_events(
+    model: &[u8],
+    catalog: &[u8],
+    events: Vec<RawEvent>,
+) -> anyhow::Result<Vec<Step>> {
     let mut p = Predictor::new(model, catalog, Options::default())?;
     let mut steps = Vec::new();
-    for event in scenario_events() {
+    for event in events {
         let status = p.track_raw(&event, 0.0)?;
         let top = p.predict(10)?;
         steps.push(Step { event, status, top });

@@ -33,6 +33,7 @@ fn cfg(aux_items: usize) -> NetConfig {
         id_residual: 0,
         aux_items,
         aux_layout: 0,
+        positions_from_start: false,
     }
 }
 

@@ -5,7 +5,7 @@
 use nextclick::catalog::{sha256, Catalog};
 use nextclick::model::Encoder;
 use nextclick_data::{Event, Item};
-use nextclick_model::catalog::{catalog_from, encoder_input, int8_agreement};
+use nextclick_model::catalog::{catalog_from, int8_agreement, session_vector};
 use nextclick_model::encoder::{EncoderConfig, SplitMix};
 use nextclick_model::tower::Tower;
 use nextclick_train::embed::Embeddings;
@@ -34,6 +34,7 @@ fn cfg(tower_hidden: usize) -> NetConfig {
         id_residual: 0,
         aux_items: 0,
         aux_layout: 0,
+        positions_from_start: false,
     }
 }
 
@@ -269,20 +270,37 @@ fn frozen_backbone_only_moves_the_tower() {
 
 #[test]
 fn export_scores_match_the_framework() {
-    check_export(false);
+    check_export(false, false);
 }
 
 #[test]
 fn cosine_export_scores_match_the_framework() {
-    check_export(true);
+    check_export(true, false);
 }
 
-fn check_export(cosine: bool) {
+/// Positions from the session start (`train --positions-from-start`): the export is a contract-v2 step
+/// graph, and stepping a session through it gives the trainer's session vector (sessions of at most `L`
+/// events, where the trainer's window and the step graph's band are the same attention).
+#[test]
+fn a_positions_from_start_net_exports_the_step_graph_it_trained() {
+    check_export(false, true);
+    check_export(true, true);
+}
+
+fn check_export(cosine: bool, positions_from_start: bool) {
     let mut r = SplitMix(13);
     let n_items = 50;
     let cvec = content(n_items, &mut r);
     let ct = train::content_tensor(&cvec, C).unwrap();
-    let net = Net::new(NetConfig { cosine, ..cfg(24) }, 9).unwrap();
+    let net = Net::new(
+        NetConfig {
+            cosine,
+            positions_from_start,
+            ..cfg(24)
+        },
+        9,
+    )
+    .unwrap();
     // perturb every parameter so that zero-initialised embeddings and unit LN gains are exercised too
     {
         let data = net.vars.data().lock().unwrap();
@@ -301,6 +319,7 @@ fn check_export(cosine: bool) {
     }
     let onnx = net.encoder_weights().unwrap().to_onnx("test");
     let enc = Encoder::from_bytes(&onnx).unwrap();
+    assert_eq!(enc.cache_shape().is_some(), positions_from_start);
     // the score temperature travels in the ONNX metadata, where the in-page head reads it
     assert_eq!(enc.temperature(), 0.5);
     let tower = Tower::from_bytes(&tower_of(&net, sha256(&onnx)).unwrap().to_bytes()).unwrap();
@@ -327,7 +346,13 @@ fn check_export(cosine: bool) {
         })
         .collect();
     let mut ex = ex;
-    ex.push((long.as_slice(), &[][..]));
+    if positions_from_start {
+        // past L the step graph's band and the trainer's window differ (docs/model-contract.md)
+        ex.retain(|(e, _)| e.len() <= 12);
+        assert!(ex.len() > 50);
+    } else {
+        ex.push((long.as_slice(), &[][..]));
+    }
     let mut worst = 0f32;
     for (chunk_i, chunk) in ex.chunks(16).enumerate() {
         let batch = Batch::new(chunk, 12);
@@ -338,7 +363,7 @@ fn check_export(cosine: bool) {
             .to_vec2::<f32>()
             .unwrap();
         for (k, (ev, _)) in chunk.iter().enumerate() {
-            let s = enc.run(&encoder_input(ev, &vecs, 12, 16)).unwrap();
+            let s = session_vector(&enc, ev, &vecs).unwrap();
             if cosine {
                 let n: f32 = s.iter().map(|x| x * x).sum::<f32>().sqrt();
                 assert!((n - 1.0).abs() < 1e-5, "session vector norm {n}");

@@ -133,6 +133,7 @@ fn net() -> Net {
             id_residual: 0,
             aux_items: 0,
             aux_layout: 0,
+            positions_from_start: false,
         },
         3,
     )

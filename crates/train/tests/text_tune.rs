@@ -260,6 +260,7 @@ fn training_with_the_text_encoder_lowers_the_loss_and_saves_a_model_folder() {
         id_residual: 0,
         aux_items: 0,
         aux_layout: 0,
+        positions_from_start: false,
     };
     let mut net = Net::new(cfg, 2).unwrap();
     let dir = std::env::temp_dir().join(format!("nextclick-text-tune-{}", std::process::id()));

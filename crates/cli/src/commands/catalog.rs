@@ -8,7 +8,7 @@ use clap::Args;
 use nextclick::contract::EventKind;
 use nextclick::model::Encoder;
 use nextclick_data::{self as data, Event, TimeMode};
-use nextclick_model::catalog::{catalog_from, encoder_input, int8_agreement};
+use nextclick_model::catalog::{catalog_from, int8_agreement, session_vector};
 use nextclick_model::ivfpq::{self, IvfPqConfig};
 use nextclick_model::tower::{tower_path_for, Tower};
 use nextclick_train::items::load_and_embed_with;
@@ -93,7 +93,6 @@ pub fn run(a: CatalogArgs) -> Result<()> {
     let cat = catalog_from(&items, &emb, &tower, &a.url)?;
     let q8 = cat.quantize_int8();
     // agreement queries: real sessions when events.csv sits beside items.csv, else single-item sessions
-    let shape = enc.shape();
     let vecs = tower.apply_all(&emb.vecs);
     let mut queries = Vec::new();
     let events = a.items.with_file_name("events.csv");
@@ -103,7 +102,7 @@ pub fn run(a: CatalogArgs) -> Result<()> {
         let (sessions, _) = data::load_events(&events, &items, TimeMode::Auto, &mut rep)?;
         rep.print(&events.display().to_string());
         for s in sessions.iter().take(500) {
-            queries.push(enc.run(&encoder_input(s, &vecs, shape.max_len, shape.dim))?);
+            queries.push(session_vector(&enc, s, &vecs)?);
         }
         source = "sessions of events.csv";
     }
@@ -114,7 +113,7 @@ pub fn run(a: CatalogArgs) -> Result<()> {
                 kind: EventKind::View.id(),
                 gap: 1,
             }];
-            queries.push(enc.run(&encoder_input(&ev, &vecs, shape.max_len, shape.dim))?);
+            queries.push(session_vector(&enc, &ev, &vecs)?);
         }
     }
     let (overlap, same) = int8_agreement(&cat, &q8, &queries);

@@ -8,7 +8,9 @@ use clap::Args;
 
 use nextclick::card::ModelCard;
 use nextclick::catalog::{hex, sha256, Catalog};
-use nextclick::contract::{EventKind, CONTRACT_VERSION, NUM_GAP_BUCKETS};
+use nextclick::contract::{
+    EventKind, CONTRACT_VERSION, CONTRACT_VERSION_INCREMENTAL, NUM_GAP_BUCKETS,
+};
 use nextclick::model::Encoder;
 use nextclick_data::{self as data};
 use nextclick_model::catalog::meta_of;
@@ -145,7 +147,11 @@ pub fn run(a: ExportArgs) -> Result<()> {
         );
     }
     let card = ModelCard {
-        contract: CONTRACT_VERSION,
+        contract: if net.cfg.positions_from_start {
+            CONTRACT_VERSION_INCREMENTAL
+        } else {
+            CONTRACT_VERSION
+        },
         name: a.name.clone(),
         version: a.version.clone(),
         dim: net.cfg.encoder.dim,

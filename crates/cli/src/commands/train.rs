@@ -46,6 +46,7 @@ impl Preset {
                 id_residual: 0,
                 aux_items: 0,
                 aux_layout: 0,
+                positions_from_start: false,
             },
             Preset::Teacher => NetConfig {
                 encoder: EncoderConfig {
@@ -64,6 +65,7 @@ impl Preset {
                 id_residual: 0,
                 aux_items: 0,
                 aux_layout: 0,
+                positions_from_start: false,
             },
         }
     }
@@ -93,6 +95,12 @@ pub struct TrainArgs {
     /// dot-product `--init`, the encoder's input scale is set to the source's mean item-vector norm.
     #[arg(long)]
     pub cosine: bool,
+    /// Positions counted from the session start (capped at L − 1) instead of right-aligned: the export is
+    /// a contract-v2 (incremental) model, whose page runs one event per call from cached keys and values
+    /// (docs/model-contract.md, "Contract v2"). From a right-aligned `--init`, the position table is
+    /// copied and re-learned (its rows meant "k events before the last").
+    #[arg(long)]
+    pub positions_from_start: bool,
     /// Hidden width of the item tower instead of the preset's (0 = a single linear layer). The tower runs
     /// offline (catalog building), so its size costs the page nothing. With `--init` from a checkpoint of
     /// another tower shape, only the backbone is copied and the tower starts fresh.
@@ -251,6 +259,7 @@ fn make_net(
 ) -> Result<(Net, NetConfig)> {
     let mut cfg = a.preset.config(n_items);
     cfg.cosine = a.cosine;
+    cfg.positions_from_start = a.positions_from_start;
     (cfg.aux_items, cfg.aux_layout) = aux;
     if let Some(h) = a.tower_hidden {
         anyhow::ensure!(
@@ -333,6 +342,22 @@ fn make_net(
                 init.display(),
                 src.cfg.tower_hidden,
                 cfg.tower_hidden
+            );
+        }
+        if cfg.positions_from_start != src.cfg.positions_from_start {
+            eprintln!(
+                "positions {} from {}, whose positions are {}: the position table is re-learned",
+                if cfg.positions_from_start {
+                    "from the session start"
+                } else {
+                    "right-aligned"
+                },
+                init.display(),
+                if src.cfg.positions_from_start {
+                    "from the session start"
+                } else {
+                    "right-aligned"
+                },
             );
         }
         if cfg.cosine && !src.cfg.cosine {

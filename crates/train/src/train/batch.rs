@@ -19,13 +19,23 @@ pub struct Batch {
     pub gaps: Vec<u32>,
     /// `b·t` mask values.
     pub mask: Vec<f32>,
+    /// `b·t` positions counted from the session start, `min(index, L − 1)` (0 at padding): what a model
+    /// with `NetConfig::positions_from_start` reads; right-aligned models use the window row instead.
+    pub pos: Vec<u32>,
     /// `b·t` next-item targets (`u32::MAX` where none).
     pub targets: Vec<u32>,
 }
 
 impl Batch {
     /// Builds a batch from `(inputs, targets)` pairs; inputs longer than `max_len` keep their last events.
+    /// Each input starts its session ([`Batch::with_offsets`] for windows cut out of longer sessions).
     pub fn new(examples: &[(&[Event], &[u32])], max_len: usize) -> Batch {
+        Batch::with_offsets(examples, &vec![0; examples.len()], max_len)
+    }
+
+    /// [`Batch::new`], where the first input of example `i` is event `offsets[i]` of its session.
+    pub fn with_offsets(examples: &[(&[Event], &[u32])], offsets: &[u64], max_len: usize) -> Batch {
+        assert_eq!(examples.len(), offsets.len(), "one offset per example");
         let t = examples
             .iter()
             .map(|(e, _)| e.len().min(max_len))
@@ -40,10 +50,12 @@ impl Batch {
             types: vec![0; b * t],
             gaps: vec![0; b * t],
             mask: vec![0.0; b * t],
+            pos: vec![0; b * t],
             targets: vec![u32::MAX; b * t],
         };
         for (i, (ev, tg)) in examples.iter().enumerate() {
             let n = ev.len().min(max_len);
+            let first = offsets[i] + (ev.len() - n) as u64;
             let ev = &ev[ev.len() - n..];
             let tg = if tg.is_empty() {
                 &[][..]
@@ -56,6 +68,7 @@ impl Batch {
                 bt.types[pos] = e.kind as u32;
                 bt.gaps[pos] = e.gap as u32;
                 bt.mask[pos] = 1.0;
+                bt.pos[pos] = nextclick::contract::step_position(first + k as u64, max_len) as u32;
                 if !tg.is_empty() {
                     bt.targets[pos] = tg[k];
                 }

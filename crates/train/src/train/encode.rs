@@ -34,11 +34,19 @@ pub fn encode(
         .p("enc.gap_emb")
         .index_select(&Tensor::from_vec(batch.gaps.clone(), b * t, dev)?, 0)?
         .reshape((b, t, d))?;
-    let pos = net.p("enc.pos_emb").narrow(0, e.max_len - t, t)?;
-    let x = (items + types)?
-        .add(&gaps)?
-        .broadcast_add(&pos)?
-        .broadcast_mul(&mask)?;
+    let x = (items + types)?.add(&gaps)?;
+    let x = if net.cfg.positions_from_start {
+        // contract v2: position = index from the session start, capped at L − 1 (per row)
+        let pos = net
+            .p("enc.pos_emb")
+            .index_select(&Tensor::from_vec(batch.pos.clone(), b * t, dev)?, 0)?
+            .reshape((b, t, d))?;
+        x.add(&pos)?
+    } else {
+        // contract v1: right-aligned, the window's last row is position L − 1
+        x.broadcast_add(&net.p("enc.pos_emb").narrow(0, e.max_len - t, t)?)?
+    };
+    let x = x.broadcast_mul(&mask)?;
     let mut x = dropout(&x, drop, &mut rng)?;
     // (b, 1, t, t) additive bias: key padding + causal
     let mut bias = vec![0f32; b * t * t];

@@ -358,7 +358,8 @@ fn fit(
                 .iter()
                 .map(|&i| (train[i].inputs.as_slice(), train[i].targets.as_slice()))
                 .collect();
-            let batch = Batch::new(&ex, max_len);
+            let offsets: Vec<u64> = batches[si][bi].iter().map(|&i| train[i].offset).collect();
+            let batch = Batch::with_offsets(&ex, &offsets, max_len);
             let split_table = opt.sparse_table();
             let (loss, n, rows) = match &text {
                 None => batch_loss_rows(

@@ -47,6 +47,11 @@ pub struct NetConfig {
     /// same item. 0 (no ID-only sources, or a checkpoint written before the field): unknown, never carried.
     #[serde(default)]
     pub aux_layout: u64,
+    /// Positions count from the session start (`min(index, L − 1)`), so the encoder exports as a
+    /// contract-v2 (incremental) model whose cached keys and values stay valid as the session grows.
+    /// `false` (the default, and every checkpoint written before the option): right-aligned, contract v1.
+    #[serde(default)]
+    pub positions_from_start: bool,
 }
 
 impl NetConfig {
@@ -414,6 +419,7 @@ impl Net {
             },
             normalize_output: self.cfg.cosine,
             temperature: self.cfg.temperature,
+            positions_from_start: self.cfg.positions_from_start,
         };
         w.validate()?;
         Ok(w)

@@ -166,6 +166,7 @@ pub fn session_windows(s: &ShardSession, max_len: usize) -> Vec<Example> {
         out.push(Example {
             inputs: ev[start..end - 1].to_vec(),
             targets: ev[start + 1..end].iter().map(|e| e.item).collect(),
+            offset: start as u64,
         });
         start = end - 1;
     }
@@ -342,7 +343,8 @@ impl Run<'_> {
             for (e, _) in &ex {
                 self.max_window = self.max_window.max(e.len() + 1);
             }
-            let batch = Batch::new(&ex, max_len);
+            let offsets: Vec<u64> = batches[bi].iter().map(|&i| pool[i].offset).collect();
+            let batch = Batch::with_offsets(&ex, &offsets, max_len);
             let (loss, n, rows) = batch_loss_rows(
                 &*self.net,
                 self.content,
