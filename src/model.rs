@@ -1149,7 +1149,7 @@ mod ops {
                 .into_iter()
                 .map(|x| x as isize)
                 .collect();
-            Ok((expand(UnsqueezeAttr(axes)), vec![]))
+            Ok((expand(ops::array::AddDims::new(axes)), vec![]))
         } else {
             Ok((expand(Unsqueeze13), vec![]))
         }
@@ -1162,65 +1162,6 @@ mod ops {
             .iter()
             .map(|i| *i as isize)
             .collect())
-    }
-
-    /// Unsqueeze axes for an input of `rank`: each in `-(rank + k)..rank + k` (`k` axes) and no two the
-    /// same once normalised, as ONNX requires; tract's `AddDims` indexes out of bounds otherwise (a
-    /// corrupted model must be an error, not a panic).
-    fn checked_axes(t: &Tensor, rank: usize) -> TractResult<Vec<isize>> {
-        let axes = const_axes(t)?;
-        let out = (rank + axes.len()) as isize;
-        let mut seen = Vec::with_capacity(axes.len());
-        for &a in &axes {
-            let n = if a < 0 { a + out } else { a };
-            if !(0..out).contains(&n) || seen.contains(&n) {
-                bail!("Unsqueeze axes {axes:?} are invalid for a rank-{rank} input");
-            }
-            seen.push(n);
-        }
-        Ok(axes)
-    }
-
-    /// Unsqueeze before opset 13: the axes are an attribute (checked like [`Unsqueeze13`]'s).
-    #[derive(Debug, Clone, Hash, PartialEq, Eq)]
-    struct UnsqueezeAttr(Vec<isize>);
-
-    impl UnsqueezeAttr {
-        fn checked(&self, rank: usize) -> TractResult<ops::array::AddDims> {
-            let t = tensor1(&self.0.iter().map(|a| *a as i64).collect::<Vec<_>>());
-            Ok(ops::array::AddDims::new(checked_axes(&t, rank)?))
-        }
-    }
-
-    impl Expansion for UnsqueezeAttr {
-        fn name(&self) -> StaticName {
-            "UnsqueezeAttr".into()
-        }
-
-        fn rules<'r, 'p: 'r, 's: 'r>(
-            &'s self,
-            s: &mut Solver<'r>,
-            inputs: &'p [TensorProxy],
-            outputs: &'p [TensorProxy],
-        ) -> InferenceResult {
-            check_input_arity(inputs, 1)?;
-            check_output_arity(outputs, 1)?;
-            s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
-            s.given(&inputs[0].shape, move |s, shape| {
-                let op = self.checked(shape.len())?;
-                s.equals(&outputs[0].shape, op.output_shape(&shape))
-            })
-        }
-
-        fn wire(
-            &self,
-            prefix: &str,
-            model: &mut TypedModel,
-            inputs: &[OutletId],
-        ) -> TractResult<TVec<OutletId>> {
-            let rank = model.outlet_fact(inputs[0])?.rank();
-            self.checked(rank)?.wire(prefix, model, inputs)
-        }
     }
 
     /// Unsqueeze from opset 13 on: the axes are a second (constant) input.
@@ -1242,7 +1183,7 @@ mod ops {
             check_output_arity(outputs, 1)?;
             s.equals(&outputs[0].datum_type, &inputs[0].datum_type)?;
             s.given_2(&inputs[0].shape, &inputs[1].value, move |s, shape, axes| {
-                let op = ops::array::AddDims::new(checked_axes(&axes, shape.len())?);
+                let op = ops::array::AddDims::new(const_axes(&axes)?);
                 s.equals(&outputs[0].shape, op.output_shape(&shape))
             })
         }
@@ -1256,8 +1197,7 @@ mod ops {
             let Some(axes) = model.outlet_fact(inputs[1])?.konst.clone() else {
                 bail!("Unsqueeze needs constant axes")
             };
-            let rank = model.outlet_fact(inputs[0])?.rank();
-            ops::array::AddDims::new(checked_axes(&axes, rank)?).wire(prefix, model, &inputs[0..1])
+            ops::array::AddDims::new(const_axes(&axes)?).wire(prefix, model, &inputs[0..1])
         }
     }
 

@@ -760,6 +760,19 @@ impl<'a> OnnxBuilder<'a> {
         }
     }
 
+    /// `items · input_scale + types + gaps + positions` (the scale only when it is not 1).
+    fn input_sum(&mut self, items: &str, types: &str, gaps: &str, positions: &str) -> String {
+        let items_in = if self.w.input_scale == 1.0 {
+            items.to_string()
+        } else {
+            let sc = self.f32_init("input_scale", &[], &[self.w.input_scale]);
+            self.node("Mul", &[items, &sc], vec![])
+        };
+        let s1 = self.node("Add", &[&items_in, types], vec![]);
+        let s2 = self.node("Add", &[&s1, gaps], vec![]);
+        self.node("Add", &[&s2, positions], vec![])
+    }
+
     /// `x + W₂·GELU(W₁·LN(x))` (the feed-forward half of a block).
     fn ffn(&mut self, x: &str, n: &LayerNames, one: &str, half: &str, inv_sqrt2: &str) -> String {
         let hn = self.layer_norm(x, &n.g2, &n.b2n);
@@ -845,15 +858,7 @@ impl<'a> OnnxBuilder<'a> {
             &[&pos_emb, contract::STEP_INPUT_POSITION],
             vec![g("emb")],
         );
-        let item_in = if w.input_scale == 1.0 {
-            contract::STEP_INPUT_ITEM.to_string()
-        } else {
-            let sc = self.f32_init("input_scale", &[], &[w.input_scale]);
-            self.node("Mul", &[contract::STEP_INPUT_ITEM, &sc], vec![])
-        };
-        let s1 = self.node("Add", &[&item_in, &te], vec![]);
-        let s2 = self.node("Add", &[&s1, &ge], vec![]);
-        let s3 = self.node("Add", &[&s2, &pe], vec![]);
+        let s3 = self.input_sum(contract::STEP_INPUT_ITEM, &te, &ge, &pe);
         // (N, D) → (N, 1, D): one position, so the block below is v1's with L = 1 plus the cache
         let mut x = self.node("Unsqueeze", &[&s3, &ax1], vec![]);
         // cache-slot bias (N, 1, 1, L − 1) = (past_mask − 1) · 1e4
@@ -994,15 +999,7 @@ impl<'a> OnnxBuilder<'a> {
             &[&gap_emb, contract::INPUT_TIME_GAPS],
             vec![attr_int("axis", 0)],
         );
-        let items_in = if w.input_scale == 1.0 {
-            contract::INPUT_ITEMS.to_string()
-        } else {
-            let sc = self.f32_init("input_scale", &[], &[w.input_scale]);
-            self.node("Mul", &[contract::INPUT_ITEMS, &sc], vec![])
-        };
-        let s1 = self.node("Add", &[&items_in, &te], vec![]);
-        let s2 = self.node("Add", &[&s1, &ge], vec![]);
-        let s3 = self.node("Add", &[&s2, &pos_emb], vec![]);
+        let s3 = self.input_sum(contract::INPUT_ITEMS, &te, &ge, &pos_emb);
         let m3 = self.node("Unsqueeze", &[contract::INPUT_MASK, &ax2], vec![]);
         let mut x = self.node("Mul", &[&s3, &m3], vec![]);
         // key-padding bias (N,1,1,L) = (mask − 1) · 1e4, plus the causal bias (L,L) → (N,1,L,L)
