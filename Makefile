@@ -136,7 +136,9 @@ bench: wasm-release
 ## Incremental encoding (issue #23, contract v2): the default model's weights written as a step graph
 ## (crates/model/examples/step_graph.rs) beside the window graph, nextclick and onnxruntime-web on both in one
 ## headless Chromium run: cold start, track→top-20 at BENCH_SIZES, the two runtimes' agreement on the step
-## graph (rewrites docs/bench.md's "Incremental encoding" section; a full `make bench` keeps it).
+## graph (rewrites docs/bench.md's "Incremental encoding" section; a full `make bench` keeps it). The default
+## is a v2 model from 0.6.0 on: BENCH_V1_MODEL=<a v1 model of the same shape> gives the window side (e.g.
+## `git show 2ba04eb:models/default.onnx > /tmp/v1.onnx`, model 0.5.0).
 .PHONY: bench-incremental
 bench-incremental: wasm-release tools-release
 	@if [ ! -d bench/node_modules ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then cd bench && npm ci --no-audit --no-fund --loglevel=error; fi

@@ -36,6 +36,8 @@ if (ONLY && !['memory', 'ivf', 'vector-libs', 'incremental'].includes(ONLY)) thr
 // session start there, so it is another model with the same arithmetic per event, not one to ship), catalogs
 // bound to it (catalog-v2-N-*), and nextclick and onnxruntime-web on both graphs in the same run: cold start
 // (BENCH_COLD_RUNS) and track→top-20 at BENCH_SIZES, plus the two runtimes' agreement on the step graph.
+// When models/default.onnx is itself contract v2 (0.6.0 on), the window side is BENCH_V1_MODEL, a v1 model
+// of the same shape (e.g. 0.5.0: `git show 2ba04eb:models/default.onnx > /tmp/v1.onnx`).
 // Rewrites only its section of docs/bench.md (between keep:incremental markers; a full run keeps it).
 // BENCH_ONLY=ivf (`make bench-catalog-web`): big catalogs in the page — the f32 scan and the IVF-PQ catalogs
 // (format v2, with and without int8 re-scoring) that crates/model/examples/bench_catalog.rs wrote into
@@ -133,7 +135,17 @@ function writeCatalog(n, int8, sha = modelSha) {
 fs.mkdirSync(path.join(OUT, 'data'), { recursive: true });
 // the step graph of the same weights, and its catalogs (BENCH_ONLY=incremental)
 let modelV2Sha = null;
+// the window (v1) side: the default model when it is v1, else BENCH_V1_MODEL (a v1 file of the same shape)
+let v1Path = modelPath;
 if (ONLY === 'incremental') {
+  if (card.contract === 2) {
+    v1Path = process.env.BENCH_V1_MODEL;
+    if (!v1Path) throw new Error('models/default.onnx is a contract-v2 model: set BENCH_V1_MODEL to a v1 model of the same shape for the window side (e.g. `git show 2ba04eb:models/default.onnx > /tmp/v1.onnx`, model 0.5.0)');
+  }
+  const v1Bytes = fs.readFileSync(v1Path);
+  fs.writeFileSync(path.join(OUT, 'data', 'model-v1.onnx'), v1Bytes);
+  const v1Sha = crypto.createHash('sha256').update(v1Bytes).digest();
+  for (const n of SIZES) for (const int8 of [false, true]) fs.writeFileSync(path.join(OUT, 'data', `catalog-v1-${n}-${int8 ? 'int8' : 'f32'}.bin`), writeCatalog(n, int8, v1Sha));
   const tool = path.join(ROOT, 'target/release/examples/step_graph');
   if (!fs.existsSync(tool)) throw new Error(`${tool} missing: make tools-release`);
   execSync(`${tool} ${modelPath} ${path.join(OUT, 'data', 'model-v2.onnx')}`, { cwd: ROOT, stdio: 'inherit' });
@@ -269,7 +281,7 @@ if (ONLY === 'ivf') {
 }
 if (ONLY === 'incremental') {
   const v2 = { model: '/bench/out/data/model-v2.onnx', cat: 'v2' };
-  const graphs = [['v1', {}], ['v2', v2]];
+  const graphs = [['v1', { model: '/bench/out/data/model-v1.onnx', cat: 'v1' }], ['v2', v2]];
   const cold = {};
   for (const [g, extra] of graphs) for (const lib of ['nextclick', 'ort']) cold[`${lib}-${g}`] = [];
   for (let i = 0; i < COLD_RUNS; i++) {
@@ -535,10 +547,17 @@ function incrementalSection(rows, cold, load) {
   let s = '<!-- keep:incremental:begin -->\n## Incremental encoding: contract v2 (`make bench-incremental`, issue #23)\n\n';
   s += `Measured on ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, load average ${load.map((x) => x.toFixed(2)).join(' / ')}, headless Chromium ${browserVersion}, `;
   s += `onnxruntime-web ${JSON.parse(fs.readFileSync(path.join(HERE, 'node_modules/onnxruntime-web/package.json'), 'utf8')).version}, www/pkg at git ${sh('git rev-parse --short HEAD')}. `;
-  s += `**v1** = \`models/${modelName}.onnx\` (${modelBytes.length} bytes; the window graph, every event re-encodes the last L = ${L} events). `;
-  s += `**v2** = the same weights written as the contract-v2 step graph (\`crates/model/examples/step_graph.rs\`, ${v2Bytes} bytes): one event per run, from the keys and values of the session's earlier events, `;
-  s += 'which nextclick keeps in wasm (`model::KvCache`) and the ORT side in JS, the same ring. Positions count from the session start in v2, so with these weights it is another model with the same arithmetic per event: ';
-  s += 'the figures below are its cost, not its quality. Same event stream and catalogs as "What is timed" (catalogs bound to each graph), one fresh context per row, ';
+  const v1Bytes = fs.statSync(path.join(OUT, 'data', 'model-v1.onnx')).size;
+  if (card.contract === 2) {
+    s += `**v1** = \`${v1Path}\` (BENCH_V1_MODEL${process.env.BENCH_V1_LABEL ? `: ${process.env.BENCH_V1_LABEL}` : ''}, ${v1Bytes} bytes; a window graph of the same shape: every event re-encodes the last L = ${L} events). `;
+    s += `**v2** = \`models/${modelName}.onnx\` ${card.version}, a contract-v2 model, as the step graph writer gives it (\`crates/model/examples/step_graph.rs\`, ${v2Bytes} bytes): one event per run, from the keys and values of the session's earlier events, `;
+    s += 'which nextclick keeps in wasm (`model::KvCache`) and the ORT side in JS, the same ring. Same event stream and catalogs as "What is timed" (catalogs bound to each graph), one fresh context per row, ';
+  } else {
+    s += `**v1** = \`models/${modelName}.onnx\` (${modelBytes.length} bytes; the window graph, every event re-encodes the last L = ${L} events). `;
+    s += `**v2** = the same weights written as the contract-v2 step graph (\`crates/model/examples/step_graph.rs\`, ${v2Bytes} bytes): one event per run, from the keys and values of the session's earlier events, `;
+    s += 'which nextclick keeps in wasm (`model::KvCache`) and the ORT side in JS, the same ring. Positions count from the session start in v2, so with these weights it is another model with the same arithmetic per event: ';
+    s += 'the figures below are its cost, not its quality. Same event stream and catalogs as "What is timed" (catalogs bound to each graph), one fresh context per row, ';
+  }
   s += `${EVENTS} timed events after 200 warm-up; cold start as in the main table (${COLD_N} items, median of ${COLD_RUNS}).\n\n`;
   s += '| | v1 nextclick | v2 nextclick | v1 ORT-web | v2 ORT-web | v2 nextclick ÷ v2 ORT-web |\n|---|---:|---:|---:|---:|---:|\n';
   const row = (label, a, b, c, d2, dd = 3) => { s += `| ${label} | ${fx(a, dd)} | ${fx(b, dd)} | ${fx(c, dd)} | ${fx(d2, dd)} | ${b && d2 ? `${(b / d2).toFixed(2)}×` : '–'} |\n`; };
