@@ -298,8 +298,14 @@ impl Adapter {
         let gn = (g.iter().map(|x| x * x).sum::<f32>()
             * (1.0 + s.iter().map(|x| x * x).sum::<f32>()))
         .sqrt();
+        // A non-finite step (an imported state of extreme but finite weights can overflow f32) is not
+        // taken: the adapter keeps its weights rather than store an infinity that no state file can hold.
+        if !(gn.is_finite() && s.iter().all(|x| x.is_finite())) {
+            return loss;
+        }
         let clip = if gn > 5.0 { 5.0 / gn } else { 1.0 };
         let lr = opts.learning_rate * clip;
+        let before = (self.a.clone(), self.b.clone());
         let decay = 1.0 - opts.l2;
         for ((row, b), gi) in self.a.chunks_exact_mut(d).zip(self.b.iter_mut()).zip(&g) {
             let gi = gi * lr;
@@ -319,6 +325,10 @@ impl Adapter {
                 .iter_mut()
                 .zip(&base.b)
                 .for_each(|(b, b0)| *b += keep * b0);
+        }
+        if !self.is_valid() {
+            (self.a, self.b) = before;
+            return loss;
         }
         self.steps += 1;
         loss
@@ -366,11 +376,20 @@ impl Logistic {
     /// One SGD step on the log loss toward `label`.
     pub fn update(&mut self, x: &[f32], label: bool, lr: f32) {
         let err = self.predict(x) - if label { 1.0 } else { 0.0 };
+        if !(err.is_finite() && x.iter().all(|v| v.is_finite())) {
+            return;
+        }
+        let before = (self.w.clone(), self.c);
         self.w
             .iter_mut()
             .zip(x)
             .for_each(|(w, xi)| *w -= lr * err * xi);
         self.c -= lr * err;
+        // a step that overflows f32 is not taken (no state file can hold an infinity)
+        if !self.is_valid() {
+            (self.w, self.c) = before;
+            return;
+        }
         self.updates += 1;
     }
 }

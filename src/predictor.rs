@@ -797,6 +797,11 @@ impl Predictor {
         let mut x = Vec::with_capacity(NUM_FEATURES + s.len());
         x.extend_from_slice(&self.features().to_vec());
         x.extend_from_slice(s);
+        // kept as an intent snapshot in the state: a non-finite value (extreme imported times or weights)
+        // would make the state impossible to write back, so it counts as 0
+        x.iter_mut()
+            .filter(|v| !v.is_finite())
+            .for_each(|v| *v = 0.0);
         x
     }
 

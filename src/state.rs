@@ -125,7 +125,7 @@ impl ShopperState {
                 .pending_exit
                 .iter()
                 .chain(&self.pending_purchase)
-                .all(|x| x.len() == want);
+                .all(|x| x.len() == want && x.iter().all(|v| v.is_finite()));
         if ok {
             Ok(())
         } else {
