@@ -21,6 +21,9 @@ const DTYPE = q.get('dtype') || 'f32';
 const LEARN = q.get('learn') === '1';
 const EVENTS = +(q.get('events') || 2000);
 const WARMUP = +(q.get('warmup') || 200);
+/** Idle time (ms) between the warm-up and the timed events: a shopper's events are seconds apart, which gives
+ * the browser's background compiler time to finish tiering up what the warm-up made hot. */
+const SETTLE_MS = +(q.get('settle') || 0);
 const MODEL = q.get('model');
 const PKG = q.get('pkg');
 /** Catalog file prefix: `catalog-N-…` for the model, `catalog-v2-N-…` for the step graph's copy (bound to it). */
@@ -49,8 +52,10 @@ function eventStream(count, n) {
   let ts = Date.UTC(2026, 0, 5, 9, 0, 0);
   let left = 0;
   let item = 0;
+  let index = 0; // the event's index in its session
   while (out.length < count) {
     if (left === 0) {
+      index = 0;
       ts += 45 * 60_000; // a new session (gap > the 30 min timeout)
       left = 1 + Math.floor(-Math.log(1 - r()) * 25); // mean ~25 events, many sessions longer than L
       left = Math.min(left, 150);
@@ -61,7 +66,7 @@ function eventStream(count, n) {
     item = r() < 0.5 ? (item + 1 + Math.floor(r() * 50)) % n : Math.floor(r() * n);
     const u = r();
     const kind = u < 0.6 ? 0 : u < 0.85 ? 1 : u < 0.95 ? 2 : u < 0.98 ? 3 : 4;
-    out.push({ type: KINDS[kind], itemId: `it-${item}`, timestamp: ts, _item: item, _kind: kind + 1 });
+    out.push({ type: KINDS[kind], itemId: `it-${item}`, timestamp: ts, _item: item, _kind: kind + 1, _index: index++ });
     left--;
   }
   return out;
@@ -395,6 +400,7 @@ async function main() {
   let fetched = 0;
   for (let i = 1; i < stream.length; i++) {
     const ev = stream[i];
+    if (i === WARMUP + 1 && SETTLE_MS > 0) await new Promise((res) => setTimeout(res, SETTLE_MS));
     const before = chunkBytes.requests;
     const a = now();
     const st = await lib.track(ev);
@@ -428,6 +434,8 @@ async function main() {
     jsHeapBytes: performance.memory ? performance.memory.usedJSHeapSize : null,
     crossOriginIsolated: self.crossOriginIsolated,
     top1, top1Score,
+    // raw=1: every timed event's track→top-20 time and its index in its session (for tail analysis)
+    raw: q.get('raw') === '1' ? { total, trackT, inSession: stream.slice(WARMUP + 1).map((e) => e._index), kind: stream.slice(WARMUP + 1).map((e) => e.type) } : null,
     userAgent: navigator.userAgent,
   };
   log(JSON.stringify({ ...window.__result, top1: undefined, top1Score: undefined }, null, 1));

@@ -89,34 +89,58 @@ impl CacheShape {
 }
 
 /// The keys and values of the last `L − 1` events of one session, for a contract-v2 encoder. Slots are a
-/// ring: attention does not depend on the order of its keys, so an event's slot never moves. Plain data
-/// (no tract types): the predictor owns one per shopper, [`Encoder::step`] reads and extends it.
+/// ring: attention does not depend on the order of its keys, so an event's slot never moves. The predictor
+/// owns one per shopper, [`Encoder::step`] reads and extends it.
+///
+/// The ring is kept in the tensors the step graph takes (`past_keys`, `past_values`, `past_mask`), so a step
+/// hands them to tract by reference and writes the new event's slot in place: nothing of the cache is
+/// copied per event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KvCache {
     shape: CacheShape,
-    keys: Vec<f32>,
-    values: Vec<f32>,
-    mask: Vec<f32>,
+    /// `[1, layers, heads, L − 1, head_dim]`
+    keys: Arc<Tensor>,
+    /// `[1, layers, heads, L − 1, head_dim]`
+    values: Arc<Tensor>,
+    /// `[1, L − 1]`: 1 for a filled slot
+    mask: Arc<Tensor>,
     stepped: u64,
+}
+
+/// A zero f32 tensor of `shape` (a cache's tensors are small: the default shape is 6,272 floats each).
+fn zeros(shape: &[usize]) -> Arc<Tensor> {
+    let n = shape.iter().product::<usize>();
+    Arc::new(Tensor::from_shape(shape, &vec![0f32; n]).expect("the shape matches its length"))
+}
+
+/// The f32 values of a cache tensor, for writing. The tensor is shared with tract only while a step runs
+/// (tract's state drops its inputs at the end of each run), so this is normally in place; were a reference
+/// still held, the tensor is copied first (`Arc::make_mut`) and the held one is left untouched.
+fn with_f32s<R>(t: &mut Arc<Tensor>, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    let mut view = Arc::make_mut(t)
+        .try_as_plain_ram_mut()
+        .expect("cache tensors are plain");
+    f(view.as_slice_mut::<f32>().expect("cache tensors are f32"))
 }
 
 impl KvCache {
     /// An empty cache of `shape`.
     pub fn new(shape: CacheShape) -> KvCache {
+        let kv = [1, shape.layers, shape.heads, shape.slots, shape.head_dim];
         KvCache {
             shape,
-            keys: vec![0.0; shape.len()],
-            values: vec![0.0; shape.len()],
-            mask: vec![0.0; shape.slots],
+            keys: zeros(&kv),
+            values: zeros(&kv),
+            mask: zeros(&[1, shape.slots]),
             stepped: 0,
         }
     }
 
     /// Empties the cache (a new session).
     pub fn clear(&mut self) {
-        self.keys.iter_mut().for_each(|x| *x = 0.0);
-        self.values.iter_mut().for_each(|x| *x = 0.0);
-        self.mask.iter_mut().for_each(|x| *x = 0.0);
+        for t in [&mut self.keys, &mut self.values, &mut self.mask] {
+            with_f32s(t, |s| s.fill(0.0));
+        }
         self.stepped = 0;
     }
 
@@ -135,13 +159,16 @@ impl KvCache {
     fn push(&mut self, keys: &[f32], values: &[f32]) {
         let c = self.shape;
         let slot = (self.stepped % c.slots as u64) as usize;
-        for lh in 0..c.layers * c.heads {
-            let src = lh * c.head_dim..(lh + 1) * c.head_dim;
-            let dst = (lh * c.slots + slot) * c.head_dim;
-            self.keys[dst..dst + c.head_dim].copy_from_slice(&keys[src.clone()]);
-            self.values[dst..dst + c.head_dim].copy_from_slice(&values[src]);
+        for (ring, new) in [(&mut self.keys, keys), (&mut self.values, values)] {
+            with_f32s(ring, |ring| {
+                for lh in 0..c.layers * c.heads {
+                    let dst = (lh * c.slots + slot) * c.head_dim;
+                    ring[dst..dst + c.head_dim]
+                        .copy_from_slice(&new[lh * c.head_dim..(lh + 1) * c.head_dim]);
+                }
+            });
         }
-        self.mask[slot] = 1.0;
+        with_f32s(&mut self.mask, |m| m[slot] = 1.0);
         self.stepped += 1;
     }
 }
@@ -493,6 +520,11 @@ fn run_static_constructors_once() {
 
 /// The `f32` values of an output, which must number `n`.
 fn out_slice(v: &TValue, n: usize) -> Result<Vec<f32>> {
+    out_f32s(v, n).map(<[f32]>::to_vec)
+}
+
+/// The `n` f32 values of an output, borrowed.
+fn out_f32s(v: &TValue, n: usize) -> Result<&[f32]> {
     let run_err = |e: TractError| Error::ModelRun(format!("{e:#}"));
     let view = v.try_as_plain_ram().map_err(run_err)?;
     let s = view.as_slice::<f32>().map_err(run_err)?;
@@ -502,7 +534,7 @@ fn out_slice(v: &TValue, n: usize) -> Result<Vec<f32>> {
             s.len()
         )));
     }
-    Ok(s.to_vec())
+    Ok(s)
 }
 
 impl Encoder {
@@ -646,7 +678,6 @@ impl Encoder {
             ));
         }
         let run_err = |e: TractError| Error::ModelRun(format!("{e:#}"));
-        let kv = [1, c.layers, c.heads, c.slots, c.head_dim];
         let position = contract::step_position(ev.index, self.shape.max_len);
         let inputs = tvec![
             Tensor::from_shape(&[1, d], ev.item)
@@ -655,21 +686,15 @@ impl Encoder {
             tensor1(&[ev.event_type]).into(),
             tensor1(&[ev.time_gap]).into(),
             tensor1(&[position]).into(),
-            Tensor::from_shape(&kv, &cache.keys)
-                .map_err(run_err)?
-                .into(),
-            Tensor::from_shape(&kv, &cache.values)
-                .map_err(run_err)?
-                .into(),
-            Tensor::from_shape(&[1, c.slots], &cache.mask)
-                .map_err(run_err)?
-                .into(),
+            TValue::from_const(cache.keys.clone()),
+            TValue::from_const(cache.values.clone()),
+            TValue::from_const(cache.mask.clone()),
         ];
         let out = self.run_plan(inputs)?;
-        let session = out_slice(&out[0], d)?;
-        let keys = out_slice(&out[1], c.per_event())?;
-        let values = out_slice(&out[2], c.per_event())?;
-        cache.push(&keys, &values);
+        let session = out_f32s(&out[0], d)?.to_vec();
+        let keys = out_f32s(&out[1], c.per_event())?;
+        let values = out_f32s(&out[2], c.per_event())?;
+        cache.push(keys, values);
         Ok(session)
     }
 
@@ -1388,6 +1413,40 @@ mod ops {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_writes_the_cache_in_place_and_equals_a_copied_cache() {
+        let enc = Encoder::from_bytes(include_bytes!("../models/reference-v2.onnx")).unwrap();
+        let shape = enc.cache_shape().expect("a v2 model");
+        let (mut a, mut b) = (KvCache::new(shape), KvCache::new(shape));
+        let d = enc.shape().dim;
+        for i in 0..(shape.slots as u64 + 5) {
+            let item: Vec<f32> = (0..d)
+                .map(|j| ((i as usize * 7 + j) % 13) as f32 / 13.0 - 0.5)
+                .collect();
+            let ev = StepInput {
+                item: &item,
+                event_type: 1 + (i % 5) as i64,
+                time_gap: 2,
+                index: i,
+            };
+            let keys_before = Arc::as_ptr(&a.keys);
+            let va = enc.step(&mut a, &ev).unwrap();
+            // tract dropped its references when the run ended: the ring was written where it was
+            assert_eq!(Arc::as_ptr(&a.keys), keys_before);
+            assert_eq!(Arc::strong_count(&a.keys), 1);
+            assert_eq!(Arc::strong_count(&a.values), 1);
+            // a cache whose tensors are shared elsewhere (a clone) is copied on write, the clone untouched
+            let held = b.clone();
+            let vb = enc.step(&mut b, &ev).unwrap();
+            assert_eq!(va, vb);
+            assert_eq!(held.stepped(), i);
+            assert_ne!(held.keys, b.keys);
+        }
+        assert_eq!(a, b);
+        a.clear();
+        assert_eq!(a, KvCache::new(shape));
+    }
 
     #[test]
     fn a_table_smaller_than_the_vocabulary_and_a_bad_constant_index_are_refused() {

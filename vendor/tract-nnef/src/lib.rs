@@ -1,3 +1,6 @@
+// nextclick patch: the "patch" transform is not registered on wasm (vendor/README.md), which leaves its
+// types unused there.
+#![cfg_attr(target_family = "wasm", allow(dead_code, unused_imports))]
 #![allow(clippy::len_zero)]
 #[macro_use]
 extern crate log;
