@@ -147,8 +147,11 @@ async function setupNextclick(modelBytesP, catalogBytesP) {
   // (its `catalogDigest`); `digest=wasm` in the query hashes in wasm instead (the earlier way, to compare).
   const digestP = q.get('digest') === 'wasm' ? Promise.resolve(undefined)
     : Promise.all([catalogBytesP, import('/packages/nextclick/sdk/engine.js')]).then(([c, e]) => e.catalogDigest(c));
+  // the wasm requested together with its glue, as the SDK's engine does (`wasm=after`: after the glue's
+  // import, as before issue #23 round 3)
+  const wasmP = q.get('wasm') === 'after' ? null : fetch(`${PKG}/nextclick_bg.wasm`);
   const mod = await import(`${PKG}/nextclick.js`);
-  await mod.default({ module_or_path: `${PKG}/nextclick_bg.wasm` });
+  await mod.default({ module_or_path: wasmP || `${PKG}/nextclick_bg.wasm` });
   const tLib = now();
   const [model, catalog, digest] = await Promise.all([modelBytesP, catalogBytesP, digestP]);
   const tFetch = now();

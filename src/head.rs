@@ -365,6 +365,19 @@ impl Logistic {
     pub fn updates(&self) -> u64 {
         self.updates
     }
+    /// The weights `w`.
+    pub fn weights(&self) -> &[f32] {
+        &self.w
+    }
+    /// The bias `c`.
+    pub fn bias(&self) -> f32 {
+        self.c
+    }
+    /// This head as a new shopper's starting point: the same weights, no updates counted (a shopper whose
+    /// head has no updates of its own takes a newly set starting point).
+    pub fn as_prior(&self) -> Logistic {
+        Logistic::new(self.w.clone(), self.c)
+    }
     /// Are all weights finite?
     pub fn is_valid(&self) -> bool {
         self.c.is_finite() && self.w.iter().all(|x| x.is_finite())

@@ -9,8 +9,8 @@ use crate::contract::{self, EventKind};
 use crate::error::{Error, EventError, Result};
 use crate::event::{Event, RawEvent};
 use crate::features::{SessionFeatures, NUM_FEATURES};
-use crate::head::Adapter;
 use crate::head::HeadOptions;
+use crate::head::{Adapter, Logistic};
 use crate::model::{Encoder, EncoderInput, KvCache, StepInput};
 use crate::session::{Pushed, SessionConfig, SessionEvent, Sessions};
 use crate::shop_head::ShopHead;
@@ -191,6 +191,8 @@ pub struct Predictor {
     cached_top: Option<(usize, Vec<(usize, f32)>)>,
     /// The shop head `θ₀` new shoppers start from (`None`: the source model).
     shop_head: Option<Adapter>,
+    /// The shop's intent priors (purchase, exit) from its shop head file, where it has them.
+    shop_intent: (Option<Logistic>, Option<Logistic>),
     /// A contract-v2 encoder's keys and values of the current session (`None` for a v1 encoder).
     kv: Option<KvState>,
 }
@@ -298,15 +300,23 @@ impl Predictor {
             cached_session_vec: None,
             cached_top: None,
             shop_head: None,
+            shop_intent: (None, None),
         })
     }
 
     /// A fresh shopper state for this predictor's model and options (for replaying many shoppers): the
-    /// source heads, its adapter at the shop head when one is set.
+    /// source heads, its adapter at the shop head when one is set, its intent heads at the shop's intent
+    /// priors when the shop head has them.
     pub fn new_state(&self) -> ShopperState {
         let mut st = ShopperState::new(self.state.sessions.config(), self.encoder.shape().dim);
         if let Some(h) = &self.shop_head {
             st.adapter = Adapter::starting_at(h);
+        }
+        if let Some(h) = &self.shop_intent.0 {
+            st.purchase_head = h.as_prior();
+        }
+        if let Some(h) = &self.shop_intent.1 {
+            st.exit_head = h.as_prior();
         }
         st
     }
@@ -324,11 +334,19 @@ impl Predictor {
             }
         };
         self.shop_head = head.as_ref().map(|h| h.adapter.clone());
+        self.shop_intent = head
+            .as_ref()
+            .map_or((None, None), |h| (h.purchase.clone(), h.exit.clone()));
+        let fresh = self.new_state();
         if self.state.adapter.steps() == 0 {
-            self.state.adapter = match &self.shop_head {
-                Some(h) => Adapter::starting_at(h),
-                None => Adapter::new(self.encoder.shape().dim),
-            };
+            self.state.adapter = fresh.adapter;
+        }
+        // likewise an intent head that has learned nothing yet takes the new starting point
+        if self.state.purchase_head.updates() == 0 {
+            self.state.purchase_head = fresh.purchase_head;
+        }
+        if self.state.exit_head.updates() == 0 {
+            self.state.exit_head = fresh.exit_head;
         }
         self.invalidate();
         Ok(head)
@@ -803,6 +821,16 @@ impl Predictor {
             .filter(|v| !v.is_finite())
             .for_each(|v| *v = 0.0);
         x
+    }
+
+    /// The intent heads' input for the current session (the session features, then the source session
+    /// vector), `None` for an empty session: what a shop scores its own intent heads on
+    /// (`nextclick_model::shop_head::fit_intent`).
+    pub fn intent_features(&mut self) -> Result<Option<Vec<f32>>> {
+        let Some(s) = self.raw_session_vector()?.map(<[f32]>::to_vec) else {
+            return Ok(None);
+        };
+        Ok(Some(self.intent_input(&s)))
     }
 
     /// Purchase propensity and exit risk of the current session (`None` for an empty session).

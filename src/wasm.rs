@@ -17,11 +17,17 @@ use crate::predictor::{Options, Predictor};
 
 /// The shop head in force, as `setShopHead` returns it.
 #[derive(serde::Serialize, tsify::Tsify)]
+#[serde(rename_all = "camelCase")]
 struct ShopHeadInfo {
     /// Customers the head was learned from.
     customers: u32,
     /// Purchases it was learned from.
     purchases: u32,
+    /// Does it carry a purchase-intent prior (learned from the shop's event history)? New shoppers'
+    /// purchase scores then start from it instead of the hand-set prior.
+    purchase_prior: bool,
+    /// Does it carry an exit-risk prior, likewise?
+    exit_prior: bool,
 }
 
 /// What a split catalog holds in memory, as `catalogResident` returns it.
@@ -204,7 +210,8 @@ impl JsPredictor {
 
     /// Sets the shop head (the bundle's `shop-head.bin`, learned by the shop from its orders) that new
     /// shoppers start from; `undefined`/`null` removes it. Throws if the bytes are corrupted or belong to
-    /// another model. Returns `{customers, purchases}` of the head, or `null` when removed.
+    /// another model. Returns `{customers, purchases, purchasePrior, exitPrior}` of the head, or `null` when
+    /// removed.
     #[wasm_bindgen(js_name = setShopHead, unchecked_return_type = "ShopHeadInfo | null")]
     pub fn set_shop_head(&mut self, bytes: Option<Vec<u8>>) -> Result<JsValue, JsError> {
         let head = self.inner.set_shop_head(bytes.as_deref()).map_err(js_err)?;
@@ -213,6 +220,8 @@ impl JsPredictor {
             Some(h) => to_js(&ShopHeadInfo {
                 customers: h.customers,
                 purchases: h.purchases,
+                purchase_prior: h.purchase.is_some(),
+                exit_prior: h.exit.is_some(),
             }),
         }
     }

@@ -28,6 +28,9 @@ pub enum RowKind {
     /// The shop head learned from the history window's purchases (`nextclick shop-head`), with on-device
     /// learning on top (`true`) or alone (`false`).
     ShopHead(bool),
+    /// As [`RowKind::ShopHead`], the shop head also carrying intent priors learned from the history
+    /// window's events (`nextclick shop-head --history`), with on-device learning (`true`) or not.
+    ShopIntent(bool),
     /// Feature-based transfer: the catalog's item vectors shifted towards the contexts of the history window's purchases
     /// (`nextclick_model::item_shift`), no on-device learning.
     ItemShift,

@@ -15,10 +15,12 @@ use crate::baselines::{
 };
 use crate::device::DeviceModel;
 use crate::replay::{replay, Labels, Model};
-use crate::shop::{fedavg, history_orders, FedOptions};
+use crate::shop::{fedavg, history_events, history_orders, FedOptions};
+use nextclick::head::Adapter;
+use nextclick::shop_head::ShopHead;
 use nextclick_data::replay::{self as data, Dataset, Split};
 use nextclick_model::item_shift::{self, ShiftOptions};
-use nextclick_model::shop_head::{fit, FitOptions};
+use nextclick_model::shop_head::{fit, fit_intent, FitOptions, IntentFitOptions};
 
 pub use crate::args::EvalArgs;
 pub use crate::rows::{RowKind, RowResult, RowSpec, K};
@@ -92,6 +94,18 @@ pub fn row_specs(a: &EvalArgs) -> Result<Vec<RowSpec>> {
         "+ shop head from orders + on-device",
         "as above, then on-device learning from the shop head (θ₀ = shop head, α grown)",
         RowKind::ShopHead(true),
+    ));
+    v.push(r(
+        "shop-intent",
+        "+ shop head with intent priors from the history window (no on-device learning)",
+        "the shop head as above, plus the purchase and exit priors `nextclick shop-head --history` learns from the history window's events (`fit_intent`: logistic regressions on the intent cases the core itself produces, each kept only if its 5-fold cross-validated ROC-AUC over the history window's shoppers beats the hand-set prior's); every visitor's intent heads start from them; on-device learning off",
+        RowKind::ShopIntent(false),
+    ));
+    v.push(r(
+        "shop-intent-device",
+        "+ shop head with intent priors + on-device",
+        "as above, then on-device learning from there",
+        RowKind::ShopIntent(true),
     ));
     v.push(r(
         "item-shift",
@@ -253,6 +267,53 @@ pub fn run_row(spec: &RowSpec, sh: &Shared) -> Result<RowResult> {
                     format!("no shop head learned ({e}); visitors start from the source model")
                 }
             };
+            train_seconds = t0.elapsed().as_secs_f64();
+            Box::new(DeviceModel::new(p, *on_device))
+        }
+        RowKind::ShopIntent(on_device) => {
+            let mut p = predictor(&sh.model, &sh.catalog, HeadOptions::default())?;
+            let customers = history_orders(sh.data, &sh.split);
+            let (mut head, mut parts) = match fit(&mut p, &customers, &FitOptions::default()) {
+                Ok((head, rep)) => (
+                    head,
+                    vec![format!("shop head from {} purchases", rep.purchases)],
+                ),
+                Err(e) => (
+                    ShopHead {
+                        adapter: Adapter::new(p.encoder().shape().dim),
+                        model_sha256: *p.encoder().sha256(),
+                        customers: 0,
+                        purchases: 0,
+                        purchase: None,
+                        exit: None,
+                    },
+                    vec![format!("no shop head ({e})")],
+                ),
+            };
+            let shoppers = history_events(sh.data, &sh.split);
+            let (purchase, exit, rep) =
+                fit_intent(&mut p, &shoppers, &IntentFitOptions::default())?;
+            parts.push(format!(
+                "intent priors from {} shoppers ({} events); ROC-AUC on the history window, {}-fold cross-validated by shopper: purchase {:.3} (hand-set prior) → {:.3} (learned, L2 {}, {}){}, exit {:.3} → {:.3} (L2 {}, {}){}; {:.1} s",
+                rep.shoppers,
+                rep.events,
+                IntentFitOptions::default().folds,
+                rep.prior_auc[0],
+                rep.learned_auc[0],
+                rep.l2[0],
+                if rep.with_vector[0] { "features + session vector" } else { "features only" },
+                if rep.kept[0] { ", kept" } else { ", not kept" },
+                rep.prior_auc[1],
+                rep.learned_auc[1],
+                rep.l2[1],
+                if rep.with_vector[1] { "features + session vector" } else { "features only" },
+                if rep.kept[1] { ", kept" } else { ", not kept" },
+                rep.seconds
+            ));
+            (head.purchase, head.exit) = (purchase, exit);
+            p.set_shop_head(Some(&head.to_bytes()))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            note = parts.join("; ");
             train_seconds = t0.elapsed().as_secs_f64();
             Box::new(DeviceModel::new(p, *on_device))
         }
@@ -531,7 +592,7 @@ mod tests {
         let j: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(slug).unwrap()).unwrap();
         let rows = j["rows"].as_array().unwrap();
-        assert_eq!(rows.len(), 10);
+        assert_eq!(rows.len(), 12);
         // the central reference with the same model and no learning is exactly the zero-shot row
         let get = |n: &str| {
             rows.iter().find(|r| r["name"] == n).unwrap()["no_repeat"]["r20"]["value"]

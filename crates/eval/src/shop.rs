@@ -131,6 +131,15 @@ fn history_by_user<'a>(
     out
 }
 
+/// Every user's history-window events as the core takes them, in time order (events whose timestamp the
+/// core refuses are left out): what `nextclick shop-head --history` learns intent priors from.
+pub fn history_events(data: &Dataset, split: &Split) -> Vec<Vec<nextclick::event::Event>> {
+    history_by_user(data, split, |_| true)
+        .into_iter()
+        .map(|evs| evs.into_iter().filter_map(|e| core_event(e).ok()).collect())
+        .collect()
+}
+
 /// Replays `events` (one user's, time order) into the predictor's active state with learning on, ending
 /// the session at each data-session boundary.
 fn learn_on(p: &mut Predictor, events: &[&Ev], by_data_session: bool) -> Result<()> {

@@ -178,3 +178,98 @@ fn a_head_that_does_not_beat_the_source_model_on_held_out_purchases_is_not_shipp
     }
     assert!(p.shop_head().is_none());
 }
+
+/// Shoppers whose sessions end in a purchase after three clicks, while the others only view: a signal the
+/// hand-set purchase prior does not see (it looks at carts and order values), on items of the reference
+/// catalog. Two sessions each, two hours apart.
+fn funnel_shoppers(n: usize) -> Vec<Vec<nextclick::event::Event>> {
+    use nextclick::contract::EventKind::{Click, Purchase, View};
+    (0..n)
+        .map(|s| {
+            let mut evs = Vec::new();
+            for session in 0..2usize {
+                let buys = (s * 7 + session * 3) % 5 < 2;
+                let kinds = if buys {
+                    [View, Click, Click, Click, View, Purchase]
+                } else {
+                    [View; 6]
+                };
+                for (i, kind) in kinds.into_iter().enumerate() {
+                    evs.push(nextclick::event::Event {
+                        kind,
+                        item_id: format!("ref-{:04}", (s * 13 + session * 5 + i * 3) % 200),
+                        timestamp_ms: 1.8e12
+                            + (session as f64 * 7200.0 + i as f64 * 60.0 + s as f64 * 1e5) * 1e3,
+                        price: None,
+                    });
+                }
+            }
+            evs
+        })
+        .collect()
+}
+
+#[test]
+fn intent_priors_learned_from_the_shops_history_start_new_visitors_and_are_kept_only_if_better() {
+    use nextclick_model::shop_head::{fit_intent, IntentFitOptions};
+    let mut p = Predictor::new(MODEL, CATALOG, Options::default()).unwrap();
+    let shoppers = funnel_shoppers(200);
+    let (purchase, exit, rep) =
+        fit_intent(&mut p, &shoppers, &IntentFitOptions::default()).unwrap();
+    assert_eq!(rep.shoppers, 200);
+    assert_eq!(rep.events, 200 * 12);
+    assert_eq!(rep.positives[1], 400); // every session has a last event
+    assert!(rep.kept[0], "{rep:?}");
+    assert!(
+        rep.learned_auc[0] > 0.9 && rep.prior_auc[0] < 0.7,
+        "{rep:?}"
+    );
+    let purchase = purchase.expect("kept");
+    assert_eq!(purchase.updates(), 0);
+    assert_eq!(exit.is_some(), rep.kept[1]);
+
+    // shipped in the shop head file, a new visitor starts from them
+    let mut fresh = Predictor::new(MODEL, CATALOG, Options::default()).unwrap();
+    let mut file = ShopHead::from_bytes(&head()).unwrap();
+    file.purchase = Some(purchase.clone());
+    fresh.set_shop_head(Some(&file.to_bytes())).unwrap();
+    assert_eq!(fresh.new_state().purchase_head, purchase);
+    let score = |p: &mut Predictor, kinds: &[&str]| {
+        p.forget();
+        for (i, k) in kinds.iter().enumerate() {
+            p.track_raw(&at(k, &format!("ref-{:04}", 20 + i), i as f64 * 60.0), 0.0)
+                .unwrap();
+        }
+        p.intent().unwrap().unwrap().purchase
+    };
+    p.set_shop_head(None).unwrap();
+    let (clicks, views) = (
+        score(&mut fresh, &["view", "click", "click", "click"]),
+        score(&mut fresh, &["view", "view", "view", "view"]),
+    );
+    assert!(clicks > 2.0 * views, "{clicks} vs {views}");
+    // forget() keeps the shop's priors (they are the shop's, not the shopper's)
+    fresh.forget();
+    assert_eq!(fresh.take_state().purchase_head, purchase);
+    // a shopper whose head learned on the device keeps it when the shop head changes
+    let mut learner = Predictor::new(MODEL, CATALOG, Options::default()).unwrap();
+    for (i, k) in ["view", "click", "purchase"].iter().enumerate() {
+        learner
+            .track_raw(&at(k, "ref-0007", i as f64 * 60.0), 0.0)
+            .unwrap();
+    }
+    learner.end_session();
+    let own = learner.take_state();
+    assert!(own.purchase_head.updates() > 0);
+    learner.put_state(own.clone()).unwrap();
+    learner.set_shop_head(Some(&file.to_bytes())).unwrap();
+    assert_eq!(learner.take_state().purchase_head, own.purchase_head);
+
+    // too little history to judge: nothing is learned
+    let (purchase, exit, rep) =
+        fit_intent(&mut p, &shoppers[..3], &IntentFitOptions::default()).unwrap();
+    assert!(
+        purchase.is_none() && exit.is_none() && rep.kept == [false, false],
+        "{rep:?}"
+    );
+}
