@@ -56,6 +56,20 @@ pub struct ShopHead {
 }
 
 impl ShopHead {
+    /// A head that changes no recommendation (a zero adapter: the source model's), for model
+    /// `model_sha256` of dimension `dim`: the file of a shop whose orders teach no head but whose event
+    /// history gives intent priors (set [`ShopHead::purchase`] / [`ShopHead::exit`]).
+    pub fn neutral(model_sha256: [u8; 32], dim: usize) -> ShopHead {
+        ShopHead {
+            adapter: Adapter::new(dim),
+            model_sha256,
+            customers: 0,
+            purchases: 0,
+            purchase: None,
+            exit: None,
+        }
+    }
+
     /// Encodes the head.
     pub fn to_bytes(&self) -> Vec<u8> {
         let d = self.adapter.dim();
@@ -323,6 +337,18 @@ mod tests {
         let sum = sha256(&nan[..n - 32]);
         nan[n - 32..].copy_from_slice(&sum);
         assert!(ShopHead::from_bytes(&nan).is_err());
+    }
+
+    #[test]
+    fn a_neutral_head_changes_no_recommendation_and_round_trips() {
+        let h = ShopHead::neutral([7; 32], 3);
+        assert!(h.adapter.params().iter().all(|&x| x == 0.0));
+        assert!(h.check_model(&[7; 32], 3).is_ok());
+        let with = ShopHead {
+            purchase: Some(prior(1.0)),
+            ..h
+        };
+        assert_eq!(ShopHead::from_bytes(&with.to_bytes()).unwrap(), with);
     }
 
     #[test]

@@ -16,7 +16,6 @@ use crate::baselines::{
 use crate::device::DeviceModel;
 use crate::replay::{replay, Labels, Model};
 use crate::shop::{fedavg, history_events, history_orders, FedOptions};
-use nextclick::head::Adapter;
 use nextclick::shop_head::ShopHead;
 use nextclick_data::replay::{self as data, Dataset, Split};
 use nextclick_model::item_shift::{self, ShiftOptions};
@@ -279,14 +278,7 @@ pub fn run_row(spec: &RowSpec, sh: &Shared) -> Result<RowResult> {
                     vec![format!("shop head from {} purchases", rep.purchases)],
                 ),
                 Err(e) => (
-                    ShopHead {
-                        adapter: Adapter::new(p.encoder().shape().dim),
-                        model_sha256: *p.encoder().sha256(),
-                        customers: 0,
-                        purchases: 0,
-                        purchase: None,
-                        exit: None,
-                    },
+                    ShopHead::neutral(*p.encoder().sha256(), p.encoder().shape().dim),
                     vec![format!("no shop head ({e})")],
                 ),
             };

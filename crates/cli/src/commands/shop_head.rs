@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use nextclick::event::{normalize_timestamp, Event};
-use nextclick::head::Adapter;
 use nextclick::predictor::{Options, Predictor};
 use nextclick::shop_head::ShopHead;
 use nextclick_data::csv::Policy;
@@ -78,14 +77,7 @@ pub fn run(a: ShopHeadArgs) -> Result<()> {
         Ok(x) => x,
         Err(e) if a.intent_only && a.history.is_some() => {
             eprintln!("{}: no shop head from the orders ({e}); --intent-only: the file carries the intent priors alone", a.orders.display());
-            let head = ShopHead {
-                adapter: Adapter::new(p.encoder().shape().dim),
-                model_sha256: *p.encoder().sha256(),
-                customers: 0,
-                purchases: 0,
-                purchase: None,
-                exit: None,
-            };
+            let head = ShopHead::neutral(*p.encoder().sha256(), p.encoder().shape().dim);
             (head, Default::default())
         }
         Err(e) => return Err(e),
