@@ -109,8 +109,7 @@ pub struct KvCache {
 
 /// A zero f32 tensor of `shape` (a cache's tensors are small: the default shape is 6,272 floats each).
 fn zeros(shape: &[usize]) -> Arc<Tensor> {
-    let n = shape.iter().product::<usize>();
-    Arc::new(Tensor::from_shape(shape, &vec![0f32; n]).expect("the shape matches its length"))
+    Arc::new(Tensor::zero::<f32>(shape).expect("a small f32 shape"))
 }
 
 /// The f32 values of a cache tensor, for writing. The tensor is shared with tract only while a step runs

@@ -283,13 +283,13 @@ pub fn run_row(spec: &RowSpec, sh: &Shared) -> Result<RowResult> {
                 ),
             };
             let shoppers = history_events(sh.data, &sh.split);
-            let (purchase, exit, rep) =
-                fit_intent(&mut p, &shoppers, &IntentFitOptions::default())?;
+            let io = IntentFitOptions::default();
+            let (purchase, exit, rep) = fit_intent(&mut p, &shoppers, &io)?;
             parts.push(format!(
                 "intent priors from {} shoppers ({} events); ROC-AUC on the history window, {}-fold cross-validated by shopper: purchase {:.3} (hand-set prior) → {:.3} (learned, L2 {}, {}){}, exit {:.3} → {:.3} (L2 {}, {}){}; {:.1} s",
                 rep.shoppers,
                 rep.events,
-                IntentFitOptions::default().folds,
+                io.folds,
                 rep.prior_auc[0],
                 rep.learned_auc[0],
                 rep.l2[0],

@@ -84,7 +84,8 @@ pub fn run(a: ShopHeadArgs) -> Result<()> {
     };
     if let Some(dir) = &a.history {
         let shoppers = history_shoppers(dir, &p)?;
-        let (purchase, exit, r) = fit_intent(&mut p, &shoppers, &IntentFitOptions::default())?;
+        let io = IntentFitOptions::default();
+        let (purchase, exit, r) = fit_intent(&mut p, &shoppers, &io)?;
         let said = |k: usize| {
             if r.kept[k] {
                 "kept"
@@ -99,7 +100,7 @@ pub fn run(a: ShopHeadArgs) -> Result<()> {
             r.events,
             r.skipped_events,
             r.seconds,
-            IntentFitOptions::default().folds,
+            io.folds,
             r.prior_auc[0],
             r.learned_auc[0],
             r.l2[0],
